@@ -1,0 +1,1 @@
+"""Pure core: tenant model, tenants.yaml parsing, normalisation and planning; no I/O."""

@@ -1,0 +1,120 @@
+"""The tenant fields we manage, in Descope's own wire names, with their defaults and write paths.
+
+This is the single catalogue the loader (what YAML may say), the planner (how to compare and
+which API call changes a field) and the client share. Values are plain JSON data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Final
+
+JSONValue = Any  # str | int | float | bool | None | list[JSONValue] | dict[str, JSONValue]
+LiveTenant = Mapping[str, JSONValue]
+"""A tenant as Descope returns it from ``GET /v1/mgmt/tenant/all`` (missing fields mean defaults)."""
+
+
+class Kind(Enum):
+    """How a field's value is validated and compared."""
+
+    STRING = "string"
+    BOOL = "bool"
+    STRING_SET = "string_set"  # order-insensitive list of strings
+    DOMAIN_SET = "domain_set"  # order- and case-insensitive list of domains
+    ATTRIBUTES = "attributes"  # map; only keys written in YAML are managed
+    SETTINGS = "settings"  # tenant session settings, a separate endpoint
+
+
+class WritePath(Enum):
+    """Which Descope call changes a field after the tenant exists."""
+
+    PATCH = "patch"  # PATCH /v1/mgmt/tenant/patch with only the changed fields
+    DEFAULT_ROLES = "default_roles"  # POST /v1/mgmt/tenant/updateDefaultRoles
+    SETTINGS = "settings"  # POST /v1/mgmt/tenant/settings
+    IMMUTABLE = "immutable"  # set at create only; a change is an error
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    kind: Kind
+    write: WritePath
+    default: JSONValue
+    choices: tuple[str, ...] = ()
+
+
+TENANT_FIELDS: Final[Mapping[str, FieldSpec]] = {
+    f.name: f
+    for f in (
+        FieldSpec("name", Kind.STRING, WritePath.PATCH, ""),
+        FieldSpec("selfProvisioningDomains", Kind.DOMAIN_SET, WritePath.PATCH, ()),
+        FieldSpec("customAttributes", Kind.ATTRIBUTES, WritePath.PATCH, {}),
+        FieldSpec("enforceSSO", Kind.BOOL, WritePath.PATCH, False),
+        FieldSpec("enforceSSOExclusions", Kind.STRING_SET, WritePath.PATCH, ()),
+        FieldSpec("disabled", Kind.BOOL, WritePath.PATCH, False),
+        FieldSpec("federatedAppIds", Kind.STRING_SET, WritePath.PATCH, ()),
+        FieldSpec("roleInheritance", Kind.STRING, WritePath.PATCH, "", ("", "none", "userOnly")),
+        FieldSpec("parent", Kind.STRING, WritePath.IMMUTABLE, ""),
+        FieldSpec("defaultRoles", Kind.STRING_SET, WritePath.DEFAULT_ROLES, ()),
+        FieldSpec("settings", Kind.SETTINGS, WritePath.SETTINGS, {}),
+    )
+}
+"""Every key a tenant in tenants.yaml may carry besides ``id``."""
+
+SERVER_ONLY_FIELDS: Final[frozenset[str]] = frozenset({"createdTime", "authType", "successors", "domains"})
+"""Fields Descope reports that we never compare or write."""
+
+TIME_UNITS: Final[tuple[str, ...]] = ("seconds", "minutes", "hours", "days", "weeks")
+
+SETTINGS_FIELDS: Final[Mapping[str, type | tuple[str, ...]]] = {
+    "enabled": bool,
+    "sessionTokenExpiration": int,
+    "sessionTokenExpirationUnit": TIME_UNITS,
+    "refreshTokenExpiration": int,
+    "refreshTokenExpirationUnit": TIME_UNITS,
+    "stepupTokenExpiration": int,
+    "stepupTokenExpirationUnit": TIME_UNITS,
+    "enableInactivity": bool,
+    "inactivityTime": int,
+    "inactivityTimeUnit": TIME_UNITS,
+    "JITDisabled": bool,
+}
+"""Keys of a tenant's ``settings`` block: the type of an int/bool key, or the allowed strings."""
+
+MAX_ID_LENGTH: Final = 256
+MAX_NAME_LENGTH: Final = 256
+
+
+@dataclass(frozen=True)
+class DesiredTenant:
+    """One tenant as tenants.yaml declares it: only the keys written there are managed."""
+
+    id: str
+    fields: Mapping[str, JSONValue]  # wire name -> value, every key written in YAML except ``id``
+    file: str = "<memory>"
+    line: int | None = None
+
+    @property
+    def name(self) -> str:
+        return str(self.fields.get("name", ""))
+
+    @property
+    def parent(self) -> str:
+        return str(self.fields.get("parent", "") or "")
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}" if self.line is not None else self.file
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    """All tenants of one revision of the source, in file order."""
+
+    tenants: tuple[DesiredTenant, ...] = ()
+    files: tuple[str, ...] = field(default=())
+
+    def by_id(self) -> dict[str, DesiredTenant]:
+        return {t.id: t for t in self.tenants}

@@ -225,7 +225,8 @@ def test_prune_deletes_children_first_without_cascade() -> None:
         {"id": "keep", "name": "K"},
         {"id": "parent", "name": "P", "successors": ["child"]},
         {"id": "child", "name": "C", "parent": "parent"},
-    ] + live_tenants(10)
+        *live_tenants(10),
+    ]
     inventory = {t["id"] for t in live}
     state = desired(*[t for t in live if t["id"] not in {"parent", "child"}])
     plan = make_plan(state, live, inventory=inventory, policy=PlanPolicy(prune=True))
@@ -244,8 +245,10 @@ def test_prune_refuses_parent_whose_child_stays() -> None:
 
 
 GUARD_CASES = [
-    # (live count, desired count, inventory = all live?, policy, last applied, expected reason fragment)
-    pytest.param(20, 8, PlanPolicy(prune=True, max_deletes=10, max_delete_ratio=1.0), None, "max_deletes=10", id="count"),
+    # (live count, desired count, policy, last applied count, expected reason fragment)
+    pytest.param(
+        20, 8, PlanPolicy(prune=True, max_deletes=10, max_delete_ratio=1.0), None, "max_deletes=10", id="count"
+    ),
     pytest.param(20, 14, PlanPolicy(prune=True, max_deletes=100), None, "max_delete_ratio=25%", id="ratio"),
     pytest.param(20, 0, PlanPolicy(), None, "zero tenants", id="empty"),
     pytest.param(20, 10, PlanPolicy(), 20, "lost 10 of the 20", id="lost-share-even-without-prune"),
@@ -292,7 +295,11 @@ def test_allow_deletes_lifts_the_guards(
 def test_small_changes_are_not_blocked() -> None:
     live = live_tenants(20)
     plan = make_plan(
-        desired(*live[:19]), live, inventory={t["id"] for t in live}, last_applied_count=20, policy=PlanPolicy(prune=True)
+        desired(*live[:19]),
+        live,
+        inventory={t["id"] for t in live},
+        last_applied_count=20,
+        policy=PlanPolicy(prune=True),
     )
     assert plan.blocked == ()
     assert kinds(plan) == [("delete", "t19")]

@@ -1,0 +1,307 @@
+"""The ``descope-gitops`` command: argv → settings → one command → an exit code that means something.
+
+Exit codes (also in ``--help``):
+  0  success; for ``plan`` and ``sync --dry-run``: no changes
+  1  error: invalid settings or tenants.yaml, a guard refused the plan, or every action failed
+  2  ``plan`` / ``sync --dry-run``: there are changes to apply
+  3  Descope is unreachable or refused the credentials
+  4  ``sync --apply`` finished partially: some tenants failed (see the report)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from controller import __version__
+from controller.errors import (
+    ConfigError,
+    DescopeAuthError,
+    DescopeGitopsError,
+    DescopeUnreachable,
+    TenantsFileInvalid,
+)
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_UNREACHABLE, EXIT_PARTIAL = 0, 1, 2, 3, 4
+
+EXIT_CODES_HELP = """\
+exit codes:
+  0  success; for plan and sync --dry-run: no changes
+  1  error: invalid settings or tenants.yaml, a guard refused the plan, or every action failed
+  2  plan / sync --dry-run: there are changes to apply
+  3  Descope is unreachable or refused the credentials
+  4  sync --apply finished partially: some tenants failed
+
+settings come from --config FILE (TOML) and the environment: DESCOPE_PROJECT_ID,
+DESCOPE_MANAGEMENT_KEY (or DESCOPE_GITOPS_DESCOPE__MANAGEMENT_KEY_FILE), DESCOPE_BASE_URI, and any
+key as DESCOPE_GITOPS_<SECTION>__<KEY>, e.g. DESCOPE_GITOPS_RECONCILE__PRUNE=true.
+"""
+
+
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        default=os.environ.get("DESCOPE_GITOPS_CONFIG"),
+        help="settings file (TOML); default: $DESCOPE_GITOPS_CONFIG, else environment only",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="descope-gitops",
+        description="Keep a Descope project's tenants equal to a tenants.yaml kept in Git.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"descope-gitops {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "validate",
+        help="check tenants.yaml (file or directory) offline; errors name file:line",
+        description="Parse and validate tenants.yaml without contacting Descope. Exit 0 valid, 1 invalid.",
+    )
+    p.add_argument("path", nargs="?", help="tenants file or directory (default: [source] path)")
+    _add_config(p)
+    p.add_argument("--format", choices=["text", "json"], default="text")
+
+    p = sub.add_parser(
+        "plan",
+        help="show what sync would change in Descope (read-only)",
+        description="Read tenants.yaml and the live project (one API call) and print the plan. "
+        "Exit 0 no changes, 2 changes, 1 error, 3 Descope unreachable or unauthorised.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("path", nargs="?", help="tenants file or directory (default: [source] path)")
+    _add_config(p)
+    p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
+    p.add_argument(
+        "--prune", action=argparse.BooleanOptionalAction, default=None, help="override [reconcile] prune"
+    )
+
+    p = sub.add_parser(
+        "sync",
+        help="run one reconcile cycle from a local path: --dry-run or --apply",
+        description="Run one reconcile cycle now. --dry-run prints the plan; --apply writes it to Descope "
+        "and records the inventory in the store directory.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("path", nargs="?", help="tenants file or directory (default: [source] path)")
+    _add_config(p)
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--dry-run", action="store_true", help="plan only, write nothing")
+    mode.add_argument("--apply", action="store_true", help="apply the plan to Descope")
+    p.add_argument(
+        "--allow-deletes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="lift the delete guards for this run, for up to N deleted tenants",
+    )
+    p.add_argument(
+        "--prune", action=argparse.BooleanOptionalAction, default=None, help="override [reconcile] prune"
+    )
+    p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
+
+    p = sub.add_parser(
+        "sandbox",
+        help="run a local Descope-compatible tenant API (for demos and tests)",
+        description="Serve Descope's tenant Management API on loopback, in memory or backed by --state.",
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8089)
+    p.add_argument("--project-id", default="Psandbox")
+    p.add_argument("--management-key", default=None, help="default: $DESCOPE_MANAGEMENT_KEY or 'sandbox-key'")
+    p.add_argument("--state", metavar="FILE", help="JSON file that keeps tenants across restarts")
+    p.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every API request")
+    p.add_argument(
+        "--rate-limit", type=float, default=None, metavar="N", help="requests per second before 429"
+    )
+    p.add_argument("--fail-rate", type=float, default=0.0, metavar="F", help="share of requests answered 503")
+    p.add_argument("--seed", type=int, default=None, help="make injected failures repeatable")
+
+    p = sub.add_parser(
+        "demo",
+        help="see it work: sandbox + sample tenants.yaml, a change applied end to end",
+        description="Start the bundled sandbox and a sample tenants.yaml in a temporary directory, "
+        "apply it, change it, and show the change going through. Needs no settings.",
+    )
+    p.add_argument("--keep", action="store_true", help="keep the temporary directory and print its path")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from controller.engine.logs import configure_logging
+
+    configure_logging(os.environ.get("DESCOPE_GITOPS_LOG__LEVEL", "WARNING"), "text")
+    handler = _COMMANDS[args.command]
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from controller.settings import load_settings
+
+    settings = load_settings(args.config)
+    from controller.engine.logs import configure_logging
+
+    level = settings.log.level if "DESCOPE_GITOPS_LOG__LEVEL" in os.environ or args.config else "WARNING"
+    configure_logging(level, settings.log.format)
+    return settings
+
+
+def _tenants_path(args: argparse.Namespace, settings: Any) -> Path:
+    if args.path:
+        return Path(args.path)
+    if settings.source.kind != "local":
+        raise ConfigError(
+            ["give a PATH: this command reads a local tenants file, and [source] kind is 'git'"]
+        )
+    return Path(settings.source.path)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    import json
+
+    from controller.adapters.local_source import read_tenant_files
+    from controller.core.loader import parse_tenant_files
+
+    settings = _settings(args)
+    path = _tenants_path(args, settings)
+    try:
+        desired = parse_tenant_files(read_tenant_files(path))
+    except TenantsFileInvalid as exc:
+        if args.format == "json":
+            problems = [{"file": p.file, "line": p.line, "message": p.message} for p in exc.problems]
+            print(json.dumps({"valid": False, "problems": problems}, indent=2))
+        else:
+            print(f"{path}: invalid\n{exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except DescopeGitopsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.format == "json":
+        print(json.dumps({"valid": True, "tenants": len(desired.tenants), "files": sorted(desired.files)}))
+    else:
+        print(f"{path}: valid, {len(desired.tenants)} tenant{'s' if len(desired.tenants) != 1 else ''}")
+    return EXIT_OK
+
+
+def _run_cycle(args: argparse.Namespace, *, apply: bool) -> int:
+    from controller.engine import compose
+    from controller.engine.reconciler import CycleOptions, Reconciler
+    from controller.engine.render import RENDERERS
+
+    settings = _settings(args)
+    path = _tenants_path(args, settings)
+    options = CycleOptions(
+        apply=apply,
+        drift_policy=settings.reconcile.drift_policy,
+        policy=compose.plan_policy(
+            settings, allow_deletes=getattr(args, "allow_deletes", 0), prune=args.prune
+        ),
+        max_concurrency=settings.descope.max_concurrency,
+    )
+    with compose.descope_client(settings) as client:
+        reconciler = Reconciler(compose.local_source(path), client, compose.state_store(settings))
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        try:
+            report = reconciler.run_cycle(options)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    output = RENDERERS[args.format](report)
+    stream = sys.stdout if report.error is None else sys.stderr
+    print(output, file=stream if args.format == "text" else sys.stdout)
+    return _exit_code(report, apply=apply)
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _exit_code(report: Any, *, apply: bool) -> int:
+    if isinstance(report.error, DescopeAuthError | DescopeUnreachable):
+        return EXIT_UNREACHABLE
+    if report.status in {"invalid", "unavailable", "failed", "blocked"}:
+        return EXIT_ERROR
+    if report.status == "partial":
+        return EXIT_PARTIAL
+    if report.status == "planned":
+        return EXIT_CHANGES if report.plan is not None and report.plan.has_changes else EXIT_OK
+    return EXIT_OK
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    return _run_cycle(args, apply=False)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    if args.allow_deletes < 0:
+        print("error: --allow-deletes must be 0 or more", file=sys.stderr)
+        return EXIT_ERROR
+    return _run_cycle(args, apply=bool(args.apply))
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from controller.sandbox import SandboxServer
+
+    key = args.management_key or os.environ.get("DESCOPE_MANAGEMENT_KEY") or "sandbox-key"
+    server = SandboxServer(
+        project_id=args.project_id,
+        management_key=key,
+        host=args.host,
+        port=args.port,
+        state_file=args.state,
+        latency_ms=args.latency_ms,
+        rate_limit=args.rate_limit,
+        fail_rate=args.fail_rate,
+        seed=args.seed,
+    )
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        # only a flag-like action here: ask the server loop to return
+        import threading
+
+        threading.Thread(target=server.stop, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"Descope sandbox listening on {server.url} (project {args.project_id})", flush=True)
+    print(f"  export DESCOPE_BASE_URI={server.url} DESCOPE_PROJECT_ID={args.project_id}", flush=True)
+    server.serve_forever()
+    print("sandbox stopped", flush=True)
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from controller.demo import run_demo
+
+    return run_demo(keep=args.keep)
+
+
+_COMMANDS = {
+    "validate": cmd_validate,
+    "plan": cmd_plan,
+    "sync": cmd_sync,
+    "sandbox": cmd_sandbox,
+    "demo": cmd_demo,
+}
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

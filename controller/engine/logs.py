@@ -1,0 +1,83 @@
+"""Logging set-up: loguru to stderr, text on a terminal and JSON lines otherwise, secrets redacted.
+
+Secrets are registered once by the composition root (``register_secret``); every log record's
+message and extra fields pass through ``redact`` before any sink sees them, and credentials in
+URLs (``https://user:token@host``) are masked whatever they are.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from typing import TYPE_CHECKING, Any, TextIO
+
+from loguru import logger
+
+if TYPE_CHECKING:
+    from loguru import Record
+
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s:]*(?::[^/@\s]*)?@")
+_secrets: set[str] = set()
+_lock = threading.Lock()
+MASK = "***"
+
+
+def register_secret(value: str | None) -> None:
+    """Mask ``value`` (and its ``project:key`` bearer form is covered by substring) in all logs."""
+    if value and len(value) >= 4:
+        with _lock:
+            _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered secret and URL credential replaced by ``***``."""
+    text = _URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{MASK}@", text)
+    for secret in sorted(_secrets, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_value(v) for v in value]
+    return value
+
+
+def _patch(record: Record) -> None:
+    record["message"] = redact(record["message"])
+    for key, value in list(record["extra"].items()):
+        record["extra"][key] = _redact_value(value)
+
+
+TEXT_FORMAT = (
+    "<green>{time:HH:mm:ss.SSS}</green> <level>{level: <7}</level> {extra[context]}<level>{message}</level>"
+)
+
+
+def _context(record: Record) -> None:
+    extra = record["extra"]
+    parts = [f"{k}={extra[k]}" for k in ("cycle", "revision") if k in extra]
+    extra["context"] = f"[{' '.join(parts)}] " if parts else ""
+
+
+def configure_logging(level: str = "INFO", fmt: str = "auto", stream: TextIO | None = None) -> None:
+    """Send logs to ``stream`` (stderr): text on a TTY or when asked, else one JSON object per line."""
+    stream = stream or sys.stderr
+    as_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
+    logger.remove()
+
+    def patcher(record: Record) -> None:
+        _patch(record)
+        _context(record)
+
+    logger.configure(patcher=patcher)
+    if as_json:
+        logger.add(stream, level=level, serialize=True, backtrace=False, diagnose=False)
+    else:
+        logger.add(stream, level=level, format=TEXT_FORMAT, colorize=stream.isatty(), diagnose=False)

@@ -1,0 +1,173 @@
+"""Human and machine views of a cycle: a text table, a PR-comment markdown, and JSON.
+
+Only data from the plan is printed (tenant ids, field names and values from tenants.yaml or
+Descope); settings and credentials are never part of a report, so nothing here can leak them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from controller.core.plan import Action, ActionKind, Plan
+from controller.engine.reconciler import CycleReport
+
+_SYMBOL = {ActionKind.CREATE: "+", ActionKind.UPDATE: "~", ActionKind.DELETE: "-"}
+MAX_VALUE_CHARS = 120
+
+
+def _value(value: Any) -> str:
+    text = "(unset)" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
+
+
+def summary_line(plan: Plan) -> str:
+    c, u, d = (plan.count(k) for k in (ActionKind.CREATE, ActionKind.UPDATE, ActionKind.DELETE))
+    in_sync = plan.managed - plan.drifted
+    parts = [f"{c} to create, {u} to update, {d} to delete"]
+    parts.append(f"{in_sync} in sync")
+    if plan.conflicts:
+        parts.append(f"{len(plan.conflicts)} conflict{'s' if len(plan.conflicts) != 1 else ''}")
+    if plan.unmanaged:
+        parts.append(f"{plan.unmanaged} unmanaged left alone")
+    if plan.orphaned:
+        parts.append(f"{len(plan.orphaned)} removed from YAML but kept (prune is off)")
+    return "; ".join(parts) + "."
+
+
+def _action_lines(action: Action, results: dict[str, str]) -> list[str]:
+    head = f"  {_SYMBOL[action.kind]} {action.kind.value:<7} {action.tenant_id}"
+    if action.where:
+        head += f"   ({action.where})"
+    if action.tenant_id in results:
+        head += f"   [{results[action.tenant_id]}]"
+    lines = [head]
+    for change in action.changes:
+        if action.kind is ActionKind.CREATE:
+            lines.append(f"        {change.field}: {_value(change.after)}")
+        else:
+            lines.append(f"        {change.field}: {_value(change.before)} → {_value(change.after)}")
+    return lines
+
+
+def _results(report: CycleReport) -> dict[str, str]:
+    if report.applied is None:
+        return {}
+    return {
+        r.action.tenant_id: "done" if r.ok else ("skipped: " if r.skipped else "FAILED: ") + r.error
+        for r in report.applied.results
+    }
+
+
+def render_text(report: CycleReport) -> str:
+    lines: list[str] = []
+    rev = report.revision
+    if rev is not None:
+        lines.append(f"Source: {rev.label or '-'} (revision {rev.id})")
+    if report.error is not None:
+        lines.append(f"Error: {report.error}")
+    plan = report.plan
+    if plan is None:
+        return "\n".join(lines)
+    if not plan.actions and not plan.conflicts:
+        lines.append("No changes: Descope matches tenants.yaml.")
+    results = _results(report)
+    for action in plan.actions:
+        lines.extend(_action_lines(action, results))
+    for conflict in plan.conflicts:
+        lines.append(f"  ! conflict {conflict.tenant_id}: {conflict.message}")
+    for reason in plan.blocked:
+        lines.append(f"Refused by guard: {reason}")
+    lines.append(("Plan: " if report.applied is None else "Applied plan: ") + summary_line(plan))
+    if report.applied is not None:
+        applied = report.applied
+        lines.append(
+            f"Result: {report.status} ({len(applied.succeeded)} done, {len(applied.failed)} failed) "
+            f"in {report.duration:.1f}s"
+        )
+    lines.extend(f"Note: {n}" for n in report.notes)
+    return "\n".join(lines)
+
+
+def render_markdown(report: CycleReport) -> str:
+    lines = ["### descope-gitops plan", ""]
+    if report.revision is not None:
+        lines.append(f"Revision `{report.revision.id}`")
+        lines.append("")
+    if report.error is not None:
+        lines += [f"**Error:** {report.error}", ""]
+    plan = report.plan
+    if plan is None:
+        return "\n".join(lines)
+    for reason in plan.blocked:
+        lines += [f"> :no_entry: **Refused by guard:** {reason}", ""]
+    if plan.actions:
+        lines += ["| | tenant | changes |", "|---|---|---|"]
+        for action in plan.actions:
+            changes = "<br>".join(
+                f"`{c.field}`: {_md(_value(c.after))}"
+                if action.kind is ActionKind.CREATE
+                else f"`{c.field}`: {_md(_value(c.before))} → {_md(_value(c.after))}"
+                for c in action.changes
+            )
+            lines.append(f"| {action.kind.value} | `{action.tenant_id}` | {changes} |")
+        lines.append("")
+    for conflict in plan.conflicts:
+        lines.append(f"- :warning: `{conflict.tenant_id}`: {_md(conflict.message)}")
+    if plan.conflicts:
+        lines.append("")
+    lines.append(("**No changes.** " if not plan.actions else "") + summary_line(plan))
+    return "\n".join(lines)
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def report_json(report: CycleReport) -> dict[str, Any]:
+    plan = report.plan
+    data: dict[str, Any] = {
+        "cycle_id": report.cycle_id,
+        "status": report.status,
+        "dry_run": report.dry_run,
+        "revision": report.revision.id if report.revision else None,
+        "error": str(report.error) if report.error else None,
+        "problems": [str(p) for p in getattr(report.error, "problems", [])],
+        "duration_seconds": round(report.duration, 3),
+    }
+    if plan is not None:
+        data["summary"] = {
+            "create": plan.count(ActionKind.CREATE),
+            "update": plan.count(ActionKind.UPDATE),
+            "delete": plan.count(ActionKind.DELETE),
+            "managed": plan.managed,
+            "drifted": plan.drifted,
+            "unmanaged": plan.unmanaged,
+            "orphaned": list(plan.orphaned),
+            "drift_fields": dict(plan.drift_fields),
+        }
+        data["actions"] = [a.as_dict() for a in plan.actions]
+        data["conflicts"] = [
+            {"tenant_id": c.tenant_id, "message": c.message, "where": c.where} for c in plan.conflicts
+        ]
+        data["blocked"] = list(plan.blocked)
+        data["digest"] = plan.digest()
+    if report.applied is not None:
+        data["results"] = [
+            {
+                "tenant_id": r.action.tenant_id,
+                "kind": r.action.kind.value,
+                "ok": r.ok,
+                "error": r.error or None,
+            }
+            for r in report.applied.results
+        ]
+    data["notes"] = list(report.notes)
+    return data
+
+
+def render_json(report: CycleReport) -> str:
+    return json.dumps(report_json(report), indent=2, sort_keys=True, default=str)
+
+
+RENDERERS = {"text": render_text, "markdown": render_markdown, "json": render_json}

@@ -1,0 +1,146 @@
+"""Settings: precedence, secrets from files, and one readable line per problem."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from controller.errors import ConfigError
+from controller.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("DESCOPE_GITOPS_", "DESCOPE_")):
+            monkeypatch.delenv(name)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_environment_overrides_file_and_descope_variables_are_honoured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write(tmp_path, '[descope]\nproject_id = "Pfile"\nrate_limit = 5\n[reconcile]\nprune = false\n')
+    monkeypatch.setenv("DESCOPE_PROJECT_ID", "Penv")
+    monkeypatch.setenv("DESCOPE_MANAGEMENT_KEY", "key-from-env")
+    monkeypatch.setenv("DESCOPE_GITOPS_RECONCILE__PRUNE", "true")
+    settings = load_settings(config)
+    assert settings.descope.project_id == "Penv"
+    assert settings.descope.rate_limit == 5
+    assert settings.reconcile.prune is True
+    assert settings.descope.management_key is not None
+    assert settings.descope.management_key.get_secret_value() == "key-from-env"
+
+
+def test_gitops_prefix_beats_descope_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DESCOPE_PROJECT_ID", "Pdescope")
+    monkeypatch.setenv("DESCOPE_GITOPS_DESCOPE__PROJECT_ID", "Pgitops")
+    assert load_settings().descope.project_id == "Pgitops"
+
+
+def test_management_key_from_file(tmp_path: Path) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text("file-secret\n")
+    config = write(tmp_path, f'[descope]\nproject_id = "P1"\nmanagement_key_file = "{key_file}"\n')
+    settings = load_settings(config)
+    assert settings.descope.management_key is not None
+    assert settings.descope.management_key.get_secret_value() == "file-secret"
+    assert "file-secret" not in repr(settings)
+
+
+def test_every_problem_reported_once_with_a_suggestion(tmp_path: Path) -> None:
+    config = write(
+        tmp_path,
+        '[descope]\nrate_limit = "fast"\nmanagement_key = "hunter22"\n[source]\nurll = "x"\n'
+        '[reconcile]\ndrift_policy = "fix"\nmax_delete_ratio = 2\n[http]\nlisten = "nope"\n',
+    )
+    with pytest.raises(ConfigError) as info:
+        load_settings(config)
+    message = str(info.value)
+    assert str(config) in message
+    assert "descope.rate_limit" in message and "'fast'" in message
+    assert "source.urll: unknown setting; did you mean 'url'?" in message
+    assert "reconcile.drift_policy" in message and "'correct' or 'report'" in message
+    assert "reconcile.max_delete_ratio" in message
+    assert "http.listen" in message
+    assert len(info.value.problems) == 5
+    assert "hunter22" not in message
+
+
+def test_secret_value_never_echoed_in_errors(tmp_path: Path) -> None:
+    config = write(tmp_path, "[descope]\nmanagement_key = 12345678\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(config)
+    assert "12345678" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("[descope\nproject_id = 1", "TOML syntax error"),
+        ("", None),
+    ],
+)
+def test_toml_syntax_error_names_the_file(tmp_path: Path, text: str, fragment: str | None) -> None:
+    config = write(tmp_path, text)
+    if fragment is None:
+        assert load_settings(config).descope.project_id == ""
+        return
+    with pytest.raises(ConfigError) as info:
+        load_settings(config)
+    assert fragment in str(info.value) and str(config) in str(info.value)
+
+
+def test_missing_config_file_and_unreadable_key_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "absent.toml")
+    config = write(tmp_path, f'[descope]\nmanagement_key_file = "{tmp_path / "nokey"}"\n')
+    with pytest.raises(ConfigError, match="cannot read management key file"):
+        load_settings(config)
+
+
+def test_require_descope_lists_what_is_missing() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings().require_descope()
+    assert "DESCOPE_PROJECT_ID" in str(info.value) and "DESCOPE_MANAGEMENT_KEY" in str(info.value)
+
+
+def _keys(model: type, prefix: str = "") -> set[str]:
+    from pydantic import BaseModel
+
+    keys: set[str] = set()
+    for name, info in model.model_fields.items():  # type: ignore[attr-defined]
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys |= _keys(annotation, f"{prefix}{name}.")
+        else:
+            keys.add(f"{prefix}{name}")
+    return keys
+
+
+def test_config_example_documents_every_setting_with_its_default() -> None:
+    text = (ROOT / "config.example.toml").read_text()
+    data = tomllib.loads(text)
+    # keys commented out are documented too: uncomment them to check they are known
+    uncommented = tomllib.loads(
+        "\n".join(line[2:] if line.startswith("# ") and " = " in line else line for line in text.splitlines())
+    )
+    documented = {f"{section}.{key}" for section, values in uncommented.items() for key in values}
+    assert documented == _keys(Settings)
+    defaults = Settings()
+    for section, values in data.items():
+        for key, value in values.items():
+            actual = getattr(getattr(defaults, section), key)
+            expected = Path(value) if isinstance(actual, Path) else value
+            assert actual == expected, f"{section}.{key}: example {value!r}, default {actual!r}"

@@ -104,7 +104,7 @@ def run_demo(*, keep: bool = False) -> int:
                 print(render_text(final))
                 calls = httpx.get(f"{sandbox.url}/_sandbox/stats").json()["total"]
                 print(
-                    f"Descope API calls for that plan: {calls} (settings are read for tenants that manage them)"
+                    f"Descope API calls for that plan: {calls} (one GET /v1/mgmt/tenant/all)"
                 )
             ok = all(r.status == "succeeded" for r in (first, second, third)) and not (
                 final.plan and final.plan.has_changes

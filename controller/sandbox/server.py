@@ -1,0 +1,676 @@
+"""A Descope-compatible tenant Management API on loopback, for local runs, demos, tests and benchmarks.
+
+It speaks Descope's tenant API as ``shared/reference/descope-tenant-api.md`` describes it: same paths,
+methods, bodies, response shapes, status codes and the error body
+``{"errorCode", "errorDescription", "errorMessage"}``. It imports only the standard library.
+
+Usage::
+
+    with SandboxServer(project_id="P2abc", management_key="K1") as sandbox:
+        httpx.get(sandbox.url + "/v1/mgmt/tenant/all", headers={"Authorization": "Bearer P2abc:K1"})
+
+Tenant API (``Authorization: Bearer <project_id>:<management_key>``)::
+
+    GET   /v1/mgmt/tenant/all                  -> {"tenants": [...]}
+    GET   /v1/mgmt/tenant?id=                  -> the tenant, flat
+    POST  /v1/mgmt/tenant/create               -> {"id": ...}
+    POST  /v1/mgmt/tenant/update               -> {}   (full overwrite)
+    PATCH /v1/mgmt/tenant/patch                -> {}   (only the fields given)
+    POST  /v1/mgmt/tenant/delete               -> {}
+    POST  /v1/mgmt/tenant/search               -> {"tenants": [...]}
+    GET   /v1/mgmt/tenant/settings?id=         -> settings;  POST /v1/mgmt/tenant/settings -> {}
+    POST  /v1/mgmt/tenant/updateDefaultRoles   -> {}
+    GET   /v1/mgmt/license                     -> {"rateLimitTier": "tier1"}
+
+Control API (no auth; not counted, rate limited or faulted)::
+
+    GET  /_sandbox/stats          counters of tenant-API requests;  POST /_sandbox/stats/reset
+    GET  /_sandbox/config         the knobs;  POST /_sandbox/config {"latency_ms", "rate_limit",
+                                  "rate_window_s", "fail_rate", "fail_status"} (any subset) -> the knobs
+    GET  /_sandbox/faults         pending rules;  DELETE /_sandbox/faults clears them
+    POST /_sandbox/faults         {"rules": [{"path", "status", "count", "body", "delay_ms",
+                                  "after_commit", "retry_after"}]} queues exact faults (all keys optional)
+    GET  /_sandbox/tenants        {"tenants": [full records, each with "settings"]}
+    POST /_sandbox/tenants        {"tenants": [...], "replace": false} seeds records (by id) without counting
+
+Order of a tenant-API request: counted -> framing (413, bad Content-Length) -> rate limit (429, nothing
+else happens) -> latency -> a queued or random fault -> auth (401) -> route (404, 405) -> JSON body and
+fields (400) -> the change. Faults and the rate limit come before auth, as at Descope's edge.
+The latency sleep happens outside the state lock, so concurrent requests overlap. Stats count every
+tenant-API request received, including rejected ones; ``writes`` counts requests that were applied to
+state (a successful create, update, patch, delete, settings or default-roles call), even when the values
+written were the same, because such a call is still a write against Descope. ``rate_limited`` counts the
+rate limiter's 429s; an injected 429 (a fault rule or ``fail_status``) counts under ``faults``.
+
+Faults: a rule matches a request by exact path (no path: any tenant-API path) and is used ``count``
+times. ``status`` null means "only slow": wait ``delay_ms`` and answer normally. ``after_commit: true``
+applies the request first, then waits ``delay_ms`` and answers ``status`` (a create that reached
+Descope but whose answer was lost). A rule's ``body`` is sent verbatim (JSON content type if it parses
+as JSON, else HTML); without one, a 429 gets Descope's rate-limit body (and ``Retry-After:
+<retry_after>``, default 1, null for none), 502/503/504/520-530 get a Cloudflare-like HTML page, and
+other statuses a Descope-shaped body with code ``E000500-sandbox``. ``fail_rate`` faults use
+``fail_status`` with those same default bodies, and draw from a ``random.Random(seed)``, so a given seed
+and request sequence fail the same requests every run.
+
+Rate limit: a sliding-window log. At most ``rate_limit`` requests are admitted in any ``rate_window_s``
+window. A fractional limit keeps its rate (2.5 per 1 s admits 2 per 0.8 s). Refused (429) requests do
+not use up the window. ``Retry-After`` is the whole seconds, at least 1, until a request would be
+admitted again.
+
+State file: loaded in ``__init__`` (a missing file is an empty project; a corrupt one raises
+``SandboxStateError`` naming the file). It is written atomically (temp file, fsync, rename, fsync of
+the directory) after every change, before the answer is sent, and on ``stop()``. Concurrent writes
+coalesce into one file write. A seed is one change, so it is one write. Each write saves the whole
+project, so with 100k tenants a state file costs about a second per write: benchmarks run without one.
+``verbose=True`` logs each request and any sandbox traceback to stderr; otherwise the server is quiet.
+
+Choices where Descope's behaviour is unknown
+--------------------------------------------
+(Reference tags [?]/[I]. The sandbox picks one behaviour, and this section is the only place it says so.)
+
+* Bad or missing management key: **401** with code ``E000401-sandbox``. The key is never echoed.
+* Unknown tenant (load, update, patch, delete, settings, default roles): **404** with code
+  ``E000404-sandbox``. Unknown path: 404 with the same code. Wrong method: 405 with code
+  ``E000405-sandbox`` and an ``Allow`` header. A body over 10 MiB: 413 with code
+  ``E000413-sandbox`` (the limit is 512 MiB under ``/_sandbox/``, so 100k tenants can be seeded).
+* Duplicate id on create, or a name another tenant already has (create, update, patch, seed): **409**
+  with code ``E000409-sandbox``.
+* Name uniqueness is **case-insensitive** (``Acme`` and ``ACME`` clash), so a client that copes with the
+  sandbox copes with a stricter server too. Renaming a tenant to a new case of its own name is allowed.
+  Ids are case-sensitive. Search by ``tenantNames`` is exact (case-sensitive).
+* Missing required field (name, id, tenantId): 400 ``E011002`` with "The <field> field is required".
+  An empty string counts as missing. A field of the wrong type: 400 ``E011003`` naming the field. A
+  body that is not JSON, or not a JSON object: 400 ``E011001``. A JSON ``null`` field reads as its zero
+  value (as Go decodes it). Keys the sandbox does not know are ignored (as Go's decoder ignores them).
+* Auto-generated ids: ``"T"`` + 27 random letters and digits (28 characters, like project ids).
+  Custom ids are any non-empty string.
+* ``parent`` on create must name an existing tenant, else 400 ``E000400-sandbox``. It is set at create
+  only. Update ignores a ``parent`` key and keeps the parent. Patch refuses it (below). Create ignores
+  the fields it cannot set (``authType``, ``domains``, ``defaultRoles``, ``createdTime``, ``successors``).
+* Update is a full overwrite of the create fields: ``name``, ``selfProvisioningDomains``,
+  ``customAttributes``, ``enforceSSO``, ``enforceSSOExclusions``, ``disabled``, ``federatedAppIds``,
+  ``roleInheritance``. An omitted or null one is reset to empty/false/"". The fields update cannot set
+  (``parent``, ``defaultRoles``, ``authType``, ``domains``, ``createdTime``, ``successors``) are kept,
+  and sending them is not an error, so a body built from a load result works.
+* Patch changes only the fields present and not null. ``customAttributes`` in a patch **replaces the
+  whole map**. Patchable fields are those of reference §3.3a. ``parent``, ``defaultRoles``,
+  ``authType``, ``domains``, ``createdTime`` or ``successors`` in a patch is a 400 ``E011003`` rather
+  than being silently dropped. A patch with no fields succeeds and changes nothing.
+* Delete of a tenant that still has child tenants: **400** ``E000400-sandbox`` ("still has child
+  tenants ... delete them first"), whatever ``cascade`` says (cascade is about users and access keys,
+  which the sandbox does not model). Deleting a child removes it from its parent's ``successors``.
+* Omitted fields in answers: tenant objects leave out false, empty and zero fields (Go's ``omitempty``).
+  ``id`` and ``name`` are always present. ``parent`` is left out when empty in ``all`` and ``search``,
+  but ``GET /v1/mgmt/tenant?id=`` always includes it (``""`` for a top-level tenant), as Descope's .NET
+  integration test expects. ``authType`` is ``"none"`` until set through settings, so it is present.
+  Settings answers always carry every key.
+* Settings: ``POST`` merges the keys present and not null; omitted keys keep their values. The settings
+  keys that are tenant fields (``selfProvisioningDomains``, ``domains``, ``authType``, ``enforceSSO``,
+  ``enforceSSOExclusions``, ``federatedAppIds``) change the tenant record itself, and ``GET`` reads
+  them from it. ``ssoSetupSuiteSettings`` is replaced whole. Defaults for a tenant never configured:
+  session settings off, refresh token 4 weeks, session token 10 minutes, step-up token 10 minutes,
+  inactivity off (12 hours), ``JITDisabled`` false, SSO setup suite off.
+* Search: every filter optional; ``null``, ``[]``, ``""`` and ``false`` mean "not filtered". OR within
+  a list, AND across filters. Domains match case-insensitively. ``customAttributes`` values match
+  exactly (``true`` is not ``1``), and a list filter value matches a tenant value equal to any of its
+  items. ``parentTenantId`` matches the direct parent. ``topLevelOnly`` keeps tenants with no parent.
+  An empty body returns every tenant.
+* customAttributes: any key is accepted (the sandbox has no attribute definitions). Values must be a
+  string, number, boolean, null or list of strings.
+* Answers list tenants in creation order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import os
+import random
+import socket
+import socketserver
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from json import loads
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+from .knobs import FaultQueue, FaultRule, KnobBox, Knobs, RateLimiter, changed_knobs, parse_rules
+from .search import parse_search
+from .stats import Stats
+from .store import TenantStore, copy_snapshot_entry, paused_gc, render
+from .wire import (
+    INTERNAL,
+    METHOD_NOT_ALLOWED,
+    NOT_FOUND,
+    UNAUTHORIZED,
+    ApiError,
+    Response,
+    bad_request,
+    error_response,
+    invalid,
+    json_response,
+    missing,
+    rate_limited_response,
+    too_large,
+)
+
+MAX_BODY_BYTES: Final = 10 * 1024 * 1024
+# Seeding 100k tenants through /_sandbox/tenants takes more than the API's limit (about 11 MB).
+MAX_CONTROL_BODY_BYTES: Final = 512 * 1024 * 1024
+_T = TypeVar("_T")
+_CONTROL_PREFIX: Final = "/_sandbox"
+_BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
+
+
+@dataclass(frozen=True)
+class _Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    authorization: str
+    body: bytes
+    error: ApiError | None = None  # a framing problem found while reading (413, bad Content-Length)
+
+
+Handler = Callable[[TenantStore, _Request, dict[str, Any]], tuple[object, bool]]
+
+
+# ----- tenant API routes -------------------------------------------------------------------------------
+def _query_id(request: _Request) -> str:
+    values = request.query.get("id") or [""]
+    if not values[0]:
+        raise missing("id")
+    return values[0]
+
+
+def _load_all(store: TenantStore, request: _Request, body: dict[str, Any]) -> tuple[object, bool]:
+    return {"tenants": [render(record) for record in store.all()]}, False
+
+
+def _load(store: TenantStore, request: _Request, body: dict[str, Any]) -> tuple[object, bool]:
+    return render(store.get(_query_id(request)), keep_parent=True), False
+
+
+def _search(store: TenantStore, request: _Request, body: dict[str, Any]) -> tuple[object, bool]:
+    return {"tenants": [render(record) for record in store.search(parse_search(body))]}, False
+
+
+def _create(store: TenantStore, request: _Request, body: dict[str, Any]) -> tuple[object, bool]:
+    return {"id": store.create(body)}, True
+
+
+def _load_settings(store: TenantStore, request: _Request, body: dict[str, Any]) -> tuple[object, bool]:
+    return store.settings(_query_id(request)), False
+
+
+def _license(store: TenantStore, request: _Request, body: dict[str, Any]) -> tuple[object, bool]:
+    return {"rateLimitTier": "tier1"}, False
+
+
+def _void_write(action: Callable[[TenantStore, dict[str, Any]], None]) -> Handler:
+    """A write whose success answer is ``{}`` (reference §3: void operations answer ``200 {}``)."""
+
+    def handle(store: TenantStore, request: _Request, body: dict[str, Any]) -> tuple[object, bool]:
+        action(store, body)
+        return {}, True
+
+    return handle
+
+
+_TENANT_ROUTES: Final[dict[str, dict[str, Handler]]] = {
+    "/v1/mgmt/tenant/all": {"GET": _load_all},
+    "/v1/mgmt/tenant": {"GET": _load},
+    "/v1/mgmt/tenant/create": {"POST": _create},
+    "/v1/mgmt/tenant/update": {"POST": _void_write(TenantStore.update)},
+    "/v1/mgmt/tenant/patch": {"PATCH": _void_write(TenantStore.patch)},
+    "/v1/mgmt/tenant/delete": {"POST": _void_write(TenantStore.delete)},
+    "/v1/mgmt/tenant/search": {"POST": _search},
+    "/v1/mgmt/tenant/settings": {"GET": _load_settings, "POST": _void_write(TenantStore.set_settings)},
+    "/v1/mgmt/tenant/updateDefaultRoles": {"POST": _void_write(TenantStore.set_default_roles)},
+    "/v1/mgmt/license": {"GET": _license},
+}
+
+
+def _route(routes: dict[str, dict[str, _T]], request: _Request) -> _T:
+    methods = routes.get(request.path)
+    if methods is None:
+        raise ApiError(404, NOT_FOUND, "Not found", f"No such endpoint: {request.path}")
+    handler = methods.get(request.method)
+    if handler is None:
+        allowed = ", ".join(sorted(methods))
+        message = f"{request.method} is not allowed on {request.path} (use {allowed})"
+        raise ApiError(405, METHOD_NOT_ALLOWED, "Method not allowed", message, {"Allow": allowed})
+    return handler
+
+
+def _json_body(request: _Request) -> dict[str, Any]:
+    """The body of a POST/PUT/PATCH as a JSON object; an empty body is ``{}``. Other methods' bodies are ignored."""
+    if request.method not in _BODY_METHODS or not request.body.strip():
+        return {}
+    try:
+        document = loads(request.body)
+    except (ValueError, RecursionError) as exc:
+        raise bad_request("The request body is not valid JSON") from exc
+    if not isinstance(document, dict):
+        raise bad_request("The request body must be a JSON object")
+    return document
+
+
+def _internal_error(exc: Exception, verbose: bool) -> Response:
+    # A sandbox bug must still answer like a server would rather than drop the connection.
+    if verbose:
+        traceback.print_exception(exc, file=sys.stderr)
+    return error_response(ApiError(500, INTERNAL, "Internal sandbox error", f"{type(exc).__name__}: {exc}"))
+
+
+def _is_control(path: str) -> bool:
+    return path == _CONTROL_PREFIX or path.startswith(_CONTROL_PREFIX + "/")
+
+
+def _sleep_ms(milliseconds: float) -> None:
+    if milliseconds > 0:
+        time.sleep(milliseconds / 1000)
+
+
+# ----- the application: everything between "a request was read" and "a response is ready" -------------
+class _App:
+    def __init__(
+        self, *, store: TenantStore, knobs: KnobBox, token: str, fault_random: random.Random, verbose: bool
+    ) -> None:
+        self.store = store
+        self.knobs = knobs
+        self.stats = Stats()
+        self.limiter = RateLimiter()
+        self.faults = FaultQueue()
+        self.verbose = verbose
+        self._token = token.encode("utf-8")
+        self._fault_random = fault_random
+        self._random_lock = threading.Lock()
+
+    def handle(self, request: _Request) -> Response:
+        if _is_control(request.path):
+            return self._control(request)
+        self.stats.received(f"{request.method} {request.path}")
+        response, wrote = self._api(request)
+        self.stats.answered(response.status, wrote=wrote)
+        return response
+
+    # ----- tenant API ---------------------------------------------------------------------------------
+    def _api(self, request: _Request) -> tuple[Response, bool]:
+        if request.error is not None:
+            return error_response(request.error), False
+        knobs = self.knobs.current()
+        retry_after = self.limiter.admit(knobs.rate_limit, knobs.rate_window_s)
+        if retry_after is not None:
+            self.stats.rate_limited()
+            return rate_limited_response(retry_after), False
+        _sleep_ms(knobs.latency_ms)
+        fault = self.faults.take(request.path) or self._random_fault(knobs)
+        if fault is None:
+            return self._serve(request)
+        self.stats.fault()
+        return self._serve_with_fault(request, fault)
+
+    def _random_fault(self, knobs: Knobs) -> FaultRule | None:
+        if knobs.fail_rate <= 0:
+            return None
+        with self._random_lock:  # one draw per request, in arrival order, so a seed replays the same failures
+            roll = self._fault_random.random()
+        return FaultRule(status=knobs.fail_status) if roll < knobs.fail_rate else None
+
+    def _serve_with_fault(self, request: _Request, fault: FaultRule) -> tuple[Response, bool]:
+        if fault.after_commit:
+            response, wrote = self._serve(request)
+            _sleep_ms(fault.delay_ms)
+            return (response if fault.status is None else fault.response()), wrote
+        _sleep_ms(fault.delay_ms)
+        if fault.status is not None:
+            return fault.response(), False
+        return self._serve(request)
+
+    def _serve(self, request: _Request) -> tuple[Response, bool]:
+        try:
+            self._authorize(request)
+            handler = _route(_TENANT_ROUTES, request)
+            payload, wrote = handler(self.store, request, _json_body(request))
+        except ApiError as exc:
+            return error_response(exc), False
+        except Exception as exc:
+            return _internal_error(exc, self.verbose), False
+        return json_response(200, payload), wrote
+
+    def _authorize(self, request: _Request) -> None:
+        scheme, _, token = request.authorization.partition(" ")
+        # compare_digest: the time taken must not tell a caller how much of the key was right.
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode("utf-8"), self._token):
+            raise ApiError(
+                401,
+                UNAUTHORIZED,
+                "Unauthorized",
+                "A valid 'Authorization: Bearer <ProjectId:ManagementKey>' header is required",
+            )
+
+    # ----- control API --------------------------------------------------------------------------------
+    def _control(self, request: _Request) -> Response:
+        try:
+            if request.error is not None:
+                raise request.error
+            action = _route(_CONTROL_ROUTES, request)
+            return json_response(200, action(self, _json_body(request)))
+        except ApiError as exc:
+            return error_response(exc)
+        except Exception as exc:
+            return _internal_error(exc, self.verbose)
+
+    def stats_snapshot(self, body: dict[str, Any]) -> object:
+        return self.stats.snapshot()
+
+    def stats_reset(self, body: dict[str, Any]) -> object:
+        self.stats.reset()
+        return {}
+
+    def config(self, body: dict[str, Any]) -> object:
+        return self.knobs.current().as_dict()
+
+    def change_config(self, body: dict[str, Any]) -> object:
+        return self.knobs.change(body).as_dict()
+
+    def pending_faults(self, body: dict[str, Any]) -> object:
+        return {"rules": self.faults.pending()}
+
+    def queue_faults(self, body: dict[str, Any]) -> object:
+        rules = parse_rules(body)
+        self.faults.add(rules)
+        return {"queued": len(rules), "rules": self.faults.pending()}
+
+    def clear_faults(self, body: dict[str, Any]) -> object:
+        self.faults.clear()
+        return {}
+
+    def all_tenants(self, body: dict[str, Any]) -> object:
+        return {"tenants": self.store.snapshot()}
+
+    def seed_tenants(self, body: dict[str, Any]) -> object:
+        tenants = body.get("tenants")
+        if not isinstance(tenants, list):
+            raise invalid("tenants", "a list of tenant objects")
+        replace = body.get("replace", False)
+        if not isinstance(replace, bool):
+            raise invalid("replace", "a boolean")
+        seeded = self.store.seed(tenants, replace=replace)
+        return {"seeded": seeded, "total": len(self.store)}
+
+
+_CONTROL_ROUTES: Final[dict[str, dict[str, Callable[[_App, dict[str, Any]], object]]]] = {
+    "/_sandbox/stats": {"GET": _App.stats_snapshot},
+    "/_sandbox/stats/reset": {"POST": _App.stats_reset},
+    "/_sandbox/config": {"GET": _App.config, "POST": _App.change_config},
+    "/_sandbox/faults": {"GET": _App.pending_faults, "POST": _App.queue_faults, "DELETE": _App.clear_faults},
+    "/_sandbox/tenants": {"GET": _App.all_tenants, "POST": _App.seed_tenants},
+}
+
+
+# ----- HTTP plumbing -------------------------------------------------------------------------------------
+class _HTTPServer(ThreadingHTTPServer):
+    # Daemon threads: a request sleeping on latency or a fault delay must not keep the process alive.
+    daemon_threads = True
+    request_queue_size = 128  # the default 5 resets connections when a benchmark opens many at once
+
+    def __init__(self, address: tuple[str, int], app: _App, *, verbose: bool) -> None:
+        self.app = app
+        self.verbose = verbose
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, _RequestHandler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind calls socket.getfqdn(), a reverse DNS lookup that can take seconds.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+
+    def track(self, connection: socket.socket) -> None:
+        with self._connections_lock:
+            self._connections.add(connection)
+
+    def untrack(self, connection: socket.socket) -> None:
+        with self._connections_lock:
+            self._connections.discard(connection)
+
+    def close_connections(self) -> None:
+        """End kept-alive connections, so nothing is served by a stopped sandbox."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already closed by the peer
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if self.verbose:
+            super().handle_error(request, client_address)
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: clients pool connections, benchmarks depend on it
+    server_version = "descope-sandbox/1"
+    sys_version = ""
+    timeout = 120  # an idle kept-alive connection is closed after this many seconds
+    # Headers and body go out in two writes; with Nagle on, a kept-alive client's delayed ACK stalls
+    # every answer by ~40 ms.
+    disable_nagle_algorithm = True
+    server: _HTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.untrack(self.connection)
+
+    def do_GET(self) -> None:  # BaseHTTPRequestHandler dispatches on this name
+        self._dispatch()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET  # noqa: N815
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+    def _dispatch(self) -> None:
+        request = self._read_request()
+        response = self.server.app.handle(request)
+        try:
+            self._write(response)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (a timeout test); nothing left to tell it
+
+    def _read_request(self) -> _Request:
+        parts = urlsplit(self.path)
+        body, error = self._read_body(MAX_CONTROL_BODY_BYTES if _is_control(parts.path) else MAX_BODY_BYTES)
+        if error is not None:
+            # The rest of the body is still on the socket: it cannot carry another request.
+            self.close_connection = True
+        query = parse_qs(parts.query, keep_blank_values=True)
+        return _Request(self.command, parts.path, query, self.headers.get("Authorization", ""), body, error)
+
+    def _read_body(self, limit: int) -> tuple[bytes, ApiError | None]:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked(limit)
+        raw = self.headers.get("Content-Length")
+        if raw is None:
+            return b"", None
+        try:
+            length = int(raw)
+        except ValueError:
+            return b"", bad_request("Invalid Content-Length header")
+        if length < 0:
+            return b"", bad_request("Invalid Content-Length header")
+        if length > limit:
+            return b"", too_large(limit)
+        return self.rfile.read(length), None
+
+    def _read_chunked(self, limit: int) -> tuple[bytes, ApiError | None]:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            try:
+                size = int(self.rfile.readline(1024).split(b";")[0].strip() or b"0", 16)
+            except ValueError:
+                return b"", bad_request("Invalid chunked request body")
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(chunks), None
+            total += size
+            if total > limit:
+                return b"", too_large(limit)
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(1024)
+
+    def _write(self, response: Response) -> None:
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(response.body)
+
+
+# ----- the public object -----------------------------------------------------------------------------------
+class SandboxServer:
+    """A fake Descope project on ``url``; bound in ``__init__``, served by ``start()`` or ``serve_forever()``."""
+
+    def __init__(
+        self,
+        *,
+        project_id: str,
+        management_key: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        state_file: str | os.PathLike[str] | None = None,
+        latency_ms: float = 0,
+        rate_limit: float | None = None,
+        rate_window_s: float = 1.0,
+        fail_rate: float = 0.0,
+        fail_status: int = 503,
+        seed: int | None = None,
+        verbose: bool = False,
+    ) -> None:
+        if not project_id or not management_key:
+            raise ValueError("the sandbox needs a project_id and a management_key")
+        knobs = _initial_knobs(latency_ms, rate_limit, rate_window_s, fail_rate, fail_status)
+        # Separate generators: whether a request fails must not depend on how many ids were generated.
+        id_random = random.Random(None if seed is None else f"{seed}:ids")  # noqa: S311 - test data, not secrets
+        store = TenantStore(state_file=None if state_file is None else Path(state_file), id_random=id_random)
+        self.project_id = project_id
+        self._app = _App(
+            store=store,
+            knobs=KnobBox(knobs),
+            token=f"{project_id}:{management_key}",
+            fault_random=random.Random(seed),  # noqa: S311 - fault injection, not secrets
+            verbose=verbose,
+        )
+        self._httpd = _HTTPServer((host, port), self._app, verbose=verbose)
+        self.url = _url(host, self._httpd.server_port)
+        self._life_lock = threading.RLock()  # re-entrant: stop() may run in a signal handler on this thread
+        self._serving_thread: int | None = None
+        self._background: threading.Thread | None = None
+        self._stopped = False
+
+    def __repr__(self) -> str:
+        return f"SandboxServer(url={self.url!r}, project_id={self.project_id!r})"  # never the key
+
+    def start(self) -> SandboxServer:
+        """Serve in a daemon background thread; the socket already listens, so requests can be sent at once."""
+        thread = threading.Thread(target=self.serve_forever, name=f"descope-sandbox {self.url}", daemon=True)
+        self._background = thread
+        thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until ``stop()`` (from another thread or a signal handler)."""
+        with self._life_lock:
+            if self._stopped:
+                return
+            if self._serving_thread is not None:
+                raise RuntimeError("the sandbox is already serving")
+            self._serving_thread = threading.get_ident()
+        try:
+            self._httpd.serve_forever(poll_interval=0.02)  # also how long stop() may wait
+        finally:
+            self._httpd.server_close()
+            self._httpd.close_connections()
+
+    def stop(self) -> None:
+        """Stop serving, close connections and save the state file; calling it again does nothing."""
+        with self._life_lock:
+            if self._stopped:
+                return
+            self._stopped = True
+            serving = self._serving_thread
+        if serving is None:
+            self._httpd.server_close()
+        elif serving == threading.get_ident():
+            # We are inside serve_forever (a signal handler): shutdown() would wait for the loop this very
+            # thread runs, so ask from another thread; serve_forever returns once the handler returns.
+            threading.Thread(target=self._httpd.shutdown, daemon=True).start()
+        else:
+            self._httpd.shutdown()
+            if self._background is not None:
+                self._background.join(timeout=5)
+        self._httpd.close_connections()
+        self._app.store.save()
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def stats(self) -> dict[str, Any]:
+        """The same counters as ``GET /_sandbox/stats``."""
+        return self._app.stats.snapshot()
+
+    def tenants(self) -> list[dict[str, Any]]:
+        """A copy of every stored tenant as a full record (no fields omitted), each with its ``settings``."""
+        snapshot = self._app.store.snapshot()
+        with paused_gc():
+            return [copy_snapshot_entry(entry) for entry in snapshot]
+
+
+def _initial_knobs(
+    latency_ms: float, rate_limit: float | None, rate_window_s: float, fail_rate: float, fail_status: int
+) -> Knobs:
+    values = {
+        "latency_ms": latency_ms,
+        "rate_limit": rate_limit,
+        "rate_window_s": rate_window_s,
+        "fail_rate": fail_rate,
+        "fail_status": fail_status,
+    }
+    try:
+        return changed_knobs(Knobs(), values)
+    except ApiError as exc:
+        raise ValueError(exc.message) from None
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

@@ -83,9 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", help="tenants file or directory (default: [source] path)")
     _add_config(p)
     p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
-    p.add_argument(
-        "--prune", action=argparse.BooleanOptionalAction, default=None, help="override [reconcile] prune"
-    )
+    p.add_argument("--prune", action=argparse.BooleanOptionalAction, default=None, help="override [reconcile] prune")
 
     p = sub.add_parser(
         "sync",
@@ -107,9 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="lift the delete guards for this run, for up to N deleted tenants",
     )
-    p.add_argument(
-        "--prune", action=argparse.BooleanOptionalAction, default=None, help="override [reconcile] prune"
-    )
+    p.add_argument("--prune", action=argparse.BooleanOptionalAction, default=None, help="override [reconcile] prune")
     p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
 
     p = sub.add_parser(
@@ -123,9 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--management-key", default=None, help="default: $DESCOPE_MANAGEMENT_KEY or 'sandbox-key'")
     p.add_argument("--state", metavar="FILE", help="JSON file that keeps tenants across restarts")
     p.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every API request")
-    p.add_argument(
-        "--rate-limit", type=float, default=None, metavar="N", help="requests per second before 429"
-    )
+    p.add_argument("--rate-limit", type=float, default=None, metavar="N", help="requests per second before 429")
     p.add_argument("--fail-rate", type=float, default=0.0, metavar="F", help="share of requests answered 503")
     p.add_argument("--seed", type=int, default=None, help="make injected failures repeatable")
 
@@ -170,9 +164,7 @@ def _tenants_path(args: argparse.Namespace, settings: Any) -> Path:
     if args.path:
         return Path(args.path)
     if settings.source.kind != "local":
-        raise ConfigError(
-            ["give a PATH: this command reads a local tenants file, and [source] kind is 'git'"]
-        )
+        raise ConfigError(["give a PATH: this command reads a local tenants file, and [source] kind is 'git'"])
     return Path(settings.source.path)
 
 
@@ -213,9 +205,7 @@ def _run_cycle(args: argparse.Namespace, *, apply: bool) -> int:
     options = CycleOptions(
         apply=apply,
         drift_policy=settings.reconcile.drift_policy,
-        policy=compose.plan_policy(
-            settings, allow_deletes=getattr(args, "allow_deletes", 0), prune=args.prune
-        ),
+        policy=compose.plan_policy(settings, allow_deletes=getattr(args, "allow_deletes", 0), prune=args.prune),
         max_concurrency=settings.descope.max_concurrency,
     )
     with compose.descope_client(settings) as client:

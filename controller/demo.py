@@ -70,9 +70,7 @@ def run_demo(*, keep: bool = False) -> int:
             )
             print(f"Sandbox Descope API on {sandbox.url}; tenants file {tenants_file}")
             with compose.descope_client(settings) as client:
-                reconciler = Reconciler(
-                    compose.local_source(tenants_file), client, compose.state_store(settings)
-                )
+                reconciler = Reconciler(compose.local_source(tenants_file), client, compose.state_store(settings))
                 apply = CycleOptions(apply=True, policy=compose.plan_policy(settings))
                 plan_only = CycleOptions(apply=False, policy=compose.plan_policy(settings))
 
@@ -103,9 +101,7 @@ def run_demo(*, keep: bool = False) -> int:
                 final = reconciler.run_cycle(plan_only)
                 print(render_text(final))
                 calls = httpx.get(f"{sandbox.url}/_sandbox/stats").json()["total"]
-                print(
-                    f"Descope API calls for that plan: {calls} (one GET /v1/mgmt/tenant/all)"
-                )
+                print(f"Descope API calls for that plan: {calls} (one GET /v1/mgmt/tenant/all)")
             ok = all(r.status == "succeeded" for r in (first, second, third)) and not (
                 final.plan and final.plan.has_changes
             )

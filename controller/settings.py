@@ -212,9 +212,7 @@ def read_toml(path: Path) -> dict[str, Any]:
     except FileNotFoundError as exc:
         raise ConfigError([f"config file {path} does not exist"], source=str(path)) from exc
     except OSError as exc:
-        raise ConfigError(
-            [f"cannot read config file {path}: {exc.strerror or exc}"], source=str(path)
-        ) from exc
+        raise ConfigError([f"cannot read config file {path}: {exc.strerror or exc}"], source=str(path)) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: TOML syntax error: {exc}"], source=str(path)) from exc
 

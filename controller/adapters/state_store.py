@@ -67,9 +67,7 @@ class ControllerState:
             raise ValueError("inventory is not a list of tenant ids")
         cycle = data.get("last_cycle")
         applied_settings = data.get("applied_settings", {})
-        if not isinstance(applied_settings, dict) or not all(
-            isinstance(v, dict) for v in applied_settings.values()
-        ):
+        if not isinstance(applied_settings, dict) or not all(isinstance(v, dict) for v in applied_settings.values()):
             raise ValueError("applied_settings is not a map of tenant id to settings")
         return cls(
             inventory=set(inventory),

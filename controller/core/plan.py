@@ -176,9 +176,7 @@ def make_plan(
     blocked = _guards(desired, deletes, inventory, live_by_id, last_applied_count, policy)
 
     return Plan(
-        actions=tuple(
-            _staged_creates(creates, desired_by_id) + updates + _staged_deletes(deletes, live_by_id)
-        ),
+        actions=tuple(_staged_creates(creates, desired_by_id) + updates + _staged_deletes(deletes, live_by_id)),
         conflicts=tuple(conflicts),
         blocked=tuple(blocked),
         managed=managed,
@@ -359,12 +357,7 @@ def _guards(
             f"(lift once with --allow-deletes {n_deletes})"
         )
     managed_live = sum(1 for tid in inventory if tid in live_by_id) or len(live_by_id)
-    if (
-        n_deletes
-        and managed_live
-        and n_deletes / managed_live > policy.max_delete_ratio
-        and n_deletes > lifted
-    ):
+    if n_deletes and managed_live and n_deletes / managed_live > policy.max_delete_ratio and n_deletes > lifted:
         reasons.append(
             f"would delete {n_deletes} of {managed_live} managed tenants "
             f"({n_deletes / managed_live:.0%}), more than max_delete_ratio={policy.max_delete_ratio:.0%} "

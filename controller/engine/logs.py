@@ -55,9 +55,7 @@ def _patch(record: Record) -> None:
         record["extra"][key] = _redact_value(value)
 
 
-TEXT_FORMAT = (
-    "<green>{time:HH:mm:ss.SSS}</green> <level>{level: <7}</level> {extra[context]}<level>{message}</level>"
-)
+TEXT_FORMAT = "<green>{time:HH:mm:ss.SSS}</green> <level>{level: <7}</level> {extra[context]}<level>{message}</level>"
 
 
 def _context(record: Record) -> None:

@@ -147,9 +147,7 @@ def report_json(report: CycleReport) -> dict[str, Any]:
             "drift_fields": dict(plan.drift_fields),
         }
         data["actions"] = [a.as_dict() for a in plan.actions]
-        data["conflicts"] = [
-            {"tenant_id": c.tenant_id, "message": c.message, "where": c.where} for c in plan.conflicts
-        ]
+        data["conflicts"] = [{"tenant_id": c.tenant_id, "message": c.message, "where": c.where} for c in plan.conflicts]
         data["blocked"] = list(plan.blocked)
         data["digest"] = plan.digest()
     if report.applied is not None:

@@ -1,23 +1,28 @@
-"""The controller's lasting state on disk: inventory, last applied revision and last cycle.
+"""The controller's lasting state on disk: inventory, revisions, failures, history.
 
-One JSON file, ``state.json``, under the store directory, written atomically and versioned. A file
-that cannot be read is moved aside (``state.json.corrupt-<time>``), never deleted, and reported as
-StoreCorrupt so a human decides; the daemon's checkpoint journal builds on this file.
+One JSON file, ``state.json``, under the store directory, written atomically and versioned
+(``FORMAT_VERSION``; older versions are migrated on read). A file that cannot be read is moved
+aside (``state.json.corrupt-<pid>-<rand>``), never deleted, and reported as StoreCorrupt so a
+human decides. The journal of the cycle in flight lives beside it (``journal.py``), and so does
+the suspend flag (``suspend.json``), which one-shot commands write and the daemon only reads, so
+the two never overwrite each other's state.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from controller.adapters.atomic import write_atomic
 from controller.errors import StoreCorrupt, StoreWriteFailed
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 STATE_FILE = "state.json"
+SUSPEND_FILE = "suspend.json"
+HISTORY_LENGTH = 20
 
 
 @dataclass
@@ -28,11 +33,30 @@ class CycleRecord:
     revision: str
     started: float
     finished: float
-    status: str  # succeeded | partial | failed | blocked | invalid | no-op
+    status: str  # succeeded | partial | failed | blocked | invalid | unavailable | planned | suspended
     plan_digest: str = ""
     actions: int = 0
     failed: int = 0
     error: str = ""
+    drifted: int = 0
+    managed: int = 0
+    unmanaged: int = 0
+    drift_fields: dict[str, int] = field(default_factory=dict)
+    resumed: bool = False
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CycleRecord:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class TenantFailure:
+    """A tenant whose writes keep failing: it is retried with backoff, not on every tick."""
+
+    count: int
+    next_attempt: float
+    error: str
 
 
 @dataclass
@@ -40,10 +64,21 @@ class ControllerState:
     inventory: set[str] = field(default_factory=set)
     last_applied_revision: str | None = None
     last_applied_count: int | None = None
+    last_applied_at: float | None = None
+    last_attempted_revision: str | None = None
+    last_attempted_error: str = ""
+    last_success_at: float | None = None
     last_cycle: CycleRecord | None = None
+    history: list[CycleRecord] = field(default_factory=list)
+    tenant_failures: dict[str, TenantFailure] = field(default_factory=dict)
     # the session settings we last wrote per tenant: reading them live costs one call per tenant,
     # so a routine cycle trusts this record and a refresh re-reads Descope
     applied_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    resumes: int = 0
+
+    def record_cycle(self, record: CycleRecord) -> None:
+        self.last_cycle = record
+        self.history = [*self.history, record][-HISTORY_LENGTH:]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,67 +86,126 @@ class ControllerState:
             "inventory": sorted(self.inventory),
             "last_applied_revision": self.last_applied_revision,
             "last_applied_count": self.last_applied_count,
+            "last_applied_at": self.last_applied_at,
+            "last_attempted_revision": self.last_attempted_revision,
+            "last_attempted_error": self.last_attempted_error,
+            "last_success_at": self.last_success_at,
             "last_cycle": asdict(self.last_cycle) if self.last_cycle else None,
+            "history": [asdict(h) for h in self.history],
+            "tenant_failures": {k: asdict(v) for k, v in sorted(self.tenant_failures.items())},
             "applied_settings": {k: self.applied_settings[k] for k in sorted(self.applied_settings)},
+            "resumes": self.resumes,
         }
 
     @classmethod
     def from_json(cls, data: Any) -> ControllerState:
         if not isinstance(data, dict):
             raise ValueError("top level is not an object")
-        version = data.get("version")
-        if version != FORMAT_VERSION:
-            raise ValueError(f"unknown format version {version!r} (this build reads {FORMAT_VERSION})")
+        data = migrate(data)
         inventory = data.get("inventory", [])
         if not isinstance(inventory, list) or not all(isinstance(i, str) for i in inventory):
             raise ValueError("inventory is not a list of tenant ids")
-        cycle = data.get("last_cycle")
         applied_settings = data.get("applied_settings", {})
         if not isinstance(applied_settings, dict) or not all(isinstance(v, dict) for v in applied_settings.values()):
             raise ValueError("applied_settings is not a map of tenant id to settings")
+        cycle = data.get("last_cycle")
         return cls(
             inventory=set(inventory),
             last_applied_revision=data.get("last_applied_revision"),
             last_applied_count=data.get("last_applied_count"),
-            last_cycle=CycleRecord(**cycle) if isinstance(cycle, dict) else None,
+            last_applied_at=data.get("last_applied_at"),
+            last_attempted_revision=data.get("last_attempted_revision"),
+            last_attempted_error=str(data.get("last_attempted_error") or ""),
+            last_success_at=data.get("last_success_at"),
+            last_cycle=CycleRecord.from_json(cycle) if isinstance(cycle, dict) else None,
+            history=[CycleRecord.from_json(h) for h in data.get("history", []) if isinstance(h, dict)],
+            tenant_failures={k: TenantFailure(**v) for k, v in dict(data.get("tenant_failures", {})).items()},
             applied_settings=applied_settings,
+            resumes=int(data.get("resumes", 0)),
         )
 
 
+def migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """Bring an older state file to FORMAT_VERSION; ValueError for a version we do not know."""
+    version = data.get("version")
+    if version == 1:
+        # v1 (one-shot sync only) had no history, failures or timestamps: they start empty
+        data = {**data, "version": 2, "history": [data["last_cycle"]] if data.get("last_cycle") else []}
+        version = 2
+    if version != FORMAT_VERSION:
+        raise ValueError(f"unknown format version {version!r} (this build reads 1 to {FORMAT_VERSION})")
+    return data
+
+
+@dataclass(frozen=True)
+class SuspendFlag:
+    suspended: bool
+    reason: str = ""
+    since: float | None = None
+    by: str = ""
+
+
 class StateStore:
-    """Reads and writes ``state.json`` in one store directory."""
+    """Reads and writes ``state.json`` (and reads/writes the suspend flag) in one store directory."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.path = directory / STATE_FILE
+        self.suspend_path = directory / SUSPEND_FILE
 
     def load(self) -> ControllerState:
         """The saved state, a fresh one if there is none, or StoreCorrupt (file kept aside)."""
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
+        data = self._read_json(self.path)
+        if data is None:
             return ControllerState()
-        except OSError as exc:
-            raise StoreCorrupt(f"cannot read {self.path}: {exc.strerror or exc}") from exc
         try:
-            return ControllerState.from_json(json.loads(raw))
-        except (ValueError, TypeError) as exc:
-            kept = self._keep_aside()
-            raise StoreCorrupt(
-                f"{self.path} is not a usable state file ({exc}); it was moved to {kept} for inspection. "
-                "Starting fresh forgets the inventory, so prune will not delete anything until tenants "
-                "are applied again"
-            ) from exc
+            return ControllerState.from_json(data)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise self._corrupt(self.path, exc) from exc
 
     def save(self, state: ControllerState) -> None:
         data = json.dumps(state.to_json(), indent=1, sort_keys=True).encode()
         write_atomic(self.path, data)
 
-    def _keep_aside(self) -> Path:
-        stamp = f"{os.getpid()}-{int.from_bytes(os.urandom(3), 'big'):06x}"
-        target = self.path.with_name(f"{STATE_FILE}.corrupt-{stamp}")
+    def suspend_flag(self) -> SuspendFlag:
+        data = self._read_json(self.suspend_path)
+        if data is None:
+            return SuspendFlag(False)
         try:
-            os.replace(self.path, target)
+            return SuspendFlag(
+                bool(data["suspended"]), str(data.get("reason", "")), data.get("since"), str(data.get("by", ""))
+            )
+        except (KeyError, TypeError) as exc:
+            raise self._corrupt(self.suspend_path, exc) from exc
+
+    def set_suspend(self, flag: SuspendFlag) -> None:
+        write_atomic(self.suspend_path, json.dumps(asdict(flag), indent=1).encode())
+
+    def _read_json(self, path: Path) -> Any:
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
         except OSError as exc:
-            raise StoreWriteFailed(f"cannot move corrupt {self.path} aside: {exc.strerror or exc}") from exc
+            raise StoreCorrupt(f"cannot read {path}: {exc.strerror or exc}") from exc
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise self._corrupt(path, exc) from exc
+
+    def _corrupt(self, path: Path, exc: Exception) -> StoreCorrupt:
+        kept = self._keep_aside(path)
+        return StoreCorrupt(
+            f"{path} is not a usable store file ({exc}); it was moved to {kept} for inspection. "
+            "Starting fresh forgets the inventory, so prune will not delete anything until tenants "
+            "are applied again"
+        )
+
+    def _keep_aside(self, path: Path) -> Path:
+        stamp = f"{os.getpid()}-{int.from_bytes(os.urandom(3), 'big'):06x}"
+        target = path.with_name(f"{path.name}.corrupt-{stamp}")
+        try:
+            os.replace(path, target)
+        except OSError as exc:
+            raise StoreWriteFailed(f"cannot move corrupt {path} aside: {exc.strerror or exc}") from exc
         return target

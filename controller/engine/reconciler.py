@@ -1,8 +1,17 @@
-"""One reconcile cycle: source → validate → read live once → plan → guard → apply → record.
+"""One reconcile cycle: source → validate → read live once → plan → guard → journal → apply → record.
 
-The reconciler is handed its outside world (a source, a Descope client, a state store), so the
-one-shot ``plan``/``sync`` commands, the daemon and the tests all run this same code. It owns the
-order of steps, the clock and logging; what to change is decided by ``core.plan``.
+The reconciler is handed its outside world (a source, a Descope client, a state store, a journal),
+so the one-shot ``plan``/``sync`` commands, the daemon and the tests all run this same code. It
+owns the order of steps, the clock and logging; what to change is decided by ``core.plan``.
+
+Crash safety: before the first write the planned actions are journaled; each finished action is
+appended durably. After a crash the next cycle finds the open journal, counts and logs the
+resume, keeps the tenants it had created in the inventory, then re-reads Descope and plans
+afresh: actions that had finished (including a create whose answer was lost) are already true
+live and are not repeated.
+
+A revision that fails to validate is refused whole; the last good revision (kept in memory, or
+read back from the source by its id after a restart) stays enforced.
 """
 
 from __future__ import annotations
@@ -15,13 +24,17 @@ from typing import Any, Protocol
 
 from loguru import logger
 
+from controller.adapters.journal import Journal, OpenJournal
 from controller.adapters.source import Revision, Source
-from controller.adapters.state_store import ControllerState, CycleRecord, StateStore
+from controller.adapters.state_store import ControllerState, CycleRecord, StateStore, TenantFailure
 from controller.core.loader import LoadLimits, parse_tenant_files
 from controller.core.model import DesiredState, JSONValue, LiveTenant
-from controller.core.plan import ActionKind, Plan, PlanPolicy, make_plan
-from controller.engine.apply import ApplyResult, TenantWriter, WriteHooks, apply_plan
+from controller.core.plan import Action, ActionKind, Plan, PlanPolicy, make_plan
+from controller.engine.apply import ActionResult, ApplyResult, TenantWriter, WriteHooks, apply_plan
 from controller.errors import DescopeGitopsError, SourceError, TenantsFileInvalid
+
+SUCCESSFUL = frozenset({"succeeded", "partial", "planned"})
+MAX_TENANT_BACKOFF = 3600.0
 
 
 class DescopeReader(Protocol):
@@ -47,6 +60,9 @@ class CycleReport:
     applied: ApplyResult | None = None
     error: DescopeGitopsError | None = None
     dry_run: bool = True
+    resumed: OpenJournal | None = None
+    deferred: list[str] = field(default_factory=list)  # tenants in failure backoff, not attempted
+    enforced_revision: str | None = None  # the revision whose desired state was planned
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -56,11 +72,38 @@ class CycleReport:
 
 @dataclass(frozen=True)
 class CycleOptions:
-    apply: bool = False
+    apply: bool = False  # may write to Descope
+    record: bool | None = None  # may write the state store (default: same as apply)
     drift_policy: str = "correct"  # correct | report
     policy: PlanPolicy = field(default_factory=PlanPolicy)
     max_concurrency: int = 4
     refresh_settings: bool = False  # re-read every managed tenant's session settings from Descope
+    tenant_backoff: float = 0.0  # seconds; > 0: a failing tenant waits base*2^(n-1) before its next try
+    suspended: bool = False  # measure drift, write nothing
+
+    @property
+    def writes(self) -> bool:
+        return self.apply and self.drift_policy == "correct" and not self.suspended
+
+    @property
+    def records(self) -> bool:
+        return self.apply if self.record is None else self.record
+
+
+class _JournalingHooks(WriteHooks):
+    """Journal every finished action, then pass it on (the backup seam stays the inner hooks')."""
+
+    def __init__(self, journal: Journal, inner: WriteHooks | None) -> None:
+        self.journal = journal
+        self.inner = inner or WriteHooks()
+
+    def before_write(self, action: Action, live: LiveTenant | None) -> None:
+        self.inner.before_write(action, live)
+
+    def after_action(self, result: ActionResult) -> None:
+        if not result.skipped:
+            self.journal.record(result.action.kind.value, result.action.tenant_id, error=result.error)
+        self.inner.after_action(result)
 
 
 class Reconciler:
@@ -70,24 +113,33 @@ class Reconciler:
         client: DescopeApi,
         state_store: StateStore | None,
         *,
+        journal: Journal | None = None,
         hooks: WriteHooks | None = None,
         limits: LoadLimits | None = None,
         clock: Callable[[], float] = time.time,
+        should_stop: Callable[[], bool] = lambda: False,
+        on_resume: Callable[[OpenJournal], None] = lambda _journal: None,
     ) -> None:
         self.source = source
         self.client = client
         self.state_store = state_store
+        self.journal = journal or (Journal(state_store.directory) if state_store else None)
         self.hooks = hooks
         self.limits = limits or LoadLimits()
         self.clock = clock
+        self.should_stop = should_stop
+        self.on_resume = on_resume
+        self.last_good: tuple[Revision, DesiredState] | None = None
 
     def run_cycle(self, options: CycleOptions) -> CycleReport:
         report = CycleReport(cycle_id=uuid.uuid4().hex[:12], status="failed", started=self.clock())
-        report.dry_run = not options.apply or options.drift_policy == "report"
+        report.dry_run = not options.writes
         log = logger.bind(cycle=report.cycle_id)
         state: ControllerState | None = None
         try:
             state = self.state_store.load() if self.state_store else ControllerState()
+            if options.records:
+                self._resume(state, report, log)
             self._run(report, state, options, log)
         except TenantsFileInvalid as exc:
             report.status, report.error = "invalid", exc
@@ -99,20 +151,71 @@ class Reconciler:
             report.status, report.error = "failed", exc
             log.error("cycle failed: {}", exc)
         report.finished = self.clock()
-        if state is not None and report.status in {"invalid", "unavailable", "failed"} and not report.dry_run:
+        if state is not None and options.records:
             self._record_quietly(state, report, log)
         return report
 
-    def _record_quietly(self, state: ControllerState, report: CycleReport, log: Any) -> None:
+    # -- the steps ------------------------------------------------------------------------------
+
+    def _resume(self, state: ControllerState, report: CycleReport, log: Any) -> None:
+        if self.journal is None:
+            return
+        open_journal = self.journal.read_open()
+        if open_journal is None:
+            return
+        report.resumed = open_journal
+        state.resumes += 1
+        progress = open_journal.progress()
+        log.warning(
+            "resuming interrupted cycle {} (revision {}): {} done, {} failed, {} not finished; "
+            "re-reading Descope so nothing finished is repeated",
+            open_journal.cycle_id,
+            open_journal.revision,
+            progress["done"],
+            progress["failed"],
+            progress["remaining"],
+        )
+        for kind, tenant_id in open_journal.succeeded:
+            if kind == ActionKind.CREATE.value:
+                state.inventory.add(tenant_id)  # created by us: managed even if the YAML moved on
+            elif kind == ActionKind.DELETE.value:
+                state.inventory.discard(tenant_id)
+        self.on_resume(open_journal)
+
+    def _desired(self, report: CycleReport, state: ControllerState, log: Any) -> tuple[Revision, DesiredState]:
+        revision = self.source.fetch()
+        report.revision = revision
         try:
-            self._record(state, report)
-        except DescopeGitopsError as exc:
-            log.error("cannot record the cycle in the state store: {}", exc)
+            desired = parse_tenant_files(revision.files, limits=self.limits)
+        except TenantsFileInvalid as exc:
+            fallback = self._last_good(state)
+            if fallback is None or fallback[0].id == revision.id:
+                raise
+            report.status, report.error = "invalid", exc
+            log.error("revision {} refused: {}", revision.id, exc)
+            report.notes.append(f"revision {revision.id} refused; last good revision {fallback[0].id} stays enforced")
+            return fallback
+        self.last_good = (revision, desired)
+        return revision, desired
+
+    def _last_good(self, state: ControllerState) -> tuple[Revision, DesiredState] | None:
+        if self.last_good is not None:
+            return self.last_good
+        read_at = getattr(self.source, "read_at", None)
+        if read_at is None or not state.last_applied_revision:
+            return None
+        try:
+            revision = read_at(state.last_applied_revision)
+            self.last_good = (revision, parse_tenant_files(revision.files, limits=self.limits))
+        except DescopeGitopsError:
+            return None
+        return self.last_good
 
     def _run(self, report: CycleReport, state: ControllerState, options: CycleOptions, log: Any) -> None:
-        report.revision = revision = self.source.fetch()
-        log = log.bind(revision=revision.id)
-        report.desired = desired = parse_tenant_files(revision.files, limits=self.limits)
+        revision, desired = self._desired(report, state, log)
+        refused = report.status == "invalid"
+        report.desired, report.enforced_revision = desired, revision.id
+        log = log.bind(revision=(report.revision or revision).id)
         live = self.client.load_all()
         live_by_id = {str(t.get("id")): t for t in live}
         live_settings = self._live_settings(desired, live_by_id, state, refresh=options.refresh_settings)
@@ -138,26 +241,47 @@ class Reconciler:
             report.status = "blocked"
             for reason in plan.blocked:
                 log.error("guard: {}", reason)
-            if not report.dry_run:
-                self._record(state, report)
             return
-        if report.dry_run:
-            report.status = "planned"
-            if options.apply and options.drift_policy == "report" and plan.has_changes:
-                report.notes.append("drift_policy is 'report': nothing was written")
+        if not options.writes:
+            if not refused:
+                report.status = "planned"
+            if plan.has_changes and options.apply:
+                reason = "the controller is suspended" if options.suspended else "drift_policy is 'report'"
+                report.notes.append(f"{reason}: nothing was written")
             return
+        now = self.clock()
+        waiting = state.tenant_failures.items() if options.tenant_backoff else ()
+        deferred = {tid for tid, failure in waiting if failure.next_attempt > now}
+        report.deferred = sorted(a.tenant_id for a in plan.actions if a.tenant_id in deferred)
+        if report.deferred:
+            log.warning("{} tenants wait for their failure backoff: {}", len(report.deferred), report.deferred[:10])
+        hooks = self.hooks
+        if self.journal is not None and plan.actions:
+            self.journal.begin(
+                cycle_id=report.cycle_id,
+                revision=revision.id,
+                plan_digest=plan.digest(),
+                started=report.started,
+                actions=[{"kind": a.kind.value, "tenant_id": a.tenant_id} for a in plan.actions],
+            )
+            hooks = _JournalingHooks(self.journal, self.hooks)
         report.applied = applied = apply_plan(
             plan,
             self.client,
             live_by_id=live_by_id,
             max_concurrency=options.max_concurrency,
-            hooks=self.hooks,
+            hooks=hooks,
+            skip=lambda action: action.tenant_id in deferred,
+            should_stop=self.should_stop,
         )
         for failure in applied.failed:
             log.error("{} {} failed: {}", failure.action.kind.value, failure.action.tenant_id, failure.error)
-        report.status = applied.status
-        self._remember(state, desired, revision, applied)
-        self._record(state, report)
+        status = applied.status
+        if report.deferred and status == "succeeded":
+            status = "partial"
+        if not refused:
+            report.status = status
+        self._remember(state, desired, revision, applied, live_by_id, options, report)
 
     def _live_settings(
         self,
@@ -178,40 +302,84 @@ class Reconciler:
             if "settings" not in tenant.fields or tenant.id not in live_by_id:
                 continue
             recorded = state.applied_settings.get(tenant.id)
-            known[tenant.id] = (
-                recorded if recorded is not None and not refresh else self.client.load_settings(tenant.id)
-            )
+            if recorded is not None and not refresh:
+                known[tenant.id] = recorded
+            else:
+                known[tenant.id] = self.client.load_settings(tenant.id)
         return known
 
     def _remember(
-        self, state: ControllerState, desired: DesiredState, revision: Revision, applied: ApplyResult
+        self,
+        state: ControllerState,
+        desired: DesiredState,
+        revision: Revision,
+        applied: ApplyResult,
+        live_by_id: Mapping[str, LiveTenant],
+        options: CycleOptions,
+        report: CycleReport,
     ) -> None:
-        created_or_kept = {t.id for t in desired.tenants}
+        desired_ids = {t.id for t in desired.tenants}
         failed_creates = {r.action.tenant_id for r in applied.failed if r.action.kind is ActionKind.CREATE}
         deleted = {r.action.tenant_id for r in applied.succeeded if r.action.kind is ActionKind.DELETE}
-        state.inventory = (state.inventory | (created_or_kept - failed_creates)) - deleted
+        managed = (state.inventory | (desired_ids - failed_creates - set(report.deferred))) - deleted
+        # ids that are neither desired nor live any more can never be touched again: forget them
+        state.inventory = {t for t in managed if t in desired_ids or t in live_by_id}
         for result in applied.succeeded:
             if result.action.settings is not None:
                 state.applied_settings[result.action.tenant_id] = dict(result.action.settings)
         for gone in deleted:
             state.applied_settings.pop(gone, None)
-        if applied.status != "failed":
+        now = self.clock()
+        for result in applied.results:
+            tid = result.action.tenant_id
+            if result.ok:
+                state.tenant_failures.pop(tid, None)
+            elif not result.skipped and options.tenant_backoff > 0:
+                previous = state.tenant_failures.get(tid)
+                count = previous.count + 1 if previous else 1
+                wait = min(options.tenant_backoff * 2 ** (count - 1), MAX_TENANT_BACKOFF)
+                state.tenant_failures[tid] = TenantFailure(count, now + wait, result.error[:500])
+        if applied.status != "failed" and report.status != "invalid":
             state.last_applied_revision = revision.id
             state.last_applied_count = len(desired.tenants)
+            state.last_applied_at = now
+
+    def _record_quietly(self, state: ControllerState, report: CycleReport, log: Any) -> None:
+        try:
+            self._record(state, report)
+        except DescopeGitopsError as exc:
+            report.notes.append(f"the cycle could not be recorded in the store: {exc}")
+            log.error("cannot record the cycle in the state store: {}", exc)
 
     def _record(self, state: ControllerState, report: CycleReport) -> None:
         if self.state_store is None:
             return
         plan = report.plan
-        state.last_cycle = CycleRecord(
-            cycle_id=report.cycle_id,
-            revision=report.revision.id if report.revision else "",
-            started=report.started,
-            finished=self.clock(),
-            status=report.status,
-            plan_digest=plan.digest() if plan else "",
-            actions=len(plan.actions) if plan else 0,
-            failed=len(report.applied.failed) if report.applied else 0,
-            error=str(report.error) if report.error else "; ".join(plan.blocked) if plan else "",
+        if report.revision is not None:
+            state.last_attempted_revision = report.revision.id
+            state.last_attempted_error = str(report.error) if report.error else ""
+        if report.status in SUCCESSFUL or (report.status == "invalid" and report.enforced_revision):
+            state.last_success_at = report.finished
+        error = str(report.error) if report.error else "; ".join(plan.blocked) if plan else ""
+        state.record_cycle(
+            CycleRecord(
+                cycle_id=report.cycle_id,
+                revision=report.revision.id if report.revision else "",
+                started=report.started,
+                finished=report.finished,
+                status=report.status,
+                plan_digest=plan.digest() if plan else "",
+                actions=len(plan.actions) if plan else 0,
+                failed=len(report.applied.failed) if report.applied else 0,
+                error=error[:2000],
+                drifted=plan.drifted if plan else 0,
+                managed=plan.managed if plan else 0,
+                unmanaged=plan.unmanaged if plan else 0,
+                drift_fields=dict(plan.drift_fields) if plan else {},
+                resumed=report.resumed is not None,
+            )
         )
         self.state_store.save(state)
+        if self.journal is not None and (report.applied is not None or report.resumed is not None):
+            # the state above records everything the journal knew; unfinished actions are re-planned
+            self.journal.finish()

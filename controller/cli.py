@@ -109,6 +109,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
 
     p = sub.add_parser(
+        "run",
+        help="run the controller daemon: reconcile on a schedule, on webhooks and on SIGHUP",
+        description="Run the long-lived controller. It reconciles every [source] interval seconds, at once "
+        "on a verified push webhook (POST /hooks/git), a saved file (local source) or SIGHUP, and serves "
+        "/healthz and /readyz on [http] listen. SIGTERM/SIGINT finish the actions in flight and exit 0. "
+        "Only one daemon may use a store directory; a second one exits 1 and says who holds it.",
+    )
+    _add_config(p)
+
+    p = sub.add_parser(
+        "status",
+        help="show the last applied revision, the last cycle, drift and suspension",
+        description="Read the store directory (read-only) and show what the controller last did.",
+    )
+    _add_config(p)
+    p.add_argument("--format", choices=["text", "json"], default="text")
+
+    p = sub.add_parser(
+        "suspend",
+        help="pause writes: the daemon keeps measuring drift but changes nothing until resume",
+        description="Set the suspend flag in the store directory; the running daemon honours it on its next cycle.",
+    )
+    _add_config(p)
+    p.add_argument("--reason", default="", help="why, shown by status (e.g. an incident or a restore)")
+
+    p = sub.add_parser("resume", help="lift a suspend: the daemon writes again from its next cycle")
+    _add_config(p)
+
+    p = sub.add_parser(
         "sandbox",
         help="run a local Descope-compatible tenant API (for demos and tests)",
         description="Serve Descope's tenant Management API on loopback, in memory or backed by --state.",
@@ -149,14 +178,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _settings(args: argparse.Namespace) -> Any:
+def _settings(args: argparse.Namespace, *, daemon: bool = False) -> Any:
+    from controller.engine.logs import configure_logging
     from controller.settings import load_settings
 
     settings = load_settings(args.config)
-    from controller.engine.logs import configure_logging
-
-    level = settings.log.level if "DESCOPE_GITOPS_LOG__LEVEL" in os.environ or args.config else "WARNING"
-    configure_logging(level, settings.log.format)
+    # one-shot commands print a report; their logs stay quiet unless a level is asked for
+    explicit = daemon or "DESCOPE_GITOPS_LOG__LEVEL" in os.environ or bool(args.config)
+    configure_logging(settings.log.level if explicit else "WARNING", settings.log.format)
     return settings
 
 
@@ -196,6 +225,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _run_cycle(args: argparse.Namespace, *, apply: bool) -> int:
+    from controller.adapters.store_lock import StoreLock
     from controller.engine import compose
     from controller.engine.reconciler import CycleOptions, Reconciler
     from controller.engine.render import RENDERERS
@@ -208,13 +238,23 @@ def _run_cycle(args: argparse.Namespace, *, apply: bool) -> int:
         policy=compose.plan_policy(settings, allow_deletes=getattr(args, "allow_deletes", 0), prune=args.prune),
         max_concurrency=settings.descope.max_concurrency,
     )
-    with compose.descope_client(settings) as client:
-        reconciler = Reconciler(compose.local_source(path), client, compose.state_store(settings))
-        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-        try:
-            report = reconciler.run_cycle(options)
-        finally:
-            signal.signal(signal.SIGTERM, previous)
+    lock = StoreLock(Path(settings.store.dir), purpose="descope-gitops sync --apply") if apply else None
+    try:
+        if lock is not None:
+            lock.acquire()
+        with compose.descope_client(settings) as client:
+            reconciler = Reconciler(compose.local_source(path), client, compose.state_store(settings))
+            previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+            try:
+                report = reconciler.run_cycle(options)
+            finally:
+                signal.signal(signal.SIGTERM, previous)
+    except DescopeGitopsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        if lock is not None:
+            lock.release()
     output = RENDERERS[args.format](report)
     stream = sys.stdout if report.error is None else sys.stderr
     print(output, file=stream if args.format == "text" else sys.stdout)
@@ -246,6 +286,64 @@ def cmd_sync(args: argparse.Namespace) -> int:
         print("error: --allow-deletes must be 0 or more", file=sys.stderr)
         return EXIT_ERROR
     return _run_cycle(args, apply=bool(args.apply))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from controller.engine import compose
+    from controller.errors import StoreLocked
+
+    settings = _settings(args, daemon=True)
+    try:
+        with compose.daemon(settings) as daemon:
+            return daemon.run()
+    except StoreLocked as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except DescopeGitopsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    import json
+
+    from controller.engine import compose
+    from controller.engine.status import read_status, render_status
+
+    settings = _settings(args)
+    try:
+        status = read_status(compose.state_store(settings))
+    except DescopeGitopsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print(json.dumps(status, indent=2, sort_keys=True) if args.format == "json" else render_status(status))
+    return EXIT_OK
+
+
+def cmd_suspend(args: argparse.Namespace) -> int:
+    import getpass
+    import time
+
+    from controller.adapters.state_store import SuspendFlag
+    from controller.engine import compose
+
+    settings = _settings(args)
+    store = compose.state_store(settings)
+    store.set_suspend(SuspendFlag(True, args.reason, time.time(), getpass.getuser()))
+    print(f"suspended: the controller using {store.directory} writes nothing to Descope until `descope-gitops resume`")
+    return EXIT_OK
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from controller.adapters.state_store import SuspendFlag
+    from controller.engine import compose
+
+    settings = _settings(args)
+    store = compose.state_store(settings)
+    was = store.suspend_flag()
+    store.set_suspend(SuspendFlag(False))
+    print("resumed" if was.suspended else "was not suspended; nothing to do")
+    return EXIT_OK
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -286,6 +384,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {
+    "run": cmd_run,
+    "status": cmd_status,
+    "suspend": cmd_suspend,
+    "resume": cmd_resume,
     "validate": cmd_validate,
     "plan": cmd_plan,
     "sync": cmd_sync,

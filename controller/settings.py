@@ -93,10 +93,21 @@ class SourceSettings(_Section):
     url: str = ""
     ref: str = "main"
     path: str = "tenants.yaml"
+    token: SecretStr | None = None
     token_file: Path | None = None
     ssh_key_file: Path | None = None
     interval: float = Field(default=60.0, gt=0, description="seconds between reconcile cycles")
     timeout: float = Field(default=60.0, gt=0, description="seconds per git operation")
+
+    @model_validator(mode="after")
+    def _token_from_file(self) -> SourceSettings:
+        if self.token_file is not None:
+            if self.token is not None:
+                raise ValueError("set token or token_file, not both")
+            self.token = _read_secret_file(self.token_file, "git token")
+        if self.kind == "git" and not self.url:
+            raise ValueError("kind is 'git' but url is empty")
+        return self
 
 
 class ReconcileSettings(_Section):
@@ -106,6 +117,9 @@ class ReconcileSettings(_Section):
     prune: bool = False
     max_deletes: int = Field(default=10, ge=0)
     max_delete_ratio: float = Field(default=0.25, ge=0, le=1)
+    stale_after: float = Field(default=0.0, ge=0, description="readiness bound; 0 means 3 x source.interval")
+    settings_refresh_interval: float = Field(default=3600.0, gt=0, description="seconds between live settings reads")
+    shutdown_timeout: float = Field(default=30.0, gt=0)
 
 
 class StoreSettings(_Section):
@@ -238,7 +252,7 @@ def _describe(error: Mapping[str, Any]) -> str:
     message = str(error.get("msg", "invalid value"))
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
-    secret = any(part in {"management_key", "webhook_secret"} for part in loc)
+    secret = any(part in {"management_key", "webhook_secret", "token"} for part in loc)
     if "input" in error and not secret and not isinstance(error["input"], dict | list):
         message += f" (got {error['input']!r})"
     return f"{key}: {message}"

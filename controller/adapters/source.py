@@ -24,6 +24,8 @@ class Revision:
     files: Mapping[str, bytes] = field(repr=False)
     label: str = ""  # what a human calls it: "main@1a2b3c4" or "tenants.yaml"
     committed_at: float | None = None  # commit time, when the source knows it
+    commit_message: str | None = field(default=None, repr=False)  # the commit's message (git sources)
+    notes: tuple[str, ...] = ()  # things the source did that a human should hear about (e.g. a cache set aside)
 
 
 class Source(Protocol):

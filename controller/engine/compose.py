@@ -6,18 +6,23 @@ objects by hand with fakes or the sandbox instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from loguru import logger
 
 from controller import __version__
 from controller.adapters.descope import DescopeClient, base_url_for_project_id
 from controller.adapters.source import LocalSource, Source
 from controller.adapters.state_store import StateStore
+from controller.adapters.store_lock import StoreLock
 from controller.core.plan import PlanPolicy
+from controller.engine.daemon import Daemon, DaemonConfig
 from controller.engine.logs import register_secret
+from controller.engine.reconciler import CycleOptions, Reconciler
 from controller.settings import Settings
 
 
@@ -67,3 +72,93 @@ def plan_policy(settings: Settings, *, allow_deletes: int = 0, prune: bool | Non
         max_delete_ratio=settings.reconcile.max_delete_ratio,
         allow_deletes=allow_deletes,
     )
+
+
+def source_from_settings(settings: Settings) -> Source:
+    """The configured source: a local path, or a Git remote cached under the store directory."""
+    if settings.source.kind == "local":
+        return LocalSource(settings.source.path)
+    from controller.adapters.git_source import GitSource
+
+    token = settings.source.token.get_secret_value() if settings.source.token else None
+    register_secret(token)
+    return GitSource(
+        settings.source.url,
+        ref=settings.source.ref,
+        path=settings.source.path,
+        cache_dir=Path(settings.store.dir) / "git-cache",
+        token=token,
+        ssh_key_file=settings.source.ssh_key_file,
+        timeout=settings.source.timeout,
+    )
+
+
+def watch_local(path: Path) -> Callable[[Callable[[str], None], threading.Event], None]:
+    """A watcher thread body: a saved change under ``path`` triggers a cycle at once."""
+
+    def watch(trigger: Callable[[str], None], stop: threading.Event) -> None:
+        import watchfiles
+
+        target = path if path.is_dir() else path.parent
+        for changes in watchfiles.watch(target, stop_event=stop, debounce=300, raise_interrupt=False):
+            names = sorted({Path(p).name for _, p in changes})
+            trigger(f"file change: {', '.join(names[:5])}")
+
+    return watch
+
+
+def accepted_refs(settings: Settings) -> Callable[[str], bool]:
+    ref = settings.source.ref
+    followed = {ref, f"refs/heads/{ref}", f"refs/tags/{ref}"}
+    return lambda pushed: settings.source.kind == "local" or pushed in followed
+
+
+def daemon_options(settings: Settings) -> CycleOptions:
+    return CycleOptions(
+        apply=True,
+        record=True,
+        drift_policy=settings.reconcile.drift_policy,
+        policy=plan_policy(settings),
+        max_concurrency=settings.descope.max_concurrency,
+        tenant_backoff=settings.source.interval,
+    )
+
+
+@contextmanager
+def daemon(settings: Settings) -> Iterator[Daemon]:
+    """The daemon with every part built from settings; the HTTP client is closed on exit."""
+    from controller.adapters.http_server import HttpEndpoints
+
+    secret = settings.http.webhook_secret.get_secret_value() if settings.http.webhook_secret else None
+    secret = secret or None  # an empty secret would let anyone sign: treat it as "webhook off"
+    register_secret(secret)
+    store = state_store(settings)
+    source = source_from_settings(settings)
+    with descope_client(settings) as client:
+        reconciler = Reconciler(source, client, store)
+
+        def http(d: Daemon) -> HttpEndpoints:
+            return HttpEndpoints(
+                listen=settings.http.listen,
+                liveness=d.liveness,
+                readiness=d.readiness,
+                on_push=d.on_push,
+                webhook_secret=secret,
+                accepted_refs=accepted_refs(settings),
+                log=lambda line: logger.warning("{}", line),
+            )
+
+        yield Daemon(
+            reconciler,
+            store,
+            StoreLock(Path(settings.store.dir), purpose="descope-gitops run"),
+            daemon_options(settings),
+            config=DaemonConfig(
+                interval=settings.source.interval,
+                stale_after=settings.reconcile.stale_after,
+                shutdown_timeout=settings.reconcile.shutdown_timeout,
+                settings_refresh_interval=settings.reconcile.settings_refresh_interval,
+            ),
+            http=http,
+            watcher=watch_local(Path(settings.source.path)) if settings.source.kind == "local" else None,
+        )

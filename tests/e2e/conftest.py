@@ -84,3 +84,94 @@ def cli(cli_env: dict[str, str], tmp_path: Path) -> Run:
         return result
 
     return run
+
+
+def wait_until(predicate: Callable[[], Any], *, timeout: float = 15.0, interval: float = 0.1, what: str = "") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail the test with ``what`` on timeout."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class GitRepo:
+    """A real Git repository in a temp directory, read by the daemon over file://."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        self.git("init", "-q", "-b", "main")
+        self.git("config", "user.email", "platform@example.com")
+        self.git("config", "user.name", "Platform Team")
+
+    @property
+    def url(self) -> str:
+        return self.path.as_uri()
+
+    def git(self, *args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=self.path, check=True, capture_output=True, text=True, timeout=30
+        ).stdout.strip()
+
+    def commit(self, files: dict[str, str], message: str = "update tenants") -> str:
+        for name, text in files.items():
+            target = self.path / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+            self.git("add", name)
+        self.git("commit", "-q", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+
+class DaemonProcess:
+    """``descope-gitops run`` as a real process, with its log kept for the assertion messages."""
+
+    def __init__(self, config: Path, env: dict[str, str], log: Path) -> None:
+        self.config, self.env, self.log_path = config, env, log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> DaemonProcess:
+        handle = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "controller", "run", "--config", str(self.config)],
+            env=self.env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+        handle.close()
+        return self
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout: float = 30) -> int:
+        assert self.proc is not None
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()

@@ -1,0 +1,600 @@
+"""Read the tenants file(s) from a Git remote at a commit, so the daemon follows what was merged, not a work tree.
+
+``GitSource`` keeps one bare repository in ``cache_dir`` (``git init --bare`` plus a fetch of the one ref
+we follow: a clone without a work tree). Each ``fetch()`` asks the remote where the ref points
+(``git ls-remote``, no objects transferred) and fetches only when that commit is not already in the cache,
+so an idle tick costs one round trip. The ref may be a branch (``main``), a tag (``v1.2``, annotated or
+not; a branch of the same name wins, as with ``git clone --branch``), a full ref (``refs/heads/x``),
+``HEAD``, or a pinned 40-hex commit sha: a pinned commit is fetched once and the remote is never asked
+again while the cache holds it. Refs are mirrored under their own names in the cache and the cache keeps
+a reflog, so commits seen earlier stay readable by ``read_at`` (``restore --git-rev``) after a force-push.
+
+Files are read from the commit's *tree* through GitPython (``commit.tree / path``, blob streams), never
+from a checkout: uncommitted edits do not exist for us. The path may be one file (read whatever its name)
+or a directory: every ``*.yaml``/``*.yml`` blob under it, recursively, sorted, hidden entries skipped,
+named relative to the repository root (``tenants/eu.yaml``) so loader errors read ``tenants/eu.yaml:4``.
+Blob sizes are checked before any content is read. Symlinks (mode 120000) named like tenants files or
+pointing at a directory are refused (we do not follow links inside a commit); git submodules are refused.
+
+Errors, mapped to the one error tree with ``raise ... from exc``:
+- the remote, the network, the cache or git itself fail, a git command exceeds ``timeout``, or the ref or
+  pinned commit is not on the remote → ``SourceUnavailable`` (retryable; the last good revision stays);
+- the commit is there but its content is not acceptable (path missing in that commit, a symlink, a blob
+  over the size limits, no yaml files) → ``TenantsFileInvalid``, a bad revision rather than an outage;
+- a cache directory that is not a usable bare clone of this URL (corrupt, another remote, a checkout) is
+  renamed aside, never deleted, and recloned; the reason is returned in ``Revision.notes``.
+
+Credentials. Over HTTP(S) the token never enters the stored remote URL, the cache's config or any command
+line (command lines are visible to every user in ``ps``, and GitPython puts them in its exceptions). It
+goes to git as an ``http.extraHeader`` through the ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/
+``GIT_CONFIG_VALUE_n`` environment (git >= 2.31) of each git process: ``Authorization: Basic
+base64("x-access-token:<token>")``, which GitHub (PATs and App tokens) and GitLab (any user name with a
+PAT) accept. We chose the header over a credential helper because it needs no shell snippet and no extra
+401 round trip. A URL with ``user:token@`` is stripped of it: the token is used as above (keeping that user
+name, which Bitbucket needs), and ``user@`` alone is taken as a bare token (GitHub's ``https://<token>@``
+form). An explicit ``token=`` wins over one in the URL. Over SSH a key file is used through
+``GIT_SSH_COMMAND="ssh -i <file> -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new -o BatchMode=yes"``
+(trust on first use, like Flux's default; ``BatchMode`` makes ssh fail instead of asking for a passphrase).
+``GIT_TERMINAL_PROMPT=0`` and an empty ``GIT_ASKPASS`` are always set, so git never waits for a password.
+
+Every message passes through this module's ``_redact`` (URL credentials and this source's secrets masked;
+the same masking as ``controller.engine.logs.redact``, which adapters may not import). The composition root
+should pass ``GitSource.secrets`` to ``register_secret`` so log lines are masked too. Every git process gets
+``kill_after_timeout`` (GitPython kills it and its children); one lock serialises all git work of an instance.
+"""
+
+from __future__ import annotations
+
+import base64
+import configparser
+import os
+import posixpath
+import re
+import shlex
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from git import Repo
+from git.cmd import Git
+from git.exc import GitCommandError, GitError, InvalidGitRepositoryError, NoSuchPathError
+from git.objects import Blob, Commit, Submodule, Tree
+
+from controller.adapters.local_source import YAML_SUFFIXES
+from controller.adapters.source import Revision
+from controller.core.loader import LoadLimits
+from controller.errors import ConfigError, Problem, SourceUnavailable, TenantsFileInvalid
+
+__all__ = ["FetchResult", "GitSource"]
+
+FetchResult = Literal["success", "error", "skipped"]
+
+_DEFAULTS = LoadLimits()
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+_SHORT_SHA = re.compile(r"^[0-9a-fA-F]{4,40}$")
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s:]*(?::[^/@\s]*)?@")
+_MASK = "***"
+_SYMLINK_MODE = 0o120000
+_SUBMODULE_MODE = 0o160000
+_PINNED_NS = "refs/descope-gitops/pinned/"
+_STDERR_LIMIT = 600
+_REMOTE_OPS = frozenset({"ls-remote", "fetch"})
+_UNADVERTISED = re.compile(
+    r"not our ref|unadvertised object|couldn't find remote ref|no such remote ref", re.IGNORECASE
+)
+_CORRUPTION = re.compile(r"is corrupt|bad object|unable to unpack|inflate:|object file .* is empty", re.IGNORECASE)
+
+
+class GitSource:
+    """The tenants file(s) at the commit a Git ref points to, read from a local bare cache of the remote."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        ref: str = "main",
+        path: str = "tenants.yaml",
+        cache_dir: Path,
+        token: str | None = None,
+        ssh_key_file: Path | None = None,
+        timeout: float = 60.0,
+        max_file_bytes: int = _DEFAULTS.max_file_bytes,
+        max_total_bytes: int = _DEFAULTS.max_total_bytes,
+        on_fetch: Callable[[str], None] | None = None,
+    ) -> None:
+        self._secrets: list[str] = []
+        clean_url, url_user, url_token = _split_credentials(url)
+        if url_token:
+            self._add_secret(url_token)
+        if token:
+            self._add_secret(token)
+        secret = token or url_token
+        self.url = clean_url  # never carries credentials
+        self._shown_url = self._redact(_mask_url(clean_url) if secret else clean_url)
+        problems = _check_settings(clean_url, ref, path, timeout, has_token=bool(secret))
+        if problems:
+            raise ConfigError([self._redact(p) for p in problems], source="git source settings")
+        self.ref = ref
+        self.path = _normalise_path(path)
+        self.cache_dir = Path(cache_dir)
+        self.timeout = float(timeout)
+        self.max_file_bytes = max_file_bytes
+        self.max_total_bytes = max_total_bytes
+        self._ssh_key_file = Path(ssh_key_file) if ssh_key_file is not None else None
+        self._on_fetch = on_fetch
+        self._pinned = ref if _SHA.match(ref) else None
+        self._lock = threading.RLock()
+        self._suspect: str | None = None  # why the cache looked damaged on the last read, if it did
+        self._notes: list[str] = []  # for the next Revision fetch() returns
+        self._env = self._build_env(url_user if url_token and not token else "x-access-token", secret)
+
+    # -- public API ---------------------------------------------------------------------------------------
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values to hand to ``register_secret`` so log lines mask them too (token, its header forms)."""
+        return tuple(self._secrets)
+
+    def fetch(self) -> Revision:
+        """The files at the commit the ref points to now; fetches from the remote only when it moved."""
+        with self._lock:
+            try:
+                self._ensure_cache()
+                sha, fetched = self._update()
+            except SourceUnavailable:
+                self._report("error")
+                raise
+            self._report("success" if fetched else "skipped")
+            notes, self._notes = tuple(self._notes), []
+            return self._read(sha, notes)
+
+    def head(self) -> str:
+        """The commit the remote's ref points to (``git ls-remote``, no objects fetched).
+
+        For a pinned commit sha that sha itself is the answer and the remote is not contacted.
+        """
+        with self._lock:
+            if self._pinned:
+                return self._pinned
+            self._ensure_cache()
+            return self._ls_remote()[1]
+
+    def read_at(self, sha: str) -> Revision:
+        """The files at a commit already in the cache (full or abbreviated sha); never contacts the remote."""
+        with self._lock:
+            if not _SHORT_SHA.match(sha):
+                raise SourceUnavailable(f"{sha!r} is not a commit sha (4 to 40 hex digits)")
+            if not (self.cache_dir / "HEAD").is_file():
+                raise SourceUnavailable(f"no git cache at {self.cache_dir} yet; commit {sha} is unknown")
+            problem = self._cache_problem()
+            if problem is not None:
+                raise SourceUnavailable(self._redact(f"the git cache {self.cache_dir} is not usable: {problem}"))
+            full = self._resolve_local(f"{sha.lower()}^{{commit}}")
+            if full is None:
+                raise SourceUnavailable(
+                    f"commit {sha} is not in the git cache of {self._shown_url} (only fetched commits can be read)"
+                )
+            return self._read(full, ())
+
+    def __repr__(self) -> str:
+        return f"GitSource(url={self._shown_url!r}, ref={self.ref!r}, path={self.path or '.'!r})"
+
+    # -- remote side --------------------------------------------------------------------------------------
+
+    def _update(self) -> tuple[str, bool]:
+        """The commit to read and whether objects were fetched for it."""
+        if self._pinned:
+            return self._update_pinned(self._pinned)
+        remote_ref, commit = self._ls_remote()
+        local_ref = remote_ref if remote_ref.startswith("refs/") else f"refs/descope-gitops/{remote_ref}"
+        if self._has_commit(commit):  # nothing new on the remote: no fetch
+            if self._resolve_local(f"{local_ref}^{{commit}}") != commit:
+                self._git("update-ref", ["update-ref", "-m", "descope-gitops: seen on remote", local_ref, commit])
+            return commit, False
+        self._git(
+            "fetch", ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", self.url, f"+{remote_ref}:{local_ref}"]
+        )
+        fetched = self._resolve_local(f"{local_ref}^{{commit}}")
+        if fetched is None:
+            raise SourceUnavailable(f"git fetch of {self._shown_url}: ref {remote_ref!r} does not point to a commit")
+        return fetched, True  # may be newer than ls-remote said if someone pushed in between
+
+    def _update_pinned(self, sha: str) -> tuple[str, bool]:
+        if self._has_commit(sha):
+            return sha, False
+        local_ref = _PINNED_NS + sha
+        try:
+            self._git(
+                "fetch", ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", self.url, f"+{sha}:{local_ref}"]
+            )
+        except SourceUnavailable as exc:
+            if not _UNADVERTISED.search(str(exc)):
+                raise
+            # The server will not serve a sha it does not advertise: fetch its branches and tags and look there.
+            self._git(
+                "fetch",
+                [
+                    "fetch",
+                    "--quiet",
+                    "--no-write-fetch-head",
+                    self.url,
+                    "+refs/heads/*:refs/heads/*",
+                    "+refs/tags/*:refs/tags/*",
+                ],
+            )
+            if not self._has_commit(sha):
+                raise SourceUnavailable(f"commit {sha} not found on {self._shown_url}") from exc
+            self._git("update-ref", ["update-ref", local_ref, sha])
+        if not self._has_commit(sha):
+            raise SourceUnavailable(f"commit {sha} not found on {self._shown_url}")
+        return sha, True
+
+    def _ls_remote(self) -> tuple[str, str]:
+        """(full remote ref name, commit sha it points to, annotated tags peeled)."""
+        ref = self.ref
+        candidates = [ref] if ref == "HEAD" or ref.startswith("refs/") else [f"refs/heads/{ref}", f"refs/tags/{ref}"]
+        patterns = [*candidates, *(f"{c}^{{}}" for c in candidates if c.startswith("refs/tags/"))]
+        out = self._git("ls-remote", ["ls-remote", self.url, *patterns])
+        seen: dict[str, str] = {}
+        for line in out.splitlines():
+            sha, _, name = line.partition("\t")
+            if _SHA.match(sha):
+                seen[name] = sha
+        for name in candidates:
+            if name in seen:
+                return name, seen.get(f"{name}^{{}}", seen[name])
+        hint = " (a pinned commit must be the full 40-character sha)" if _SHORT_SHA.match(ref) else ""
+        raise SourceUnavailable(f"ref {ref!r} not found on {self._shown_url}{hint}")
+
+    # -- the cache ----------------------------------------------------------------------------------------
+
+    def _ensure_cache(self) -> None:
+        """Make sure ``cache_dir`` is a bare repository for this URL; set a bad one aside (noted for fetch)."""
+        cache = self.cache_dir
+        reason = self._suspect
+        if reason is None and cache.exists():
+            if cache.is_dir() and not any(cache.iterdir()):
+                reason = None
+            else:
+                reason = self._cache_problem()
+                if reason is None:
+                    return
+        if reason is not None and cache.exists():
+            aside = self._set_aside(reason)
+            self._notes.append(
+                self._redact(
+                    f"git cache {cache} was not a usable clone of {self._shown_url} ({reason}); "
+                    f"moved it aside to {aside} and cloning again"
+                )
+            )
+        self._suspect = None
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SourceUnavailable(f"cannot create the git cache directory {cache}: {exc.strerror or exc}") from exc
+        self._git("init", ["init", "--quiet", "--bare", str(cache)], in_cache=False)
+        for key, value in (
+            ("remote.origin.url", self.url),  # marks which remote this cache mirrors; no credentials
+            ("core.logAllRefUpdates", "always"),  # keep a reflog, so earlier commits stay readable
+            ("gc.autoDetach", "false"),  # no background gc outliving our timeout
+        ):
+            self._git("init", ["config", key, value])
+
+    def _cache_problem(self) -> str | None:
+        """Why ``cache_dir`` cannot be used as our cache, or None when it can."""
+        try:
+            with Repo(self.cache_dir) as repo:
+                if not repo.bare:
+                    return "it is not a bare repository"
+                remote = repo.config_reader("repository").get_value('remote "origin"', "url", "")
+        except (InvalidGitRepositoryError, NoSuchPathError):
+            return "it is not a git repository"
+        except (GitError, OSError, ValueError, configparser.Error) as exc:
+            return f"git cannot open it: {type(exc).__name__}: {exc}"
+        if not remote:
+            return "it has no remote.origin.url"
+        if str(remote) != self.url:
+            return f"it is a clone of {_mask_url(str(remote)) if '@' in str(remote) else remote}"
+        return None
+
+    def _set_aside(self, reason: str) -> Path:
+        cache = self.cache_dir
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        for n in range(1000):
+            aside = cache.with_name(f"{cache.name}.invalid-{stamp}" + (f"-{n}" if n else ""))
+            if not aside.exists():
+                break
+        try:
+            cache.rename(aside)
+        except OSError as exc:
+            raise SourceUnavailable(
+                self._redact(
+                    f"git cache {cache} is not usable ({reason}) and cannot be moved aside: {exc.strerror or exc}"
+                )
+            ) from exc
+        return aside
+
+    def _has_commit(self, sha: str) -> bool:
+        return self._resolve_local(f"{sha}^{{commit}}") == sha
+
+    def _resolve_local(self, spec: str) -> str | None:
+        """The commit sha ``spec`` names in the cache, or None when the cache does not have it."""
+        out = self._git("rev-parse", ["rev-parse", "--verify", "--quiet", "--end-of-options", spec], status_1_ok=True)
+        sha = out.strip()  # "" when --verify --quiet found nothing
+        return sha if _SHA.match(sha) else None
+
+    # -- reading a commit ---------------------------------------------------------------------------------
+
+    def _read(self, sha: str, notes: tuple[str, ...]) -> Revision:
+        try:
+            with Repo(self.cache_dir) as repo:
+                commit = repo.commit(sha)
+                files = self._files_in(commit)
+                message = commit.message
+                return Revision(
+                    id=commit.hexsha,
+                    files=files,
+                    label=f"{sha[:7]}" if self._pinned == sha else f"{self.ref}@{sha[:7]}",
+                    committed_at=float(commit.committed_date),
+                    commit_message=message if isinstance(message, str) else message.decode("utf-8", "replace"),
+                    notes=notes,
+                )
+        except (TenantsFileInvalid, SourceUnavailable):
+            raise
+        except (GitError, OSError, ValueError, KeyError, AssertionError) as exc:
+            self._suspect = f"reading commit {sha[:7]} failed: {type(exc).__name__}"
+            raise SourceUnavailable(
+                self._redact(
+                    f"cannot read commit {sha[:7]} from the git cache {self.cache_dir}: {exc}; "
+                    "the cache will be set aside and recloned on the next fetch"
+                )
+            ) from exc
+
+    def _files_in(self, commit: Commit) -> dict[str, bytes]:
+        root = commit.tree
+        where = f"commit {commit.hexsha[:7]} of {self._shown_url}"
+        try:
+            obj = root / self.path if self.path else root
+        except KeyError:
+            raise TenantsFileInvalid([Problem(self.path, None, f"not found in {where}")]) from None
+        if isinstance(obj, Tree):
+            return self._read_tree(root, obj, where)
+        if not isinstance(obj, Blob):
+            raise TenantsFileInvalid([Problem(self.path, None, f"is a git submodule in {where}; not followed")])
+        if obj.mode == _SYMLINK_MODE:
+            raise TenantsFileInvalid([_symlink_problem(self.path, obj)])
+        limit = min(self.max_file_bytes, self.max_total_bytes)
+        if obj.size > limit:
+            raise TenantsFileInvalid([_too_big(self.path, obj.size, limit)])
+        return {self.path: _read_blob(obj, self.path, limit)}
+
+    def _read_tree(self, root: Tree, tree: Tree, where: str) -> dict[str, bytes]:
+        found: list[Blob] = []
+        problems: list[Problem] = []
+        for item in _walk(tree):
+            is_yaml = item.name.lower().endswith(YAML_SUFFIXES)
+            if item.mode == _SUBMODULE_MODE or not isinstance(item, Blob):
+                if is_yaml:
+                    problems.append(Problem(_path(item), None, "is a git submodule; not followed"))
+                continue
+            if item.mode == _SYMLINK_MODE:
+                if is_yaml or _points_at_tree(root, item):
+                    problems.append(_symlink_problem(_path(item), item))
+                continue
+            if not is_yaml:
+                continue
+            if item.size > self.max_file_bytes:
+                problems.append(_too_big(_path(item), item.size, self.max_file_bytes))
+            else:
+                found.append(item)
+        shown_dir = self.path or "."
+        if problems:
+            raise TenantsFileInvalid(sorted(problems, key=lambda p: p.file))
+        if not found:
+            raise TenantsFileInvalid(
+                [
+                    Problem(
+                        shown_dir, None, f"no *.yaml or *.yml files in this directory of {where} (hidden ones skipped)"
+                    )
+                ]
+            )
+        if sum(blob.size for blob in found) > self.max_total_bytes:
+            raise TenantsFileInvalid(
+                [
+                    Problem(
+                        shown_dir,
+                        None,
+                        f"the tenants files add up to more than the limit of {self.max_total_bytes:,} bytes",
+                    )
+                ]
+            )
+        found.sort(key=lambda blob: _path(blob))
+        return {_path(blob): _read_blob(blob, _path(blob), self.max_file_bytes) for blob in found}
+
+    # -- running git --------------------------------------------------------------------------------------
+
+    def _git(self, op: str, args: list[str], *, in_cache: bool = True, status_1_ok: bool = False) -> str:
+        """Run one git command with our environment and timeout; failures become SourceUnavailable.
+
+        ``ls-remote`` and ``fetch`` talk to the remote; everything else works on the cache, and a cache
+        command that fails (or a fetch that reports corrupt objects) marks the cache to be set aside and
+        recloned on the next fetch, so a damaged cache cannot fail every tick forever.
+        """
+        command = ["git", *(["--git-dir", str(self.cache_dir)] if in_cache else []), *args]
+        remote = op in _REMOTE_OPS
+        where = f"of {self._shown_url}" if remote else f"in the git cache {self.cache_dir}"
+        started = time.monotonic()
+        try:
+            return Git(str(self.cache_dir.parent)).execute(command, env=self._env, kill_after_timeout=self.timeout)
+        except GitCommandError as exc:
+            stderr = _stderr_of(exc)
+            if "did not complete in" in stderr or time.monotonic() - started >= self.timeout:
+                raise SourceUnavailable(self._redact(f"git {op} {where} timed out after {self.timeout:g}s")) from exc
+            if status_1_ok and exc.status == 1 and not stderr:
+                return ""
+            detail = f": {self._redact(_trim(stderr))}" if stderr else f" (exit status {exc.status})"
+            message = f"git {op} {where} failed{detail}"
+            if not remote or _CORRUPTION.search(stderr):
+                self._suspect = f"git {op} failed in it"
+                message += "; the cache will be set aside and recloned on the next fetch"
+            raise SourceUnavailable(self._redact(message)) from exc
+        except (GitError, OSError) as exc:
+            raise SourceUnavailable(self._redact(f"git {op} {where} failed: {exc}")) from exc
+
+    def _build_env(self, user: str, token: str | None) -> dict[str, str]:
+        env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "GCM_INTERACTIVE": "never"}
+        config: list[tuple[str, str]] = []
+        if token:
+            basic = base64.b64encode(f"{user}:{token}".encode()).decode("ascii")
+            self._add_secret(basic)
+            config.append(("http.extraHeader", f"Authorization: Basic {basic}"))
+        if config:
+            first = int(os.environ.get("GIT_CONFIG_COUNT", "0") or "0")  # keep any the operator set
+            for n, (key, value) in enumerate(config, start=first):
+                env[f"GIT_CONFIG_KEY_{n}"] = key
+                env[f"GIT_CONFIG_VALUE_{n}"] = value
+            env["GIT_CONFIG_COUNT"] = str(first + len(config))
+        if self._ssh_key_file is not None:
+            env["GIT_SSH_COMMAND"] = (
+                f"ssh -i {shlex.quote(str(self._ssh_key_file))} -o IdentitiesOnly=yes "
+                "-o StrictHostKeyChecking=accept-new -o BatchMode=yes"
+            )
+        return env
+
+    # -- helpers ------------------------------------------------------------------------------------------
+
+    def _add_secret(self, value: str) -> None:
+        if value and value not in self._secrets:
+            self._secrets.append(value)
+
+    def _redact(self, text: str) -> str:
+        text = _URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{_MASK}@", text)
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            if len(secret) >= 4:
+                text = text.replace(secret, _MASK)
+        return text
+
+    def _report(self, result: FetchResult) -> None:
+        if self._on_fetch is not None:
+            self._on_fetch(result)
+
+
+def _split_credentials(url: str) -> tuple[str, str, str | None]:
+    """(url without user info, user name for Basic auth, token) for http(s) URLs; others pass through."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url, "x-access-token", None
+    if parts.scheme.lower() not in ("http", "https") or "@" not in parts.netloc:
+        return url, "x-access-token", None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    clean = urlunsplit((parts.scheme, hostport, parts.path, parts.query, parts.fragment))
+    if colon:
+        return clean, unquote(user) or "x-access-token", unquote(password) or None
+    return clean, "x-access-token", unquote(user) or None
+
+
+def _mask_url(url: str) -> str:
+    """``https://***@host/path``: shows that credentials are in use without showing them."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if not parts.scheme or not parts.netloc:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, f"{_MASK}@{host}", parts.path, parts.query, parts.fragment))
+
+
+def _check_settings(url: str, ref: str, path: str, timeout: float, *, has_token: bool) -> list[str]:
+    problems: list[str] = []
+    if not url or url.startswith("-") or any(c.isspace() for c in url):
+        problems.append(f"url: {url!r} is not a git URL")
+    if has_token and urlsplit(url).scheme.lower() not in ("http", "https"):
+        problems.append("token: a token is only used with an http(s):// URL; use ssh_key_file for SSH")
+    if (
+        not ref
+        or ref.startswith(("-", "/"))
+        or ref.endswith(("/", ".lock", "."))
+        or any(bad in ref for bad in ("..", "//", "@{", "\\"))
+        or any(c.isspace() or c in "~^:?*[" or ord(c) < 32 for c in ref)
+    ):
+        problems.append(f"ref: {ref!r} is not a valid branch, tag or commit")
+    if any(part == ".." for part in path.replace("\\", "/").split("/")):
+        problems.append(f"path: {path!r} must stay inside the repository (no '..')")
+    if not timeout > 0:
+        problems.append(f"timeout: must be positive, not {timeout!r}")
+    return problems
+
+
+def _normalise_path(path: str) -> str:
+    """Repository-relative path with forward slashes; '' means the repository root."""
+    parts = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".")]
+    return "/".join(parts)
+
+
+def _walk(tree: Tree) -> Iterator[Blob | Submodule]:
+    """Every non-hidden entry under ``tree`` except directories themselves, depth first."""
+    for item in tree:
+        if item.name.startswith("."):
+            continue
+        if isinstance(item, Tree):
+            yield from _walk(item)
+        else:
+            yield item
+
+
+def _path(obj: Blob | Submodule) -> str:
+    """An object's path from the repository root, with forward slashes (GitPython types it loosely)."""
+    return os.fspath(obj.path)
+
+
+def _points_at_tree(root: Tree, link: Blob) -> bool:
+    """Whether a symlink blob's target, resolved inside the commit, is a directory."""
+    target = _read_blob(link, _path(link), 4096).decode("utf-8", "replace")
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(_path(link)), target))
+    if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
+        return False  # outside the repository: nothing there for us, like any non-yaml file
+    try:
+        return isinstance(root / resolved, Tree) if resolved != "." else True
+    except KeyError:
+        return False
+
+
+def _read_blob(blob: Blob, display: str, limit: int) -> bytes:
+    content: bytes = blob.data_stream.read(limit + 1)
+    if len(content) > limit:
+        raise TenantsFileInvalid([_too_big(display, None, limit)])
+    return content
+
+
+def _symlink_problem(display: str, link: Blob) -> Problem:
+    try:
+        target = _read_blob(link, display, 4096).decode("utf-8", "replace")
+    except TenantsFileInvalid:
+        target = "?"
+    return Problem(display, None, f"is a symlink (to {target}); symlinks in a git source are not followed")
+
+
+def _too_big(display: str, size: int | None, limit: int) -> Problem:
+    shown = f"{size:,} bytes" if size is not None else "larger than that"
+    return Problem(display, None, f"file is over the size limit of {limit:,} bytes ({shown}); not read")
+
+
+def _stderr_of(exc: GitCommandError) -> str:
+    """git's own stderr from a GitCommandError (GitPython wraps it as "\\n  stderr: '...'")."""
+    raw = exc.stderr if isinstance(exc.stderr, str) else str(exc.stderr or "")
+    text = raw.strip()
+    if text.startswith("stderr: '") and text.endswith("'"):
+        text = text[len("stderr: '") : -1]
+    return text.strip()
+
+
+def _trim(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    joined = "; ".join(lines[-4:])
+    return joined if len(joined) <= _STDERR_LIMIT else "…" + joined[-_STDERR_LIMIT:]

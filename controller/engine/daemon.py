@@ -1,0 +1,255 @@
+"""The long-lived controller: a scheduled reconcile loop with triggers, signals and a store lock.
+
+Modelled on uvicorn's server: signal handlers only set flags; the main thread watches the flags;
+shutdown stops starting new actions, lets the ones in flight finish (every finished action is
+already journaled) and exits 0 within ``shutdown_timeout``. Cycles never overlap: the APScheduler
+interval job and every trigger (webhook, file change, SIGHUP) go through one cycle lock, and a
+trigger that arrives during a cycle runs one more cycle right after it, so no push is lost.
+After a failed cycle the next try comes sooner, with exponential backoff up to the interval.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from loguru import logger
+
+from controller.adapters.http_server import Health, HttpEndpoints, PushEvent
+from controller.adapters.state_store import StateStore
+from controller.adapters.store_lock import StoreLock
+from controller.engine.reconciler import SUCCESSFUL, CycleOptions, CycleReport, Reconciler
+from controller.errors import DescopeGitopsError
+
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+RETRY_BASE = 2.0
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    interval: float = 60.0
+    jitter: float = 0.1  # share of the interval added at random, so many controllers do not align
+    stale_after: float = 0.0  # readiness: last success older than this is not ready (0: 3 x interval)
+    shutdown_timeout: float = 30.0
+    settings_refresh_interval: float = 3600.0
+
+
+class Daemon:
+    def __init__(
+        self,
+        reconciler: Reconciler,
+        state_store: StateStore,
+        lock: StoreLock,
+        options: CycleOptions,
+        *,
+        config: DaemonConfig = DaemonConfig(),
+        http: Callable[[Daemon], HttpEndpoints] | None = None,
+        watcher: Callable[[Callable[[str], None], threading.Event], None] | None = None,
+        on_cycle: Callable[[CycleReport], None] = lambda _report: None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.reconciler = reconciler
+        self.state_store = state_store
+        self.lock = lock
+        self.options = options
+        self.config = config
+        self.clock = clock
+        self.on_cycle = on_cycle
+        self._http_factory = http
+        self._watcher = watcher
+        self.http: HttpEndpoints | None = None
+        self.should_exit = threading.Event()
+        self._hup = threading.Event()
+        self._pending = threading.Event()
+        self._cycle_lock = threading.Lock()
+        self._failures = 0
+        self._last_refresh = 0.0
+        self.last_report: CycleReport | None = None
+        self.last_success_at: float | None = None
+        self.cycles = 0
+        self.scheduler = BackgroundScheduler(timezone=UTC)
+        reconciler.should_stop = self.should_exit.is_set
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def run(self, *, install_signals: bool = True) -> int:
+        """Run until SIGTERM/SIGINT (or ``should_exit``); returns the process exit code."""
+        self.lock.acquire()  # StoreLocked propagates: the CLI says who holds it and exits 1
+        try:
+            self.last_success_at = self.state_store.load().last_success_at
+            if install_signals:
+                self._install_signal_handlers()
+            if self._http_factory is not None:
+                self.http = self._http_factory(self).start()
+                logger.info("serving /healthz /readyz /hooks/git on {}", self.http.url)
+            self._start_scheduler()
+            if self._watcher is not None:
+                threading.Thread(
+                    target=self._watcher, args=(self.trigger, self.should_exit), name="watch", daemon=True
+                ).start()
+            logger.info("controller started: a cycle every {:.0f}s", self.config.interval)
+            while not self.should_exit.wait(0.2):
+                if self._hup.is_set():
+                    self._hup.clear()
+                    self.trigger("SIGHUP")
+            return self._shutdown()
+        finally:
+            self.lock.release()
+
+    def _install_signal_handlers(self) -> None:
+        for sig in HANDLED_SIGNALS:
+            signal.signal(sig, self._handle_exit)
+        signal.signal(signal.SIGHUP, self._handle_hup)
+
+    def _handle_exit(self, signum: int, frame: FrameType | None) -> None:
+        self.should_exit.set()
+
+    def _handle_hup(self, signum: int, frame: FrameType | None) -> None:
+        self._hup.set()
+
+    def _shutdown(self) -> int:
+        logger.info("shutting down: no new actions start; waiting for the ones in flight")
+        self.scheduler.shutdown(wait=False)
+        finished = self._cycle_lock.acquire(timeout=self.config.shutdown_timeout)
+        if finished:
+            self._cycle_lock.release()
+        else:
+            logger.warning(
+                "a cycle still runs after {:.0f}s; exiting anyway (finished actions are journaled)",
+                self.config.shutdown_timeout,
+            )
+        if self.http is not None:
+            self.http.stop()
+        logger.info("stopped")
+        return 0
+
+    # -- scheduling ----------------------------------------------------------------------------
+
+    def _start_scheduler(self) -> None:
+        jitter = max(0.0, self.config.interval * self.config.jitter)
+        self.scheduler.add_job(
+            self._tick,
+            IntervalTrigger(seconds=self.config.interval, jitter=int(jitter) or None, timezone=UTC),
+            id="reconcile",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            next_run_time=datetime.now(UTC),
+        )
+        self.scheduler.start()
+
+    def trigger(self, reason: str) -> None:
+        """Run a cycle now without disturbing the interval schedule (thread-safe, returns at once)."""
+        if self.should_exit.is_set():
+            return
+        logger.info("cycle requested: {}", reason)
+        self._pending.set()
+        self._schedule_once("trigger", 0.0)
+
+    def _schedule_once(self, job_id: str, delay: float) -> None:
+        when = datetime.now(UTC) + timedelta(seconds=delay)
+        try:
+            self.scheduler.add_job(
+                self._tick,
+                DateTrigger(run_date=when, timezone=UTC),
+                id=job_id,
+                replace_existing=True,
+                misfire_grace_time=None,
+            )
+        except Exception as exc:  # scheduler shut down between the check and the call
+            logger.debug("could not schedule {}: {}", job_id, exc)
+
+    def _tick(self) -> None:
+        if not self._cycle_lock.acquire(blocking=False):
+            self._pending.set()  # a cycle is running: it will run once more when it ends
+            return
+        try:
+            while not self.should_exit.is_set():
+                self._pending.clear()
+                self._run_one()
+                if not self._pending.is_set():
+                    break
+        finally:
+            self._cycle_lock.release()
+
+    def _run_one(self) -> None:
+        try:
+            flag = self.state_store.suspend_flag()
+        except DescopeGitopsError as exc:
+            logger.error("cannot read the suspend flag, treating the controller as suspended: {}", exc)
+            flag = None
+        suspended = flag is None or flag.suspended
+        now = self.clock()
+        refresh = now - self._last_refresh >= self.config.settings_refresh_interval
+        options = replace(self.options, suspended=suspended, refresh_settings=refresh)
+        report = self.reconciler.run_cycle(options)
+        self.cycles += 1
+        self.last_report = report
+        if refresh and report.status in SUCCESSFUL:
+            self._last_refresh = now
+        if report.status in SUCCESSFUL:
+            self.last_success_at = report.finished
+            self._failures = 0
+        elif report.status in {"failed", "unavailable"}:
+            self._failures += 1
+            delay = min(RETRY_BASE * 2 ** (self._failures - 1), self.config.interval)
+            delay *= 1 + random.uniform(0, 0.2)  # noqa: S311 - jitter, not security
+            logger.warning("cycle {}; retrying in {:.1f}s", report.status, delay)
+            self._schedule_once("retry", delay)
+        self._log_summary(report, suspended)
+        try:
+            self.on_cycle(report)
+        except Exception as exc:  # a metrics bug must not stop the controller
+            logger.error("cycle observer failed: {}", exc)
+
+    def _log_summary(self, report: CycleReport, suspended: bool) -> None:
+        plan = report.plan
+        applied = report.applied
+        logger.bind(cycle=report.cycle_id, revision=report.revision.id if report.revision else "-").info(
+            "cycle {}{}: {} actions ({} done, {} failed), {} drifted, {} conflicts, {:.2f}s",
+            report.status,
+            " (suspended)" if suspended else "",
+            len(plan.actions) if plan else 0,
+            len(applied.succeeded) if applied else 0,
+            len(applied.failed) if applied else 0,
+            plan.drifted if plan else 0,
+            len(plan.conflicts) if plan else 0,
+            report.duration,
+        )
+
+    # -- health --------------------------------------------------------------------------------
+
+    def liveness(self) -> Health:
+        return Health(ok=True, detail={"cycles": self.cycles, "scheduler": self.scheduler.running})
+
+    def readiness(self) -> Health:
+        stale_after = self.config.stale_after or 3 * self.config.interval
+        detail: dict[str, Any] = {"store": "locked" if self.lock.held else "not locked", "cycles": self.cycles}
+        if self.last_report is not None:
+            detail["last_cycle"] = self.last_report.status
+        if self.last_success_at is not None:
+            detail["last_success_age_seconds"] = round(self.clock() - self.last_success_at, 1)
+        ok = (
+            self.lock.held
+            and self.last_report is not None
+            and self.last_success_at is not None
+            and self.clock() - self.last_success_at <= stale_after
+        )
+        if not ok and self.last_report is None:
+            detail["reason"] = "no cycle has finished yet"
+        elif not ok:
+            detail["reason"] = f"no successful cycle in the last {stale_after:.0f}s"
+        return Health(ok=bool(ok), detail=detail)
+
+    def on_push(self, event: PushEvent) -> None:
+        self.trigger(f"{event.provider} push {event.ref or ''} {(event.after or '')[:12]}".strip())

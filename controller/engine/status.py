@@ -1,0 +1,124 @@
+"""``descope-gitops status``: what the controller last did, read from the store without locking it.
+
+Reads ``state.json``, the open journal (a cycle in flight, or one a crash interrupted) and the
+suspend flag; renders text for a human or a JSON document for scripts.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from controller.adapters.journal import Journal
+from controller.adapters.state_store import StateStore
+
+
+def _when(ts: float | None) -> str:
+    if not ts:
+        return "never"
+    age = max(0.0, time.time() - ts)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+    return f"{stamp} ({_age(age)} ago)"
+
+
+def _age(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+def read_status(store: StateStore) -> dict[str, Any]:
+    state = store.load()
+    flag = store.suspend_flag()
+    journal = Journal(store.directory).read_open()
+    last = state.last_cycle
+    return {
+        "store": str(store.directory),
+        "suspended": flag.suspended,
+        "suspend_reason": flag.reason,
+        "suspended_since": flag.since,
+        "suspended_by": flag.by,
+        "last_applied_revision": state.last_applied_revision,
+        "last_applied_at": state.last_applied_at,
+        "last_attempted_revision": state.last_attempted_revision,
+        "last_attempted_error": state.last_attempted_error,
+        "last_success_at": state.last_success_at,
+        "managed_tenants": len(state.inventory),
+        "last_cycle": None
+        if last is None
+        else {
+            "cycle_id": last.cycle_id,
+            "status": last.status,
+            "revision": last.revision,
+            "finished": last.finished,
+            "duration_seconds": round(last.finished - last.started, 3),
+            "actions": last.actions,
+            "failed": last.failed,
+            "drifted": last.drifted,
+            "managed": last.managed,
+            "unmanaged": last.unmanaged,
+            "drift_fields": last.drift_fields,
+            "error": last.error,
+            "resumed": last.resumed,
+        },
+        "in_flight": journal.progress() if journal else None,
+        "failing_tenants": {
+            tid: {"failures": f.count, "next_attempt": f.next_attempt, "error": f.error}
+            for tid, f in state.tenant_failures.items()
+        },
+        "resumes": state.resumes,
+        "history": [
+            {"cycle_id": h.cycle_id, "status": h.status, "revision": h.revision, "finished": h.finished}
+            for h in state.history
+        ],
+    }
+
+
+def render_status(status: dict[str, Any]) -> str:
+    lines = [f"Store:            {status['store']}"]
+    if status["suspended"]:
+        reason = f": {status['suspend_reason']}" if status["suspend_reason"] else ""
+        lines.append(
+            f"State:            SUSPENDED since {_when(status['suspended_since'])} by {status['suspended_by']}{reason}"
+        )
+    else:
+        lines.append("State:            active")
+    lines.append(f"Applied revision: {status['last_applied_revision'] or '-'} at {_when(status['last_applied_at'])}")
+    attempted = status["last_attempted_revision"]
+    if attempted and attempted != status["last_applied_revision"]:
+        lines.append(f"Last attempted:   {attempted}")
+    if status["last_attempted_error"]:
+        error_lines = status["last_attempted_error"].splitlines()
+        lines.append(f"Its error:        {error_lines[0]}")
+        lines.extend(f"                  {line.strip()}" for line in error_lines[1:20])
+    last = status["last_cycle"]
+    if last:
+        lines.append(
+            f"Last cycle:       {last['status']} at {_when(last['finished'])}, {last['actions']} actions, "
+            f"{last['failed']} failed, {last['duration_seconds']:.1f}s"
+        )
+        fields = ", ".join(f"{k}={v}" for k, v in last["drift_fields"].items())
+        lines.append(
+            f"Drift:            {last['drifted']} of {last['managed']} managed tenants drifted"
+            + (f" ({fields})" if fields else "")
+            + f"; {last['unmanaged']} unmanaged"
+        )
+    else:
+        lines.append("Last cycle:       none yet")
+    lines.append(f"Last success:     {_when(status['last_success_at'])}")
+    flight = status["in_flight"]
+    if flight:
+        lines.append(
+            f"In flight:        cycle {flight['cycle_id']}: {flight['done']}/{flight['total']} done, "
+            f"{flight['failed']} failed, {flight['remaining']} remaining"
+        )
+    for tid, failure in sorted(status["failing_tenants"].items()):
+        lines.append(
+            f"Failing tenant:   {tid}: {failure['failures']} failures, next try {_when(failure['next_attempt'])}: "
+            f"{failure['error'][:100]}"
+        )
+    if status["resumes"]:
+        lines.append(f"Resumed cycles:   {status['resumes']}")
+    return "\n".join(lines)

@@ -1,0 +1,290 @@
+"""The daemon as platform teams run it: a real Git repository, the sandbox, real processes and signals."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from controller.adapters.http_server import sign
+from tests.e2e.conftest import (
+    MANAGEMENT_KEY,
+    PROJECT_ID,
+    DaemonProcess,
+    GitRepo,
+    Run,
+    Sandbox,
+    free_port,
+    wait_until,
+)
+
+pytestmark = pytest.mark.e2e
+
+WEBHOOK_SECRET = "whsec-e2e-0123456789"
+BASE = "tenants:\n  - id: acme\n    name: ACME Corp\n    customAttributes: {plan: free}\n"
+
+
+def many(n: int, prefix: str = "t") -> str:
+    return "tenants:\n" + "".join(f"  - id: {prefix}{i:03d}\n    name: {prefix.upper()}{i:03d}\n" for i in range(n))
+
+
+class World:
+    def __init__(self, tmp_path: Path, sandbox: Sandbox, cli_env: dict[str, str]) -> None:
+        self.tmp_path, self.sandbox, self.env = tmp_path, sandbox, cli_env
+        self.repo = GitRepo(tmp_path / "repo")
+        self.port = free_port()
+        self.store = tmp_path / "store"
+        self.daemons: list[DaemonProcess] = []
+
+    def config(self, *, interval: float = 1.0, drift_policy: str = "correct", max_concurrency: int = 4) -> Path:
+        path = self.tmp_path / "config.toml"
+        path.write_text(
+            f"""
+[descope]
+rate_limit = 200
+max_concurrency = {max_concurrency}
+timeout = 10
+[source]
+kind = "git"
+url = "{self.repo.url}"
+ref = "main"
+path = "tenants.yaml"
+interval = {interval}
+timeout = 20
+[reconcile]
+drift_policy = "{drift_policy}"
+shutdown_timeout = 15
+[store]
+dir = "{self.store}"
+[http]
+listen = "127.0.0.1:{self.port}"
+webhook_secret = "{WEBHOOK_SECRET}"
+[log]
+level = "INFO"
+format = "text"
+"""
+        )
+        return path
+
+    def daemon(self, **config: Any) -> DaemonProcess:
+        env = {k: v for k, v in self.env.items() if k != "DESCOPE_GITOPS_STORE__DIR"}
+        proc = DaemonProcess(self.config(**config), env, self.tmp_path / f"daemon-{len(self.daemons)}.log")
+        self.daemons.append(proc)
+        return proc.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def state(self) -> dict[str, Any]:
+        return json.loads((self.store / "state.json").read_text())  # type: ignore[no-any-return]
+
+    def push(self, sha: str, *, secret: str = WEBHOOK_SECRET) -> httpx.Response:
+        body = json.dumps({"ref": "refs/heads/main", "after": sha}).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-GitHub-Event": "push",
+            "X-GitHub-Delivery": "d-1",
+            "X-Hub-Signature-256": sign(secret, body),
+        }
+        return httpx.post(f"{self.url}/hooks/git", content=body, headers=headers, timeout=5)
+
+
+@pytest.fixture
+def world(tmp_path: Path, sandbox: Sandbox, cli_env: dict[str, str]) -> Iterator[World]:
+    w = World(tmp_path, sandbox, cli_env)
+    yield w
+    for proc in w.daemons:
+        proc.stop()
+
+
+def live(sandbox: Sandbox, tenant_id: str, key: str) -> Callable[[], Any]:
+    return lambda: sandbox.tenants().get(tenant_id, {}).get(key)
+
+
+def test_a_commit_is_applied_on_the_next_tick(world: World) -> None:
+    world.repo.commit({"tenants.yaml": BASE}, "add acme")
+    daemon = world.daemon(interval=1)
+    wait_until(lambda: "acme" in world.sandbox.tenants(), what="first apply\n" + daemon.log)
+    wait_until(world.ready, what="/readyz 200")
+    sha = world.repo.commit({"tenants.yaml": BASE.replace("free", "enterprise")}, "acme goes enterprise")
+    wait_until(
+        lambda: live(world.sandbox, "acme", "customAttributes")() == {"plan": "enterprise"},
+        what="second commit applied\n" + daemon.log,
+    )
+    wait_until(lambda: world.state().get("last_applied_revision") == sha, what="revision recorded")
+    assert f"revision={sha}" in daemon.log or sha[:12] in daemon.log
+
+
+def test_console_change_is_reverted_with_policy_correct(world: World) -> None:
+    world.repo.commit({"tenants.yaml": BASE})
+    daemon = world.daemon(interval=1)
+    wait_until(lambda: "acme" in world.sandbox.tenants(), what="first apply\n" + daemon.log)
+    world.sandbox.api("PATCH", "/v1/mgmt/tenant/patch", json={"id": "acme", "name": "Hacked"}).raise_for_status()
+    wait_until(lambda: live(world.sandbox, "acme", "name")() == "ACME Corp", what="drift corrected\n" + daemon.log)
+
+
+def test_console_change_is_only_reported_with_policy_report(world: World, cli: Run) -> None:
+    world.sandbox.api("POST", "/v1/mgmt/tenant/create", json={"id": "acme", "name": "Console Name"})
+    world.repo.commit({"tenants.yaml": BASE})
+    daemon = world.daemon(interval=1, drift_policy="report")
+    wait_until(
+        lambda: (
+            (world.state().get("last_cycle") or {}).get("drifted") == 1
+            if (world.store / "state.json").exists()
+            else None
+        ),
+        what="drift measured\n" + daemon.log,
+    )
+    time.sleep(1.5)
+    assert world.sandbox.tenants()["acme"]["name"] == "Console Name"
+    assert world.sandbox.stats()["writes"] == 1  # only the console's create
+    status = json.loads(cli("status", "--format", "json", env={"DESCOPE_GITOPS_STORE__DIR": str(world.store)}).stdout)
+    assert status["last_cycle"]["drift_fields"] == {"customAttributes": 1, "name": 1}
+
+
+def test_a_bad_commit_is_refused_and_the_last_good_revision_stays_enforced(world: World, cli: Run) -> None:
+    good = world.repo.commit({"tenants.yaml": BASE})
+    daemon = world.daemon(interval=1)
+    wait_until(lambda: "acme" in world.sandbox.tenants(), what="first apply\n" + daemon.log)
+    bad = world.repo.commit({"tenants.yaml": BASE + "  - id: acme\n    name: Duplicate\n"}, "oops")
+    wait_until(
+        lambda: world.state().get("last_attempted_revision") == bad, what="bad revision attempted\n" + daemon.log
+    )
+    assert "duplicate" in world.state()["last_attempted_error"].lower()
+    assert world.state()["last_applied_revision"] == good
+    # the last good revision is still enforced: console drift is still corrected
+    world.sandbox.api("PATCH", "/v1/mgmt/tenant/patch", json={"id": "acme", "name": "Drifted"}).raise_for_status()
+    wait_until(lambda: live(world.sandbox, "acme", "name")() == "ACME Corp", what="drift corrected under bad rev")
+    assert set(world.sandbox.tenants()) == {"acme"}
+    status = cli("status", env={"DESCOPE_GITOPS_STORE__DIR": str(world.store)})
+    assert f"Last attempted:   {bad}" in status.stdout
+    assert "tenants.yaml:5: duplicate tenant id 'acme'" in status.stdout
+
+
+def test_a_signed_webhook_triggers_a_cycle_at_once_and_a_bad_one_is_refused(world: World) -> None:
+    world.repo.commit({"tenants.yaml": BASE})
+    daemon = world.daemon(interval=600)  # only the first cycle and triggers run during the test
+    wait_until(lambda: "acme" in world.sandbox.tenants(), what="first apply\n" + daemon.log)
+    wait_until(world.ready, what="ready")
+    sha = world.repo.commit({"tenants.yaml": BASE.replace("free", "gold")})
+
+    forged = world.push(sha, secret="not-the-secret")
+    assert forged.status_code == 401
+    time.sleep(1.0)
+    assert live(world.sandbox, "acme", "customAttributes")() == {"plan": "free"}
+
+    started = time.monotonic()
+    accepted = world.push(sha)
+    assert accepted.status_code == 202, accepted.text
+    wait_until(
+        lambda: live(world.sandbox, "acme", "customAttributes")() == {"plan": "gold"},
+        timeout=5,
+        interval=0.05,
+        what="webhook-triggered apply\n" + daemon.log,
+    )
+    assert time.monotonic() - started < 3.0
+    assert WEBHOOK_SECRET not in daemon.log
+
+
+def test_sigkill_mid_apply_then_restart_applies_every_change_exactly_once(world: World, cli: Run) -> None:
+    count = 30
+    world.repo.commit({"tenants.yaml": many(count)})
+    world.sandbox.configure(latency_ms=150)
+    daemon = world.daemon(interval=1, max_concurrency=2)
+    wait_until(lambda: world.sandbox.stats()["writes"] >= 6, timeout=30, what="some creates\n" + daemon.log)
+    daemon.signal(signal.SIGKILL)
+    daemon.wait()
+    assert (world.store / "journal.jsonl").exists()  # the cycle really was interrupted
+    partial = len(world.sandbox.tenants())
+    assert 0 < partial < count
+    time.sleep(0.5)  # let requests the dead process had in flight land, as they would at Descope
+
+    restarted = world.daemon(interval=1, max_concurrency=2)
+    wait_until(lambda: len(world.sandbox.tenants()) == count, timeout=60, what="all created\n" + restarted.log)
+    wait_until(lambda: not (world.store / "journal.jsonl").exists(), what="journal closed")
+    stats = world.sandbox.stats()
+    assert stats["requests"]["POST /v1/mgmt/tenant/create"] == count  # nothing created twice
+    assert stats["writes"] == count
+    assert "resuming interrupted cycle" in restarted.log
+    state = world.state()
+    assert state["resumes"] == 1
+    assert any(h["resumed"] for h in state["history"])
+    assert set(state["inventory"]) == {f"t{i:03d}" for i in range(count)}
+
+
+def test_sigterm_during_a_cycle_exits_cleanly_with_a_consistent_journal(world: World) -> None:
+    count = 30
+    world.repo.commit({"tenants.yaml": many(count)})
+    world.sandbox.configure(latency_ms=150)
+    daemon = world.daemon(interval=1, max_concurrency=2)
+    wait_until(lambda: world.sandbox.stats()["writes"] >= 4, timeout=30, what="some creates\n" + daemon.log)
+    started = time.monotonic()
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait(timeout=20) == 0, daemon.log
+    assert time.monotonic() - started < 5  # finishes the actions in flight, does not start the rest
+    assert "shutting down" in daemon.log
+    created = set(world.sandbox.tenants())
+    assert len(created) < count
+    state = world.state()  # readable JSON, the cycle recorded
+    assert state["last_cycle"]["status"] in {"partial", "succeeded"}
+    assert created <= set(state["inventory"]) | created
+    journal = world.store / "journal.jsonl"
+    assert not journal.exists() or journal.read_text().splitlines()[0].startswith("{")
+
+    restarted = world.daemon(interval=1, max_concurrency=2)
+    wait_until(lambda: len(world.sandbox.tenants()) == count, timeout=60, what="finished\n" + restarted.log)
+    assert world.sandbox.stats()["requests"]["POST /v1/mgmt/tenant/create"] == count
+
+
+def test_a_second_daemon_on_the_same_store_refuses_to_start(world: World) -> None:
+    world.repo.commit({"tenants.yaml": BASE})
+    first = world.daemon(interval=5)
+    wait_until(lambda: (world.store / "store.lock").exists() and world.ready(), what="first ready\n" + first.log)
+    second = subprocess.run(
+        [sys.executable, "-m", "controller", "run", "--config", str(world.tmp_path / "config.toml")],
+        env={k: v for k, v in world.env.items() if k != "DESCOPE_GITOPS_STORE__DIR"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert second.returncode == 1
+    assert "is locked by pid" in second.stderr
+    assert str(first.proc.pid if first.proc else "") in second.stderr
+    assert MANAGEMENT_KEY not in second.stderr + second.stdout
+
+
+def test_suspend_stops_writes_but_keeps_measuring_and_resume_applies(world: World, cli: Run) -> None:
+    world.repo.commit({"tenants.yaml": BASE})
+    store_env = {"DESCOPE_GITOPS_STORE__DIR": str(world.store)}
+    daemon = world.daemon(interval=1)
+    wait_until(lambda: "acme" in world.sandbox.tenants(), what="first apply\n" + daemon.log)
+    assert cli("suspend", "--reason", "restoring acme", env=store_env).returncode == 0
+    time.sleep(1.5)  # let a cycle see the flag
+    world.repo.commit({"tenants.yaml": BASE.replace("free", "enterprise")})
+    wait_until(
+        lambda: (world.state().get("last_cycle") or {}).get("drifted") == 1, what="drift measured while suspended"
+    )
+    assert live(world.sandbox, "acme", "customAttributes")() == {"plan": "free"}
+    status = cli("status", env=store_env).stdout
+    assert "SUSPENDED" in status and "restoring acme" in status
+    assert cli("resume", env=store_env).returncode == 0
+    wait_until(
+        lambda: live(world.sandbox, "acme", "customAttributes")() == {"plan": "enterprise"}, what="applied after resume"
+    )
+    assert PROJECT_ID  # the sandbox project the daemon talked to

@@ -197,7 +197,7 @@ def test_a_signed_webhook_triggers_a_cycle_at_once_and_a_bad_one_is_refused(worl
         interval=0.05,
         what="webhook-triggered apply\n" + daemon.log,
     )
-    assert time.monotonic() - started < 3.0
+    assert time.monotonic() - started < 2.0  # "within a second" plus slack for a loaded CI machine
     assert WEBHOOK_SECRET not in daemon.log
 
 
@@ -288,3 +288,26 @@ def test_suspend_stops_writes_but_keeps_measuring_and_resume_applies(world: Worl
         lambda: live(world.sandbox, "acme", "customAttributes")() == {"plan": "enterprise"}, what="applied after resume"
     )
     assert PROJECT_ID  # the sandbox project the daemon talked to
+
+
+def test_local_source_a_saved_change_triggers_a_cycle_at_once(world: World) -> None:
+    tenants = world.tmp_path / "local" / "tenants.yaml"
+    tenants.parent.mkdir()
+    tenants.write_text(BASE)
+    config = world.tmp_path / "local.toml"
+    config.write_text(
+        f'[source]\nkind = "local"\npath = "{tenants}"\ninterval = 600\n[store]\ndir = "{world.store}"\n'
+        f'[http]\nlisten = "127.0.0.1:{world.port}"\n[log]\nlevel = "INFO"\n'
+    )
+    env = {k: v for k, v in world.env.items() if k != "DESCOPE_GITOPS_STORE__DIR"}
+    daemon = DaemonProcess(config, env, world.tmp_path / "local.log").start()
+    world.daemons.append(daemon)
+    wait_until(lambda: "acme" in world.sandbox.tenants(), what="first apply\n" + daemon.log)
+    wait_until(world.ready, what="ready")
+    tenants.write_text(BASE.replace("free", "pro"))
+    wait_until(
+        lambda: live(world.sandbox, "acme", "customAttributes")() == {"plan": "pro"},
+        timeout=10,
+        what="file change applied without waiting for the 600s interval\n" + daemon.log,
+    )
+    assert "file change" in daemon.log

@@ -55,6 +55,15 @@ def _read_secret_file(path: Path, what: str) -> SecretStr:
     return SecretStr(value)
 
 
+def _secret_or_file(value: SecretStr | None, path: Path | None, key: str) -> SecretStr | None:
+    """A secret given inline or as ``<key>_file`` (a Kubernetes secret mount), never both."""
+    if path is None:
+        return value
+    if value is not None:
+        raise ValueError(f"set {key} or {key}_file, not both")
+    return _read_secret_file(path, key.replace("_", " "))
+
+
 class DescopeSettings(_Section):
     """How to reach the Descope project and how hard we may push it."""
 
@@ -79,10 +88,7 @@ class DescopeSettings(_Section):
 
     @model_validator(mode="after")
     def _key_from_file(self) -> DescopeSettings:
-        if self.management_key_file is not None:
-            if self.management_key is not None:
-                raise ValueError("set management_key or management_key_file, not both")
-            self.management_key = _read_secret_file(self.management_key_file, "management key")
+        self.management_key = _secret_or_file(self.management_key, self.management_key_file, "management_key")
         return self
 
 
@@ -101,10 +107,7 @@ class SourceSettings(_Section):
 
     @model_validator(mode="after")
     def _token_from_file(self) -> SourceSettings:
-        if self.token_file is not None:
-            if self.token is not None:
-                raise ValueError("set token or token_file, not both")
-            self.token = _read_secret_file(self.token_file, "git token")
+        self.token = _secret_or_file(self.token, self.token_file, "token")
         if self.kind == "git" and not self.url:
             raise ValueError("kind is 'git' but url is empty")
         return self
@@ -149,10 +152,7 @@ class HttpSettings(_Section):
 
     @model_validator(mode="after")
     def _secret_from_file(self) -> HttpSettings:
-        if self.webhook_secret_file is not None:
-            if self.webhook_secret is not None:
-                raise ValueError("set webhook_secret or webhook_secret_file, not both")
-            self.webhook_secret = _read_secret_file(self.webhook_secret_file, "webhook secret")
+        self.webhook_secret = _secret_or_file(self.webhook_secret, self.webhook_secret_file, "webhook_secret")
         return self
 
 

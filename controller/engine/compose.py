@@ -82,7 +82,7 @@ def source_from_settings(settings: Settings) -> Source:
 
     token = settings.source.token.get_secret_value() if settings.source.token else None
     register_secret(token)
-    return GitSource(
+    source = GitSource(
         settings.source.url,
         ref=settings.source.ref,
         path=settings.source.path,
@@ -91,6 +91,9 @@ def source_from_settings(settings: Settings) -> Source:
         ssh_key_file=settings.source.ssh_key_file,
         timeout=settings.source.timeout,
     )
+    for secret in source.secrets:  # e.g. a token written into the URL itself
+        register_secret(secret)
+    return source
 
 
 def watch_local(path: Path) -> Callable[[Callable[[str], None], threading.Event], None]:

@@ -86,7 +86,11 @@ class Daemon:
         """Run until SIGTERM/SIGINT (or ``should_exit``); returns the process exit code."""
         self.lock.acquire()  # StoreLocked propagates: the CLI says who holds it and exits 1
         try:
-            self.last_success_at = self.state_store.load().last_success_at
+            try:
+                self.last_success_at = self.state_store.load().last_success_at
+            except DescopeGitopsError as exc:
+                # kept aside by the store, never deleted; the cycles go on with a fresh state
+                logger.error("{}", exc)
             if install_signals:
                 self._install_signal_handlers()
             if self._http_factory is not None:

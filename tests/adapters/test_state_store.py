@@ -58,3 +58,64 @@ def test_write_failure_names_the_file(tmp_path: Path) -> None:
         StateStore(blocker / "sub").save(ControllerState())  # parent is a file: cannot mkdir
     assert "state.json" in str(info.value)
     assert info.value.retryable
+
+
+def test_a_version_1_file_is_migrated_not_discarded(tmp_path: Path) -> None:
+    v1 = {
+        "version": 1,
+        "inventory": ["a", "b"],
+        "last_applied_revision": "sha256:abc",
+        "last_applied_count": 2,
+        "last_cycle": {
+            "cycle_id": "c1",
+            "revision": "sha256:abc",
+            "started": 1.0,
+            "finished": 2.0,
+            "status": "succeeded",
+        },
+        "applied_settings": {"a": {"enabled": True}},
+    }
+    (tmp_path / "state.json").write_text(json.dumps(v1))
+    state = StateStore(tmp_path).load()
+    assert state.inventory == {"a", "b"}
+    assert state.last_applied_count == 2
+    assert state.applied_settings == {"a": {"enabled": True}}
+    assert state.last_cycle is not None and state.last_cycle.status == "succeeded"
+    assert [h.cycle_id for h in state.history] == ["c1"]
+    StateStore(tmp_path).save(state)
+    assert json.loads((tmp_path / "state.json").read_text())["version"] == 2
+
+
+def test_journal_survives_a_torn_last_line_and_reports_progress(tmp_path: Path) -> None:
+    from controller.adapters.journal import Journal
+
+    journal = Journal(tmp_path)
+    actions = [{"kind": "create", "tenant_id": t} for t in ("a", "b", "c")]
+    journal.begin(cycle_id="c", revision="r", plan_digest="d", started=1.0, actions=actions)
+    journal.record("create", "a")
+    journal.record("create", "b", error="Descope tenant.create HTTP 400: bad")
+    journal.close()
+    with (tmp_path / "journal.jsonl").open("ab") as handle:
+        handle.write(b'{"kind": "cre')
+    found = Journal(tmp_path).read_open()
+    assert found is not None
+    assert found.progress() == {
+        "cycle_id": "c",
+        "revision": "r",
+        "total": 3,
+        "done": 1,
+        "failed": 1,
+        "remaining": 1,
+        "errors": {"create b": "Descope tenant.create HTTP 400: bad"},
+    }
+    Journal(tmp_path).finish()
+    assert Journal(tmp_path).read_open() is None
+
+
+def test_a_journal_with_a_broken_header_is_kept_aside(tmp_path: Path) -> None:
+    from controller.adapters.journal import Journal
+
+    (tmp_path / "journal.jsonl").write_text("garbage\n")
+    with pytest.raises(StoreCorrupt, match="unreadable header"):
+        Journal(tmp_path).read_open()
+    assert [p.name.startswith("journal.jsonl.corrupt-") for p in tmp_path.iterdir()] == [True]

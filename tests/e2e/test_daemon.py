@@ -311,3 +311,15 @@ def test_local_source_a_saved_change_triggers_a_cycle_at_once(world: World) -> N
         what="file change applied without waiting for the 600s interval\n" + daemon.log,
     )
     assert "file change" in daemon.log
+
+
+def test_a_corrupt_checkpoint_is_kept_aside_reported_and_the_daemon_goes_on(world: World) -> None:
+    world.store.mkdir()
+    (world.store / "state.json").write_text('{"version": 2, "inventory": [tru')
+    world.repo.commit({"tenants.yaml": BASE})
+    daemon = world.daemon(interval=1)
+    wait_until(lambda: "acme" in world.sandbox.tenants(), what="applied despite the corrupt file\n" + daemon.log)
+    kept = list(world.store.glob("state.json.corrupt-*"))
+    assert len(kept) == 1 and kept[0].read_text() == '{"version": 2, "inventory": [tru'
+    assert str(kept[0]) in daemon.log
+    wait_until(lambda: world.state().get("inventory") == ["acme"], what="a fresh state written")

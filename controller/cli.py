@@ -2,9 +2,11 @@
 
 Exit codes (also in ``--help``):
   0  success; for ``plan`` and ``sync --dry-run``: no changes
-  1  error: invalid settings or tenants.yaml, a guard refused the plan, or every action failed
-  2  ``plan`` / ``sync --dry-run``: there are changes to apply
-  3  Descope is unreachable or refused the credentials
+  1  error: invalid settings or tenants.yaml, a guard refused the plan, a tenant conflict, or
+     every action failed
+  2  ``plan`` / ``sync --dry-run``: there are changes to apply (or ``sync --apply`` wrote nothing
+     because drift_policy is "report")
+  3  Descope is unreachable, throttled us, failed (5xx) or refused the credentials
   4  ``sync --apply`` finished partially: some tenants failed (see the report)
 """
 
@@ -23,19 +25,26 @@ from controller import __version__
 from controller.errors import (
     ConfigError,
     DescopeAuthError,
+    DescopeBadResponse,
     DescopeGitopsError,
+    DescopeRateLimited,
+    DescopeServerError,
     DescopeUnreachable,
     TenantsFileInvalid,
 )
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_UNREACHABLE, EXIT_PARTIAL = 0, 1, 2, 3, 4
+# Descope could not be asked or would not answer: credentials, network, throttling, 5xx
+UNREACHABLE = (DescopeAuthError, DescopeUnreachable, DescopeServerError, DescopeRateLimited, DescopeBadResponse)
 
 EXIT_CODES_HELP = """\
 exit codes:
   0  success; for plan and sync --dry-run: no changes
-  1  error: invalid settings or tenants.yaml, a guard refused the plan, or every action failed
-  2  plan / sync --dry-run: there are changes to apply
-  3  Descope is unreachable or refused the credentials
+  1  error: invalid settings or tenants.yaml, a guard refused the plan, a tenant conflict
+     (e.g. a changed parent), or every action failed
+  2  plan / sync --dry-run: there are changes to apply (also sync --apply when drift_policy is
+     "report" or the controller is suspended, so nothing was written)
+  3  Descope is unreachable, throttled us, failed (5xx) or refused the credentials
   4  sync --apply finished partially: some tenants failed
 
 settings come from --config FILE (TOML) and the environment: DESCOPE_PROJECT_ID,
@@ -173,6 +182,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except DescopeGitopsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE if isinstance(exc, UNREACHABLE) else EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -266,13 +278,18 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _exit_code(report: Any, *, apply: bool) -> int:
-    if isinstance(report.error, DescopeAuthError | DescopeUnreachable):
+    if isinstance(report.error, UNREACHABLE):
+        return EXIT_UNREACHABLE
+    if report.applied is not None and any(r.error_kind == "DescopeAuthError" for r in report.applied.failed):
         return EXIT_UNREACHABLE
     if report.status in {"invalid", "unavailable", "failed", "blocked"}:
         return EXIT_ERROR
+    if report.plan is not None and report.plan.conflicts and report.status == "planned":
+        return EXIT_ERROR  # e.g. a changed parent: the PR check must fail
     if report.status == "partial":
         return EXIT_PARTIAL
     if report.status == "planned":
+        # plan / dry-run, or --apply under drift_policy "report" / suspension: changes not written
         return EXIT_CHANGES if report.plan is not None and report.plan.has_changes else EXIT_OK
     return EXIT_OK
 

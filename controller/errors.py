@@ -24,6 +24,7 @@ that meets them, with ``raise ... from exc``. Each class says whether retrying c
     └── StoreError                           the local/mounted state directory
         ├── StoreCorrupt                no   a file is unreadable or from an unknown version
         ├── StoreLocked                 no   another process holds the store lock
+        ├── BackupNotFound              no   no backup has that id (or it does not hold the tenant)
         └── StoreWriteFailed            yes  disk full, read-only, permission
 """
 
@@ -173,6 +174,10 @@ class StoreCorrupt(StoreError):
 
 class StoreLocked(StoreError):
     """Another process holds the store lock."""
+
+
+class BackupNotFound(StoreError):
+    """No backup has the id asked for, or that backup does not hold the tenant asked for."""
 
 
 class StoreWriteFailed(StoreError):

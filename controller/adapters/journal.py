@@ -121,8 +121,8 @@ class Journal:
             finally:
                 self._handle = None
 
-    def read_open(self) -> OpenJournal | None:
-        """The journal of an interrupted cycle, or None; StoreCorrupt (file kept aside) if unreadable."""
+    def read_open(self, *, keep_aside: bool = True) -> OpenJournal | None:
+        """The journal of an interrupted cycle, or None; StoreCorrupt (kept aside by writers) if unreadable."""
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
@@ -142,6 +142,8 @@ class Journal:
                 actions=[{"kind": str(a["kind"]), "tenant_id": str(a["tenant_id"])} for a in header["actions"]],
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            if not keep_aside:
+                raise StoreCorrupt(f"{self.path} has an unreadable header ({exc})") from exc
             kept = self.path.with_name(f"{JOURNAL_FILE}.corrupt-{os.getpid()}")
             os.replace(self.path, kept)
             raise StoreCorrupt(

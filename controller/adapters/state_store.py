@@ -153,35 +153,40 @@ class StateStore:
         self.path = directory / STATE_FILE
         self.suspend_path = directory / SUSPEND_FILE
 
-    def load(self) -> ControllerState:
-        """The saved state, a fresh one if there is none, or StoreCorrupt (file kept aside)."""
-        data = self._read_json(self.path)
+    def load(self, *, keep_aside: bool = True) -> ControllerState:
+        """The saved state, a fresh one if there is none, or StoreCorrupt.
+
+        ``keep_aside`` (the writer's view) moves a corrupt file aside so the next cycle starts
+        fresh; readers such as ``status`` leave it where it is.
+        """
+        data = self._read_json(self.path, keep_aside=keep_aside)
         if data is None:
             return ControllerState()
         try:
             return ControllerState.from_json(data)
         except (ValueError, TypeError, KeyError) as exc:
-            raise self._corrupt(self.path, exc) from exc
+            raise self._corrupt(self.path, exc, keep_aside=keep_aside) from exc
 
     def save(self, state: ControllerState) -> None:
         data = json.dumps(state.to_json(), indent=1, sort_keys=True).encode()
         write_atomic(self.path, data)
 
     def suspend_flag(self) -> SuspendFlag:
-        data = self._read_json(self.suspend_path)
+        # never moved aside: while it is unreadable the daemon stays suspended (the safe reading)
+        data = self._read_json(self.suspend_path, keep_aside=False)
         if data is None:
             return SuspendFlag(False)
         try:
             return SuspendFlag(
                 bool(data["suspended"]), str(data.get("reason", "")), data.get("since"), str(data.get("by", ""))
             )
-        except (KeyError, TypeError) as exc:
-            raise self._corrupt(self.suspend_path, exc) from exc
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise self._corrupt(self.suspend_path, exc, keep_aside=False) from exc
 
     def set_suspend(self, flag: SuspendFlag) -> None:
         write_atomic(self.suspend_path, json.dumps(asdict(flag), indent=1).encode())
 
-    def _read_json(self, path: Path) -> Any:
+    def _read_json(self, path: Path, *, keep_aside: bool) -> Any:
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
@@ -191,12 +196,19 @@ class StateStore:
         try:
             return json.loads(raw)
         except ValueError as exc:
-            raise self._corrupt(path, exc) from exc
+            raise self._corrupt(path, exc, keep_aside=keep_aside) from exc
 
-    def _corrupt(self, path: Path, exc: Exception) -> StoreCorrupt:
+    def _corrupt(self, path: Path, exc: Exception, *, keep_aside: bool) -> StoreCorrupt:
+        if path == self.suspend_path:
+            return StoreCorrupt(
+                f"{path} is not a usable suspend flag ({exc}); the controller stays suspended until "
+                "`descope-gitops suspend` or `resume` writes a valid one"
+            )
+        if not keep_aside:
+            return StoreCorrupt(f"{path} is not a usable state file ({exc}); the daemon will keep it aside")
         kept = self._keep_aside(path)
         return StoreCorrupt(
-            f"{path} is not a usable store file ({exc}); it was moved to {kept} for inspection. "
+            f"{path} is not a usable state file ({exc}); it was moved to {kept} for inspection. "
             "Starting fresh forgets the inventory, so prune will not delete anything until tenants "
             "are applied again"
         )

@@ -14,7 +14,9 @@ from controller.core.model import TENANT_FIELDS, JSONValue, Kind
 
 
 def canonical_scalar(value: JSONValue) -> JSONValue:
-    """Numbers equal as numbers compare equal (50 == 50.0); everything else as is."""
+    """Numbers equal as numbers compare equal (50 == 50.0); a bool never equals a number."""
+    if isinstance(value, bool):
+        return ("bool", value)  # Python says True == 1; Descope does not
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, list | tuple):

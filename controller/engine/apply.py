@@ -52,6 +52,7 @@ class ActionResult:
     error: str = ""
     retryable: bool = False
     skipped: bool = False  # not attempted (parent failed, auth failed, already done)
+    error_kind: str = ""  # the error class, e.g. DescopeAuthError, so callers can tell causes apart
 
 
 @dataclass(frozen=True)
@@ -115,11 +116,13 @@ def apply_plan(
             _execute(action, client)
         except DescopeAuthError as exc:
             auth_failed.set()
-            record(ActionResult(action, ok=False, error=str(exc)))
+            record(ActionResult(action, ok=False, error=str(exc), error_kind=type(exc).__name__))
         except DescopeGitopsError as exc:
-            record(ActionResult(action, ok=False, error=str(exc), retryable=exc.retryable))
+            kind = type(exc).__name__
+            record(ActionResult(action, ok=False, error=str(exc), retryable=exc.retryable, error_kind=kind))
         except Exception as exc:  # isolation: a bug on one tenant must not lose the others' results
-            record(ActionResult(action, ok=False, error=f"unexpected {type(exc).__name__}: {exc}"))
+            error = f"unexpected {type(exc).__name__}: {exc}"
+            record(ActionResult(action, ok=False, error=error, error_kind=type(exc).__name__))
         else:
             record(ActionResult(action, ok=True))
 

@@ -10,6 +10,7 @@ After a failed cycle the next try comes sooner, with exponential backoff up to t
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import threading
@@ -125,15 +126,19 @@ class Daemon:
         logger.info("shutting down: no new actions start; waiting for the ones in flight")
         self.scheduler.shutdown(wait=False)
         finished = self._cycle_lock.acquire(timeout=self.config.shutdown_timeout)
-        if finished:
-            self._cycle_lock.release()
-        else:
-            logger.warning(
-                "a cycle still runs after {:.0f}s; exiting anyway (finished actions are journaled)",
-                self.config.shutdown_timeout,
-            )
         if self.http is not None:
             self.http.stop()
+        if not finished:
+            # the cycle's thread still holds the client and writes the store: do not release the lock
+            # under it; end the process, and the kernel drops the lock only once it is gone
+            logger.warning(
+                "a cycle still runs after {:.0f}s; exiting now (every finished action is journaled, "
+                "the next start resumes)",
+                self.config.shutdown_timeout,
+            )
+            logger.complete()
+            os._exit(0)
+        self._cycle_lock.release()
         logger.info("stopped")
         return 0
 
@@ -161,6 +166,8 @@ class Daemon:
         self._schedule_once("trigger", 0.0)
 
     def _schedule_once(self, job_id: str, delay: float) -> None:
+        if self.should_exit.is_set():
+            return
         when = datetime.now(UTC) + timedelta(seconds=delay)
         try:
             self.scheduler.add_job(
@@ -180,11 +187,18 @@ class Daemon:
         try:
             while not self.should_exit.is_set():
                 self._pending.clear()
-                self._run_one()
+                try:
+                    self._run_one()
+                except Exception as exc:  # never let the scheduler swallow a bug silently
+                    logger.error("cycle crashed: {}: {}; retrying", type(exc).__name__, exc)
+                    self._schedule_retry()
                 if not self._pending.is_set():
                     break
         finally:
             self._cycle_lock.release()
+        if self._pending.is_set() and not self.should_exit.is_set():
+            # a trigger arrived between our last check and the release: do not lose it
+            self._schedule_once("trigger", 0.0)
 
     def _run_one(self) -> None:
         try:
@@ -201,20 +215,26 @@ class Daemon:
         self.last_report = report
         if refresh and report.status in SUCCESSFUL:
             self._last_refresh = now
-        if report.status in SUCCESSFUL:
+        if report.status in SUCCESSFUL or (report.status == "invalid" and report.enforced_revision):
+            # a refused revision while the last good one is enforced still keeps Descope in line
             self.last_success_at = report.finished
             self._failures = 0
         elif report.status in {"failed", "unavailable"}:
-            self._failures += 1
-            delay = min(RETRY_BASE * 2 ** (self._failures - 1), self.config.interval)
-            delay *= 1 + random.uniform(0, 0.2)  # noqa: S311 - jitter, not security
-            logger.warning("cycle {}; retrying in {:.1f}s", report.status, delay)
-            self._schedule_once("retry", delay)
+            self._schedule_retry(report.status)
         self._log_summary(report, suspended)
         try:
             self.on_cycle(report)
         except Exception as exc:  # a metrics bug must not stop the controller
             logger.error("cycle observer failed: {}", exc)
+
+    def _schedule_retry(self, why: str = "failed") -> None:
+        if self.should_exit.is_set():
+            return
+        self._failures += 1
+        delay = min(RETRY_BASE * 2 ** (self._failures - 1), self.config.interval)
+        delay *= 1 + random.uniform(0, 0.2)  # noqa: S311 - jitter, not security
+        logger.warning("cycle {}; retrying in {:.1f}s", why, delay)
+        self._schedule_once("retry", delay)
 
     def _log_summary(self, report: CycleReport, suspended: bool) -> None:
         plan = report.plan

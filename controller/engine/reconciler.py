@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from loguru import logger
 
@@ -31,7 +31,11 @@ from controller.core.loader import LoadLimits, parse_tenant_files
 from controller.core.model import DesiredState, JSONValue, LiveTenant
 from controller.core.plan import Action, ActionKind, Plan, PlanPolicy, make_plan
 from controller.engine.apply import ActionResult, ApplyResult, TenantWriter, WriteHooks, apply_plan
-from controller.errors import DescopeGitopsError, SourceError, TenantsFileInvalid
+from controller.engine.backups import PreImageHooks
+from controller.errors import DescopeAuthError, DescopeError, DescopeGitopsError, SourceError, TenantsFileInvalid
+
+if TYPE_CHECKING:
+    from controller.adapters.backup_store import BackupStore
 
 SUCCESSFUL = frozenset({"succeeded", "partial", "planned"})
 MAX_TENANT_BACKOFF = 3600.0
@@ -119,6 +123,7 @@ class Reconciler:
         clock: Callable[[], float] = time.time,
         should_stop: Callable[[], bool] = lambda: False,
         on_resume: Callable[[OpenJournal], None] = lambda _journal: None,
+        backups: BackupStore | None = None,
     ) -> None:
         self.source = source
         self.client = client
@@ -129,6 +134,7 @@ class Reconciler:
         self.clock = clock
         self.should_stop = should_stop
         self.on_resume = on_resume
+        self.backups = backups
         self.last_good: tuple[Revision, DesiredState] | None = None
 
     def run_cycle(self, options: CycleOptions) -> CycleReport:
@@ -150,6 +156,12 @@ class Reconciler:
         except DescopeGitopsError as exc:
             report.status, report.error = "failed", exc
             log.error("cycle failed: {}", exc)
+        except Exception as exc:  # a bug must end as a failed, recorded cycle, not a dead thread
+            report.status = "failed"
+            report.error = DescopeGitopsError(f"unexpected {type(exc).__name__}: {exc}")
+            log.error("cycle failed unexpectedly: {}: {}", type(exc).__name__, exc)
+            if self.journal is not None:
+                self.journal.close()
         report.finished = self.clock()
         if state is not None and options.records:
             self._record_quietly(state, report, log)
@@ -175,10 +187,13 @@ class Reconciler:
             progress["failed"],
             progress["remaining"],
         )
+        for action in open_journal.actions:
+            # a create may have reached Descope before its line was written: claim every planned
+            # create; the inventory drops ids that are neither desired nor live at the cycle's end
+            if action["kind"] == ActionKind.CREATE.value:
+                state.inventory.add(action["tenant_id"])
         for kind, tenant_id in open_journal.succeeded:
-            if kind == ActionKind.CREATE.value:
-                state.inventory.add(tenant_id)  # created by us: managed even if the YAML moved on
-            elif kind == ActionKind.DELETE.value:
+            if kind == ActionKind.DELETE.value:
                 state.inventory.discard(tenant_id)
         self.on_resume(open_journal)
 
@@ -256,6 +271,13 @@ class Reconciler:
         if report.deferred:
             log.warning("{} tenants wait for their failure backoff: {}", len(report.deferred), report.deferred[:10])
         hooks = self.hooks
+        if self.backups is not None:
+            hooks = PreImageHooks(
+                self.backups,
+                revision=revision.id,
+                cycle_id=report.cycle_id,
+                settings_by_id={**state.applied_settings, **live_settings},
+            )
         if self.journal is not None and plan.actions:
             self.journal.begin(
                 cycle_id=report.cycle_id,
@@ -264,7 +286,7 @@ class Reconciler:
                 started=report.started,
                 actions=[{"kind": a.kind.value, "tenant_id": a.tenant_id} for a in plan.actions],
             )
-            hooks = _JournalingHooks(self.journal, self.hooks)
+            hooks = _JournalingHooks(self.journal, hooks)
         report.applied = applied = apply_plan(
             plan,
             self.client,
@@ -304,8 +326,15 @@ class Reconciler:
             recorded = state.applied_settings.get(tenant.id)
             if recorded is not None and not refresh:
                 known[tenant.id] = recorded
-            else:
+                continue
+            try:
                 known[tenant.id] = self.client.load_settings(tenant.id)
+            except DescopeAuthError:
+                raise
+            except DescopeError as exc:
+                # isolation: leave this tenant's settings alone this cycle, reconcile the rest
+                logger.warning("settings of {} unreadable, not changed this cycle: {}", tenant.id, exc)
+                known[tenant.id] = recorded if recorded is not None else dict(tenant.fields["settings"])
         return known
 
     def _remember(
@@ -319,9 +348,9 @@ class Reconciler:
         report: CycleReport,
     ) -> None:
         desired_ids = {t.id for t in desired.tenants}
-        failed_creates = {r.action.tenant_id for r in applied.failed if r.action.kind is ActionKind.CREATE}
         deleted = {r.action.tenant_id for r in applied.succeeded if r.action.kind is ActionKind.DELETE}
-        managed = (state.inventory | (desired_ids - failed_creates - set(report.deferred))) - deleted
+        # a failed create may still have landed (timeout after commit): keep claiming it
+        managed = (state.inventory | desired_ids) - deleted
         # ids that are neither desired nor live any more can never be touched again: forget them
         state.inventory = {t for t in managed if t in desired_ids or t in live_by_id}
         for result in applied.succeeded:

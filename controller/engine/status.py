@@ -30,9 +30,9 @@ def _age(seconds: float) -> str:
 
 
 def read_status(store: StateStore) -> dict[str, Any]:
-    state = store.load()
+    state = store.load(keep_aside=False)
     flag = store.suspend_flag()
-    journal = Journal(store.directory).read_open()
+    journal = Journal(store.directory).read_open(keep_aside=False)
     last = state.last_cycle
     return {
         "store": str(store.directory),

@@ -119,3 +119,19 @@ def test_a_journal_with_a_broken_header_is_kept_aside(tmp_path: Path) -> None:
     with pytest.raises(StoreCorrupt, match="unreadable header"):
         Journal(tmp_path).read_open()
     assert [p.name.startswith("journal.jsonl.corrupt-") for p in tmp_path.iterdir()] == [True]
+
+
+def test_an_unreadable_suspend_flag_keeps_the_controller_suspended_and_stays_put(tmp_path: Path) -> None:
+    (tmp_path / "suspend.json").write_text("{broken")
+    store = StateStore(tmp_path)
+    for _ in range(2):  # every tick sees the same refusal: the file is not moved away
+        with pytest.raises(StoreCorrupt, match="stays suspended"):
+            store.suspend_flag()
+    assert (tmp_path / "suspend.json").read_text() == "{broken"
+
+
+def test_readers_do_not_move_a_corrupt_state_file(tmp_path: Path) -> None:
+    (tmp_path / "state.json").write_text("{broken")
+    with pytest.raises(StoreCorrupt):
+        StateStore(tmp_path).load(keep_aside=False)
+    assert (tmp_path / "state.json").exists()

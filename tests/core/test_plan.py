@@ -111,6 +111,18 @@ UPDATE_CASES = [
 ]
 
 
+UPDATE_CASES.append(
+    pytest.param(
+        {**ACME, "customAttributes": {"seats": 1}},
+        {**ACME, "customAttributes": {"seats": True}},
+        {"customAttributes": {"seats": 1}},
+        None,
+        ["customAttributes.seats"],
+        id="bool-is-not-one",
+    )
+)
+
+
 @pytest.mark.parametrize(("want", "have", "patch", "roles", "fields"), UPDATE_CASES)
 def test_update_patches_only_what_differs(
     want: dict[str, Any],

@@ -229,3 +229,19 @@ def test_server_errors_are_retried(cli: Run, sandbox: Sandbox, tmp_path: Path) -
     result = cli("sync", str(path), "--apply")
     assert result.returncode == 0, result.stdout + result.stderr
     assert len(sandbox.tenants()) == 3
+
+
+def test_a_changed_parent_fails_the_pr_check(cli: Run, sandbox: Sandbox, tmp_path: Path) -> None:
+    path = write(tmp_path, TENANTS)
+    assert cli("sync", str(path), "--apply").returncode == 0
+    moved = TENANTS.replace("    parent: holding\n", "    parent: globex\n")
+    result = cli("plan", str(path.parent / write(tmp_path, moved).name))
+    assert result.returncode == 1
+    assert "parent is set at create only" in result.stdout
+
+
+def test_writes_refused_for_the_key_exit_3(cli: Run, sandbox: Sandbox, tmp_path: Path) -> None:
+    path = write(tmp_path, TENANTS)
+    sandbox.faults({"path": "/v1/mgmt/tenant/create", "status": 401, "count": 10})
+    result = cli("sync", str(path), "--apply")
+    assert result.returncode == 3, result.stdout + result.stderr

@@ -157,3 +157,18 @@ def test_state_file_records_history_and_last_attempt(
     assert [h["status"] for h in data["history"]] == ["succeeded", "invalid"]
     assert "did you mean 'name'" in data["last_attempted_error"]
     assert data["last_applied_revision"] != data["last_attempted_revision"]
+
+
+def test_one_unreadable_settings_does_not_fail_the_others(
+    tmp_path: Path, sandbox: SandboxServer, client: DescopeClient
+) -> None:
+    client.create({"id": "a", "name": "A"})
+    path = tmp_path / "tenants.yaml"
+    path.write_text(
+        "tenants:\n  - id: a\n    name: A\n    settings: {enabled: true}\n  - id: b\n    name: B\n"
+    )
+    rules = {"rules": [{"path": "/v1/mgmt/tenant/settings", "status": 500, "count": 5}]}
+    httpx.post(f"{sandbox.url}/_sandbox/faults", json=rules).raise_for_status()
+    report = Reconciler(LocalSource(path), client, StateStore(tmp_path / "store")).run_cycle(APPLY)
+    assert report.status == "succeeded", report.error
+    assert {t["id"] for t in client.load_all()} == {"a", "b"}

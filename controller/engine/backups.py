@@ -1,0 +1,84 @@
+"""Backups in the cycle: a pre-image before every update and delete, and full snapshots.
+
+``PreImageHooks`` plugs into apply's ``before_write`` seam and fails closed: if the pre-image
+cannot be written (full disk, read-only volume, permission) the write it protects is not made,
+the action fails with that reason, and the other tenants go on. Snapshots read every live tenant
+with one call and store them with the session settings we know, then apply retention.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from loguru import logger
+
+from controller.core.model import LiveTenant
+from controller.core.plan import Action, ActionKind
+from controller.engine.apply import WriteHooks
+from controller.errors import StoreWriteFailed
+
+if TYPE_CHECKING:
+    from controller.adapters.backup_store import BackupMeta, BackupStore
+
+
+class LiveReader(Protocol):
+    def load_all(self) -> list[dict[str, Any]]: ...
+
+
+class PreImageHooks(WriteHooks):
+    """Writes a pre-image of the live tenant before an update or delete touches it."""
+
+    def __init__(
+        self,
+        store: BackupStore,
+        *,
+        revision: str | None,
+        cycle_id: str | None,
+        settings_by_id: Mapping[str, Mapping[str, Any]] | None = None,
+        operation: str | None = None,
+    ) -> None:
+        self.store = store
+        self.revision = revision
+        self.cycle_id = cycle_id
+        self.settings_by_id = settings_by_id or {}
+        self.operation = operation
+        self.written: list[BackupMeta] = []
+
+    def before_write(self, action: Action, live: LiveTenant | None) -> None:
+        if action.kind is ActionKind.CREATE or live is None:
+            return  # nothing exists yet, so nothing can be lost
+        operation = self.operation or action.kind.value
+        try:
+            meta = self.store.save_pre_image(
+                live,
+                operation=operation,
+                settings=self.settings_by_id.get(action.tenant_id),
+                revision=self.revision,
+                cycle_id=self.cycle_id,
+            )
+        except StoreWriteFailed as exc:
+            raise StoreWriteFailed(f"backup of {action.tenant_id} failed, so it was not changed: {exc}") from exc
+        self.written.append(meta)
+
+
+def take_snapshot(
+    client: LiveReader,
+    store: BackupStore,
+    *,
+    operation: str = "scheduled",
+    settings_by_id: Mapping[str, Mapping[str, Any]] | None = None,
+    revision: str | None = None,
+) -> BackupMeta:
+    """One ``GET /tenant/all`` stored as a snapshot; errors propagate (the caller logs and counts)."""
+    tenants = client.load_all()
+    meta = store.save_snapshot(tenants, operation=operation, settings_by_id=settings_by_id, revision=revision)
+    logger.info("snapshot {} of {} tenants written ({} bytes)", meta.id, len(meta.tenant_ids), meta.size)
+    return meta
+
+
+def apply_retention(store: BackupStore, *, max_age_days: float, keep_snapshots: int) -> list[BackupMeta]:
+    removed = store.prune(max_age_days=max_age_days, keep_snapshots=keep_snapshots)
+    if removed:
+        logger.info("retention removed {} backups", len(removed))
+    return removed

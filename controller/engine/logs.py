@@ -7,6 +7,7 @@ URLs (``https://user:token@host``) are masked whatever they are.
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 import threading
@@ -64,6 +65,21 @@ def _context(record: Record) -> None:
     extra["context"] = f"[{' '.join(parts)}] " if parts else ""
 
 
+class _InterceptHandler(logging.Handler):
+    """Routes standard-library logging (APScheduler, httpx, GitPython) through loguru and its redaction."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level: str | int = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        message = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            # the exception's text only: tracebacks can carry URLs and values we cannot vet
+            message += f": {type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+        logger.opt(depth=6).log(level, "{}: {}", record.name, message)
+
+
 def configure_logging(level: str = "INFO", fmt: str = "auto", stream: TextIO | None = None) -> None:
     """Send logs to ``stream`` (stderr): text on a TTY or when asked, else one JSON object per line."""
     stream = stream or sys.stderr
@@ -75,6 +91,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", stream: TextIO | N
         _context(record)
 
     logger.configure(patcher=patcher)
+    logging.basicConfig(handlers=[_InterceptHandler()], level=logging.WARNING, force=True)
     if as_json:
         logger.add(stream, level=level, serialize=True, backtrace=False, diagnose=False)
     else:

@@ -164,9 +164,7 @@ def test_one_unreadable_settings_does_not_fail_the_others(
 ) -> None:
     client.create({"id": "a", "name": "A"})
     path = tmp_path / "tenants.yaml"
-    path.write_text(
-        "tenants:\n  - id: a\n    name: A\n    settings: {enabled: true}\n  - id: b\n    name: B\n"
-    )
+    path.write_text("tenants:\n  - id: a\n    name: A\n    settings: {enabled: true}\n  - id: b\n    name: B\n")
     rules = {"rules": [{"path": "/v1/mgmt/tenant/settings", "status": 500, "count": 5}]}
     httpx.post(f"{sandbox.url}/_sandbox/faults", json=rules).raise_for_status()
     report = Reconciler(LocalSource(path), client, StateStore(tmp_path / "store")).run_cycle(APPLY)

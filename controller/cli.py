@@ -147,6 +147,59 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(p)
 
     p = sub.add_parser(
+        "backup",
+        help="list, show, create, verify and prune backups of tenants",
+        description="Backups live under <[store] dir>/backups: a pre-image of each tenant before every update or "
+        "delete the controller makes, and full snapshots (scheduled by the daemon, or `backup create`).",
+    )
+    bsub = p.add_subparsers(dest="backup_command", metavar="ACTION", required=True)
+    b = bsub.add_parser("list", help="backups, oldest first by recorded time")
+    _add_config(b)
+    b.add_argument("--tenant", help="only backups holding this tenant")
+    b.add_argument("--kind", choices=["pre-image", "snapshot"])
+    b.add_argument("--format", choices=["text", "json"], default="text")
+    b = bsub.add_parser("show", help="print a backup's content (checksum verified)")
+    _add_config(b)
+    b.add_argument("backup_id")
+    b.add_argument("--tenant", help="only this tenant of a snapshot")
+    b = bsub.add_parser("create", help="take a full snapshot of all live tenants now")
+    _add_config(b)
+    b = bsub.add_parser("verify", help="check every backup's checksum; exit 1 on any problem")
+    _add_config(b)
+    b = bsub.add_parser("prune", help="apply retention ([backups] retention_days, keep_snapshots)")
+    _add_config(b)
+    b.add_argument("--dry-run", action="store_true", help="show what would be removed")
+
+    p = sub.add_parser(
+        "restore",
+        help="bring tenants back from a backup or a Git revision (diff first, never deletes)",
+        description="Restore tenants to a backed-up state: recreate a deleted tenant with its id, or update a "
+        "broken one. The diff against live is printed first; --dry-run stops there. The current state is backed "
+        "up before anything is written, so a restore can itself be undone. Exit 0 restored, 2 dry run with "
+        "changes, 5 nothing to do, 4 partial, 3 Descope unreachable, 1 error.",
+    )
+    _add_config(p)
+    p.add_argument("--tenant", action="append", default=[], metavar="ID", help="tenant to restore (repeatable)")
+    origin = p.add_mutually_exclusive_group()
+    origin.add_argument(
+        "--from",
+        dest="backup",
+        default="latest",
+        metavar="latest|BACKUP",
+        help="the newest backup (default) or a backup id from `backup list`",
+    )
+    origin.add_argument("--at", metavar="TIME", help="the newest backup at or before TIME (ISO 8601 or epoch seconds)")
+    origin.add_argument("--git-rev", metavar="SHA", help="the tenant as tenants.yaml declared it at this Git revision")
+    p.add_argument("--all", action="store_true", help="every tenant of the backup given with --from (a snapshot)")
+    p.add_argument("--dry-run", action="store_true", help="show the diff and stop")
+    p.add_argument(
+        "--suspend",
+        action="store_true",
+        help="suspend the daemon first, so it does not revert the restore (resume it later)",
+    )
+    p.add_argument("--format", choices=["text", "json"], default="text")
+
+    p = sub.add_parser(
         "sandbox",
         help="run a local Descope-compatible tenant API (for demos and tests)",
         description="Serve Descope's tenant Management API on loopback, in memory or backed by --state.",
@@ -255,7 +308,12 @@ def _run_cycle(args: argparse.Namespace, *, apply: bool) -> int:
         if lock is not None:
             lock.acquire()
         with compose.descope_client(settings) as client:
-            reconciler = Reconciler(compose.local_source(path), client, compose.state_store(settings))
+            reconciler = Reconciler(
+                compose.local_source(path),
+                client,
+                compose.state_store(settings),
+                backups=compose.backup_store(settings) if apply else None,
+            )
             previous = signal.signal(signal.SIGTERM, _raise_interrupt)
             try:
                 report = reconciler.run_cycle(options)
@@ -303,6 +361,18 @@ def cmd_sync(args: argparse.Namespace) -> int:
         print("error: --allow-deletes must be 0 or more", file=sys.stderr)
         return EXIT_ERROR
     return _run_cycle(args, apply=bool(args.apply))
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from controller import oncall
+
+    return oncall.cmd_backup(args, _settings(args))
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from controller import oncall
+
+    return oncall.cmd_restore(args, _settings(args))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -401,6 +471,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {
+    "backup": cmd_backup,
+    "restore": cmd_restore,
     "run": cmd_run,
     "status": cmd_status,
     "suspend": cmd_suspend,

@@ -16,7 +16,7 @@ from loguru import logger
 from controller.core.model import LiveTenant
 from controller.core.plan import Action, ActionKind
 from controller.engine.apply import WriteHooks
-from controller.errors import StoreWriteFailed
+from controller.errors import DescopeAuthError, DescopeError, StoreWriteFailed
 
 if TYPE_CHECKING:
     from controller.adapters.backup_store import BackupMeta, BackupStore
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 class LiveReader(Protocol):
     def load_all(self) -> list[dict[str, Any]]: ...
+    def load_settings(self, tenant_id: str) -> dict[str, Any]: ...
 
 
 class PreImageHooks(WriteHooks):
@@ -70,9 +71,26 @@ def take_snapshot(
     settings_by_id: Mapping[str, Mapping[str, Any]] | None = None,
     revision: str | None = None,
 ) -> BackupMeta:
-    """One ``GET /tenant/all`` stored as a snapshot; errors propagate (the caller logs and counts)."""
+    """Every live tenant with its session settings, stored as one snapshot.
+
+    ``GET /tenant/all`` does not carry session settings, so they are read one call per tenant
+    (under the client's rate limit); a tenant whose settings cannot be read keeps what we last
+    wrote, if anything. Errors of the list call propagate (the caller logs and counts them).
+    """
     tenants = client.load_all()
-    meta = store.save_snapshot(tenants, operation=operation, settings_by_id=settings_by_id, revision=revision)
+    known = dict(settings_by_id or {})
+    settings: dict[str, Mapping[str, Any]] = {}
+    for tenant in tenants:
+        tenant_id = str(tenant.get("id"))
+        try:
+            settings[tenant_id] = client.load_settings(tenant_id)
+        except DescopeAuthError:
+            raise
+        except DescopeError as exc:
+            logger.warning("snapshot: settings of {} unreadable ({}); keeping the last known", tenant_id, exc)
+            if tenant_id in known:
+                settings[tenant_id] = known[tenant_id]
+    meta = store.save_snapshot(tenants, operation=operation, settings_by_id=settings, revision=revision)
     logger.info("snapshot {} of {} tenants written ({} bytes)", meta.id, len(meta.tenant_ids), meta.size)
     return meta
 

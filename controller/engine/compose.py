@@ -15,11 +15,13 @@ import httpx
 from loguru import logger
 
 from controller import __version__
+from controller.adapters.backup_store import BackupStore
 from controller.adapters.descope import DescopeClient, base_url_for_project_id
 from controller.adapters.source import LocalSource, Source
 from controller.adapters.state_store import StateStore
 from controller.adapters.store_lock import StoreLock
 from controller.core.plan import PlanPolicy
+from controller.engine.backups import apply_retention, take_snapshot
 from controller.engine.daemon import Daemon, DaemonConfig
 from controller.engine.logs import register_secret
 from controller.engine.reconciler import CycleOptions, Reconciler
@@ -63,6 +65,10 @@ def local_source(path: str | Path) -> Source:
 
 def state_store(settings: Settings) -> StateStore:
     return StateStore(Path(settings.store.dir))
+
+
+def backup_store(settings: Settings) -> BackupStore:
+    return BackupStore(Path(settings.store.dir) / "backups")
 
 
 def plan_policy(settings: Settings, *, allow_deletes: int = 0, prune: bool | None = None) -> PlanPolicy:
@@ -138,7 +144,14 @@ def daemon(settings: Settings) -> Iterator[Daemon]:
     store = state_store(settings)
     source = source_from_settings(settings)
     with descope_client(settings) as client:
-        reconciler = Reconciler(source, client, store)
+        backups = backup_store(settings)
+        reconciler = Reconciler(source, client, store, backups=backups)
+
+        def snapshot() -> None:
+            take_snapshot(client, backups, settings_by_id=store.load(keep_aside=False).applied_settings)
+            apply_retention(
+                backups, max_age_days=settings.backups.retention_days, keep_snapshots=settings.backups.keep_snapshots
+            )
 
         def http(d: Daemon) -> HttpEndpoints:
             return HttpEndpoints(
@@ -163,5 +176,6 @@ def daemon(settings: Settings) -> Iterator[Daemon]:
                 settings_refresh_interval=settings.reconcile.settings_refresh_interval,
             ),
             http=http,
+            jobs=[("snapshot", snapshot, settings.backups.snapshot_interval)],
             watcher=watch_local(Path(settings.source.path)) if settings.source.kind == "local" else None,
         )

@@ -15,7 +15,7 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from types import FrameType
@@ -57,6 +57,7 @@ class Daemon:
         http: Callable[[Daemon], HttpEndpoints] | None = None,
         watcher: Callable[[Callable[[str], None], threading.Event], None] | None = None,
         on_cycle: Callable[[CycleReport], None] = lambda _report: None,
+        jobs: Sequence[tuple[str, Callable[[], None], float]] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.reconciler = reconciler
@@ -66,6 +67,7 @@ class Daemon:
         self.config = config
         self.clock = clock
         self.on_cycle = on_cycle
+        self.jobs = list(jobs)
         self._http_factory = http
         self._watcher = watcher
         self.http: HttpEndpoints | None = None
@@ -155,7 +157,30 @@ class Daemon:
             misfire_grace_time=None,
             next_run_time=datetime.now(UTC),
         )
+        for name, job, every in self.jobs:
+            self.scheduler.add_job(
+                self._guarded(name, job),
+                IntervalTrigger(seconds=every, timezone=UTC),
+                id=name,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+                next_run_time=datetime.now(UTC) + timedelta(seconds=min(every, 5.0)),
+            )
         self.scheduler.start()
+
+    def _guarded(self, name: str, job: Callable[[], None]) -> Callable[[], None]:
+        """A periodic job that logs its failure and tries again next time, never killing the scheduler."""
+
+        def run() -> None:
+            if self.should_exit.is_set():
+                return
+            try:
+                job()
+            except Exception as exc:
+                logger.error("{} failed: {}: {}", name, type(exc).__name__, exc)
+
+        return run
 
     def trigger(self, reason: str) -> None:
         """Run a cycle now without disturbing the interval schedule (thread-safe, returns at once)."""

@@ -1,0 +1,718 @@
+"""Backups of Descope tenants on a local or mounted volume, so nothing the controller touches can be lost.
+
+Two kinds, under ``<store>/backups``:
+
+    backups/pre-images/<encoded tenant id>/<backup id>.json   one tenant, taken before every update,
+                                                              delete and restore write (fail closed)
+    backups/snapshots/<backup id>.json                        every live tenant: scheduled, manual,
+                                                              or taken before a restore
+
+File format 1: one JSON object per backup, written with ``write_atomic`` (temp file, fsync, rename,
+directory fsync), mode 0600, never over an existing file::
+
+    {"format":1,
+     "meta":{"id":..,"kind":..,"operation":..,"taken_at":..,"tenant_ids":[..],"revision":..,"cycle_id":..},
+     "sha256":"<hex>",
+     "content":{"tenants":[<tenant as GET /v1/mgmt/tenant/all returned it>, ..],
+                "settings":{"<tenant id>":{<session settings>}, ..}}}
+
+``sha256`` is over the canonical JSON of ``content`` (sort_keys, separators ``(",", ":")``,
+ensure_ascii False, UTF-8). Every read of content (``tenants_in``, ``tenant_at``, ``verify`` and
+prune's safety checks) re-computes it and cross-checks the metadata against the content and the
+path (id = file name, kind = folder, tenant = tenant folder, time = id stamp), so an edited or
+misplaced file is StoreCorrupt naming the file, never used. A file of another format version
+(say, from a newer build) is reported the same way and never deleted; there are no older versions
+to migrate yet. ``size`` and ``path`` of BackupMeta come from the filesystem, not the file.
+
+Listing (``list``, ``get``, ``scan``) reads only the metadata, which the writer puts at the head of
+the file, so a listing of thousands of backups (and of 30 MB snapshots) stays fast without an
+index that could fall out of step with the files; it does not verify checksums. Order is always
+the recorded ``taken_at``, then the id, never file times.
+
+Backup ids are ``<YYYYMMDDTHHMMSS.ffffffZ of taken_at>-<4 hex sequence><4 hex random>-<pre|snap>``,
+e.g. ``20261122T043012.123456Z-0000a1b2-pre``: filename-safe, and sorting them sorts by time. The
+sequence counts backups taken in the same microsecond in this process (so even a frozen clock keeps
+write order) and the random part separates processes; a name that exists is never reused.
+
+Tenant ids are encoded for the folder name injectively and safely for any id and any filesystem,
+including case-insensitive ones: ``a-z``, ``0-9`` and ``-`` are kept, every other UTF-8 byte
+(``_`` itself, upper case, ``/``, ``.``, unicode) becomes ``_xx`` in lower-case hex; an encoding
+longer than 120 characters becomes ``_sha256-<hex of the id>`` (it cannot clash with the first
+form, where ``_`` is always followed by two hex digits). The full id is in the metadata.
+
+This adapter never logs: it returns data and raises StoreWriteFailed (retryable: disk full,
+read-only, permission), StoreCorrupt and BackupNotFound.
+"""
+
+from __future__ import annotations
+
+import builtins
+import codecs
+import hashlib
+import json
+import math
+import os
+import re
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from controller.adapters.atomic import write_atomic
+from controller.errors import BackupNotFound, StoreCorrupt, StoreWriteFailed
+
+FORMAT_VERSION = 1
+PRE_IMAGE = "pre-image"
+SNAPSHOT = "snapshot"
+OPERATIONS: dict[str, tuple[str, ...]] = {
+    PRE_IMAGE: ("update", "delete", "restore"),
+    SNAPSHOT: ("scheduled", "manual", "pre-restore"),
+}
+PRE_IMAGES_DIR = "pre-images"
+SNAPSHOTS_DIR = "snapshots"
+MAX_ENCODED_LENGTH = 120
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+_TAGS = {PRE_IMAGE: "pre", SNAPSHOT: "snap"}
+_KINDS_BY_TAG = {tag: kind for kind, tag in _TAGS.items()}
+_STAMP_FORMAT = "%Y%m%dT%H%M%S.%fZ"
+_ID_RE = re.compile(r"(\d{8}T\d{6}\.\d{6}Z)-([0-9a-f]{8})-(pre|snap)")
+_HEX64_RE = re.compile(r"[0-9a-f]{64}")
+_SHA_FIELD_RE = re.compile(r',"sha256":"([0-9a-f]{64})"')
+_KEEP = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789-")
+_HEAD = b'{"format":%d,"meta":' % FORMAT_VERSION
+_HEAD_CHUNK = 64 * 1024
+_DAY = 86400.0
+_ONE_MICROSECOND = 1e-6
+_UTF8 = "utf-8"
+_SURROGATES = "surrogatepass"  # what json.loads(bytes) uses, so any str Python's json can produce survives
+
+
+@dataclass(frozen=True)
+class BackupMeta:
+    id: str  # e.g. "20261122T043012.123456Z-0000a1b2-pre"; sorts by time
+    kind: str  # "pre-image" | "snapshot"
+    operation: str  # pre-image: "update" | "delete" | "restore"; snapshot: "scheduled" | "manual" | "pre-restore"
+    taken_at: float  # epoch seconds from the injected clock
+    tenant_ids: tuple[str, ...]  # the tenants it holds (one for a pre-image)
+    revision: str | None
+    cycle_id: str | None
+    sha256: str  # of the canonical content
+    size: int  # bytes on disk
+    path: Path
+
+
+@dataclass(frozen=True)
+class TenantBackup:
+    meta: BackupMeta
+    tenant: dict[str, Any]  # the tenant exactly as Descope returned it
+    settings: dict[str, Any] | None  # its session settings if known
+
+
+def encode_tenant_id(tenant_id: str) -> str:
+    """The folder name of a tenant's pre-images: injective, traversal-free, case-insensitive-safe."""
+    raw = tenant_id.encode(_UTF8, _SURROGATES)
+    encoded = "".join(chr(byte) if byte in _KEEP else f"_{byte:02x}" for byte in raw)
+    if not encoded:
+        return "_"  # the empty id; no other id encodes to a lone "_"
+    if len(encoded) > MAX_ENCODED_LENGTH:
+        return "_sha256-" + hashlib.sha256(raw).hexdigest()
+    return encoded
+
+
+class _Unusable(Exception):
+    """Internal: why one file is not a usable backup (becomes StoreCorrupt or a line of verify())."""
+
+
+class _IdSequence:
+    """Counts backups stamped with the same microsecond in this process, so ids keep write order."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stamp = ""
+        self._count = 0
+
+    def number(self, stamp: str) -> int:
+        with self._lock:
+            self._count = self._count + 1 if stamp == self._stamp else 0
+            self._stamp = stamp
+            return min(self._count, 0xFFFF)
+
+
+_SEQUENCE = _IdSequence()
+
+
+class BackupStore:
+    """Pre-images and snapshots of tenants in one ``backups`` directory (created on the first write)."""
+
+    def __init__(self, directory: Path, *, clock: Callable[[], float] = time.time) -> None:
+        self.directory = directory
+        self._clock = clock
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def save_pre_image(
+        self,
+        tenant: Mapping[str, Any],
+        *,
+        operation: str,
+        settings: Mapping[str, Any] | None = None,
+        revision: str | None = None,
+        cycle_id: str | None = None,
+    ) -> BackupMeta:
+        """Back up one tenant before a write to it; StoreWriteFailed means the write must not be made."""
+        _check_operation(PRE_IMAGE, operation)
+        record = _plain_mapping(tenant)
+        tenant_id = _tenant_id(record)
+        settings_by_id = {} if settings is None else {tenant_id: _plain_mapping(settings)}
+        folder = self.directory / PRE_IMAGES_DIR / encode_tenant_id(tenant_id)
+        return self._save(PRE_IMAGE, operation, [record], settings_by_id, revision, cycle_id, folder)
+
+    def save_snapshot(
+        self,
+        tenants: Sequence[Mapping[str, Any]],
+        *,
+        operation: str = "scheduled",
+        settings_by_id: Mapping[str, Mapping[str, Any]] | None = None,
+        revision: str | None = None,
+        cycle_id: str | None = None,
+    ) -> BackupMeta:
+        """Back up every tenant given (all live ones); settings are kept for the tenants it holds."""
+        _check_operation(SNAPSHOT, operation)
+        records = [_plain_mapping(t) for t in tenants]
+        ids = [_tenant_id(r) for r in records]
+        if len(set(ids)) != len(ids):
+            duplicates = sorted({i for i in ids if ids.count(i) > 1})
+            raise ValueError(f"a snapshot cannot hold a tenant twice: {duplicates}")
+        held = set(ids)
+        settings = {k: _plain_mapping(v) for k, v in (settings_by_id or {}).items() if k in held}
+        return self._save(SNAPSHOT, operation, records, settings, revision, cycle_id, self.directory / SNAPSHOTS_DIR)
+
+    def _save(
+        self,
+        kind: str,
+        operation: str,
+        tenants: builtins.list[dict[str, Any]],
+        settings: dict[str, dict[str, Any]],
+        revision: str | None,
+        cycle_id: str | None,
+        folder: Path,
+    ) -> BackupMeta:
+        for name, value in (("revision", revision), ("cycle_id", cycle_id)):
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"{name} must be a string or None, not {type(value).__name__}")
+        taken_at = float(self._clock())
+        body = _canonical({"tenants": tenants, "settings": settings})
+        digest = hashlib.sha256(body).hexdigest()
+        self._make_folders(folder)
+        backup_id, path = self._free_name(folder, taken_at, kind)
+        tenant_ids = tuple(str(t["id"]) for t in tenants)
+        meta = {
+            "id": backup_id,
+            "kind": kind,
+            "operation": operation,
+            "taken_at": taken_at,
+            "tenant_ids": builtins.list(tenant_ids),
+            "revision": revision,
+            "cycle_id": cycle_id,
+        }
+        head = json.dumps(meta, ensure_ascii=False, separators=(",", ":")).encode(_UTF8, _SURROGATES)
+        data = b"".join([_HEAD, head, b',"sha256":"', digest.encode(), b'","content":', body, b"}\n"])
+        write_atomic(path, data, mode=FILE_MODE)
+        return BackupMeta(backup_id, kind, operation, taken_at, tenant_ids, revision, cycle_id, digest, len(data), path)
+
+    def _make_folders(self, folder: Path) -> None:
+        try:
+            self.directory.parent.mkdir(parents=True, exist_ok=True)
+            current = self.directory
+            current.mkdir(mode=DIR_MODE, exist_ok=True)
+            for part in folder.relative_to(self.directory).parts:
+                current = current / part
+                current.mkdir(mode=DIR_MODE, exist_ok=True)
+        except OSError as exc:
+            raise StoreWriteFailed(f"cannot create backup folder {folder}: {exc.strerror or exc}") from exc
+
+    @staticmethod
+    def _free_name(folder: Path, taken_at: float, kind: str) -> tuple[str, Path]:
+        stamp = _stamp(taken_at)
+        for _ in range(1000):
+            backup_id = f"{stamp}-{_SEQUENCE.number(stamp):04x}{os.urandom(2).hex()}-{_TAGS[kind]}"
+            path = folder / f"{backup_id}.json"
+            if not os.path.lexists(path):
+                return backup_id, path
+        raise StoreWriteFailed(f"cannot write a backup in {folder}: no free file name for {stamp}")
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def list(self, *, tenant_id: str | None = None, kind: str | None = None) -> builtins.list[BackupMeta]:
+        """Backups oldest first (recorded time, then id); StoreCorrupt if any candidate's metadata is unreadable.
+
+        With ``tenant_id``: that tenant's pre-images and the snapshots holding it. Checksums are not
+        verified here (reads do that); ``scan`` gives the readable ones and the problems instead of raising.
+        """
+        metas, problems = self.scan(tenant_id=tenant_id, kind=kind)
+        if problems:
+            raise _corrupt_many(problems)
+        return metas
+
+    def scan(
+        self, *, tenant_id: str | None = None, kind: str | None = None
+    ) -> tuple[builtins.list[BackupMeta], builtins.list[tuple[Path, str]]]:
+        """Like ``list``, but files whose metadata cannot be read are returned as (path, problem)."""
+        if kind not in (None, PRE_IMAGE, SNAPSHOT):
+            raise ValueError(f"kind must be {PRE_IMAGE!r} or {SNAPSHOT!r}, not {kind!r}")
+        problems: builtins.list[tuple[Path, str]] = []
+        metas: builtins.list[BackupMeta] = []
+        for path in self._backup_files(tenant_id=tenant_id, kind=kind, problems=problems):
+            try:
+                meta = self._head(path)
+            except FileNotFoundError:
+                continue  # removed since the folder was listed (prune by another process)
+            except _Unusable as exc:
+                problems.append((path, str(exc)))
+                continue
+            if tenant_id is None or tenant_id in meta.tenant_ids:
+                metas.append(meta)
+        metas.sort(key=_order)
+        return metas, sorted(problems)
+
+    def get(self, backup_id: str) -> BackupMeta:
+        """One backup's metadata (checksum not verified); BackupNotFound, StoreCorrupt."""
+        path = self._locate(backup_id)
+        try:
+            return self._head(path)
+        except FileNotFoundError:
+            raise BackupNotFound(f"backup {backup_id} is gone (removed while it was being read)") from None
+        except _Unusable as exc:
+            raise _corrupt(path, str(exc)) from None
+
+    def tenants_in(self, backup_id: str) -> builtins.list[TenantBackup]:
+        """Every tenant of one backup, read and verified; BackupNotFound, StoreCorrupt."""
+        meta, tenants, settings = self._load_or_raise(self._locate(backup_id))
+        return [TenantBackup(meta, t, settings.get(str(t["id"]))) for t in tenants]
+
+    def tenant_at(
+        self, tenant_id: str, *, at: float | None = None, backup_id: str | None = None
+    ) -> TenantBackup | None:
+        """The tenant from its newest backup taken at or before ``at`` (None: the latest), or None.
+
+        Pre-images and snapshots both count. With ``backup_id``: the tenant from that backup
+        (BackupNotFound if it does not hold the tenant or, with ``at`` too, was taken after ``at``).
+        Nothing is skipped: if the best candidate, or any unreadable file that might be a newer
+        one, is corrupt, this raises StoreCorrupt naming it instead of using an older backup.
+        """
+        if backup_id is not None:
+            meta, tenants, settings = self._load_or_raise(self._locate(backup_id, tenant_id=tenant_id))
+            if at is not None and meta.taken_at > at:
+                raise BackupNotFound(f"backup {backup_id} was taken after the requested time")
+            found = _pick(meta, tenants, settings, tenant_id)
+            if found is None:
+                raise BackupNotFound(f"backup {backup_id} does not hold tenant {tenant_id!r}")
+            return found
+        metas, problems = self.scan(tenant_id=tenant_id)
+        best = max((m for m in metas if at is None or m.taken_at <= at), key=_order, default=None)
+        blocking = [(path, why) for path, why in problems if _might_be_newer(path, best, at)]
+        if blocking:
+            raise _corrupt_many(blocking)
+        if best is None:
+            return None
+        found = _pick(*self._load_or_raise(best.path), tenant_id)
+        if found is None:  # pragma: no cover - the load cross-checks content against the metadata
+            raise _corrupt(best.path, f"does not hold tenant {tenant_id!r}")
+        return found
+
+    def verify(self) -> builtins.list[tuple[Path, str]]:
+        """Read and verify every file under the backups folder; [(path, problem)], empty when all are good."""
+        problems: builtins.list[tuple[Path, str]] = []
+        seen: dict[str, Path] = {}
+        for path in self._all_files(problems):
+            if not _in_backup_place(path, self.directory):
+                problems.append((path, _stray(path)))
+                continue
+            try:
+                meta, _tenants, _settings = self._load(path)
+            except FileNotFoundError:
+                continue
+            except _Unusable as exc:
+                problems.append((path, str(exc)))
+                continue
+            if meta.id in seen:
+                problems.append((path, f"has the same backup id as {seen[meta.id]}"))
+            seen.setdefault(meta.id, path)
+        return sorted(problems)
+
+    # -- retention and metrics ----------------------------------------------------------------
+
+    def prune(self, *, max_age_days: float, keep_snapshots: int, dry_run: bool = False) -> builtins.list[BackupMeta]:
+        """Remove snapshots beyond the newest ``keep_snapshots`` and backups older than ``max_age_days``.
+
+        Never removed: the newest valid backup holding each tenant (every tenant of every backup,
+        whether or not it still exists), any file that is corrupt or unreadable (``verify`` reports
+        those), and anything written while this runs. Returns what was (or, dry run, would be)
+        removed, oldest first.
+        """
+        if max_age_days < 0 or keep_snapshots < 0 or math.isnan(max_age_days):
+            raise ValueError("max_age_days and keep_snapshots must not be negative")
+        metas, _unreadable = self.scan()  # unreadable files are never candidates
+        newest_first = sorted(metas, key=_order, reverse=True)
+        valid: dict[Path, bool] = {}
+
+        def is_valid(meta: BackupMeta) -> bool:
+            if meta.path not in valid:
+                try:
+                    self._load(meta.path)
+                    valid[meta.path] = True
+                except (_Unusable, FileNotFoundError):
+                    valid[meta.path] = False
+            return valid[meta.path]
+
+        protected: set[Path] = set()
+        covered: set[str] = set()
+        for meta in newest_first:
+            uncovered = [t for t in meta.tenant_ids if t not in covered]
+            if uncovered and is_valid(meta):
+                protected.add(meta.path)
+                covered.update(uncovered)
+        cutoff = self._clock() - max_age_days * _DAY
+        snapshots = [m for m in newest_first if m.kind == SNAPSHOT]
+        doomed = {m.path: m for m in snapshots[keep_snapshots:]}
+        doomed.update((m.path, m) for m in metas if m.taken_at < cutoff)
+        removed: builtins.list[BackupMeta] = []
+        for meta in sorted(doomed.values(), key=_order):
+            if meta.path in protected or not is_valid(meta):
+                continue
+            if not dry_run:
+                try:
+                    os.unlink(meta.path)
+                except FileNotFoundError:
+                    continue
+                except OSError as exc:
+                    raise StoreWriteFailed(f"cannot remove backup {meta.path}: {exc.strerror or exc}") from exc
+            removed.append(meta)
+        return removed
+
+    def usage(self) -> tuple[int, int]:
+        """(bytes, files) of everything under the backups folder."""
+        total = count = 0
+        for root, _dirs, names in os.walk(self.directory):
+            for name in names:
+                try:
+                    info = os.lstat(os.path.join(root, name))
+                except OSError:
+                    continue
+                if stat.S_ISREG(info.st_mode):
+                    total += info.st_size
+                    count += 1
+        return total, count
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _backup_files(
+        self, *, tenant_id: str | None, kind: str | None, problems: builtins.list[tuple[Path, str]]
+    ) -> builtins.list[Path]:
+        files: builtins.list[Path] = []
+        if kind in (None, PRE_IMAGE):
+            base = self.directory / PRE_IMAGES_DIR
+            if tenant_id is not None:
+                folders = [base / encode_tenant_id(tenant_id)]
+            else:
+                folders = [base / name for name in _entries(base, problems, want_dirs=True)]
+            for folder in folders:
+                files.extend(folder / name for name in _entries(folder, problems, want_dirs=False))
+        if kind in (None, SNAPSHOT):
+            folder = self.directory / SNAPSHOTS_DIR
+            files.extend(folder / name for name in _entries(folder, problems, want_dirs=False))
+        return files
+
+    def _all_files(self, problems: builtins.list[tuple[Path, str]]) -> builtins.list[Path]:
+        def failed(exc: OSError) -> None:
+            if isinstance(exc, FileNotFoundError):
+                return  # no backups yet, or a folder pruned while we walked
+            problems.append((Path(exc.filename or self.directory), f"cannot be read: {exc.strerror or exc}"))
+
+        found: builtins.list[Path] = []
+        for root, _dirs, names in os.walk(self.directory, onerror=failed):
+            found.extend(Path(root, name) for name in names)
+        return sorted(found)
+
+    def _locate(self, backup_id: str, *, tenant_id: str | None = None) -> Path:
+        match = _ID_RE.fullmatch(backup_id) if isinstance(backup_id, str) else None
+        if match is None:
+            raise BackupNotFound(f"no backup {backup_id!r}: ids look like 20261122T043012.123456Z-0000a1b2-pre")
+        name = f"{backup_id}.json"
+        if match.group(3) == _TAGS[SNAPSHOT]:
+            candidates: Iterable[Path] = [self.directory / SNAPSHOTS_DIR / name]
+        else:
+            base = self.directory / PRE_IMAGES_DIR
+            first = [base / encode_tenant_id(tenant_id) / name] if tenant_id is not None else []
+            candidates = [*first, *(base / d / name for d in _entries(base, [], want_dirs=True))]
+        for path in candidates:
+            if path.is_file():
+                return path
+        raise BackupNotFound(f"no backup {backup_id} in {self.directory}")
+
+    def _head(self, path: Path) -> BackupMeta:
+        """The metadata from the head of the file, checked against its path; checksum not verified."""
+        try:
+            with path.open("rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                chunk = handle.read(_HEAD_CHUNK)
+                found: tuple[Any, Any] | None = (
+                    _parse_head(handle, chunk[len(_HEAD) :]) if chunk.startswith(_HEAD) else None
+                )
+                if found is None:  # not laid out as we write it: read it whole, which says what is wrong
+                    handle.seek(0)
+                    document = _parse_document(handle.read())
+                    found = document.get("meta"), document.get("sha256")
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise _Unusable(f"cannot be read: {exc.strerror or exc}") from exc
+        return _meta_from(found[0], found[1], path, size)
+
+    def _load(self, path: Path) -> tuple[BackupMeta, builtins.list[dict[str, Any]], dict[str, dict[str, Any]]]:
+        """Read the whole file and verify it; _Unusable says why not."""
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise _Unusable(f"cannot be read: {exc.strerror or exc}") from exc
+        document = _parse_document(raw)
+        meta = _meta_from(document.get("meta"), document.get("sha256"), path, len(raw))
+        content = document.get("content")
+        if not isinstance(content, dict):
+            raise _Unusable("has no content object")
+        actual = hashlib.sha256(_canonical(content)).hexdigest()
+        if actual != meta.sha256:
+            raise _Unusable(
+                f"checksum mismatch: the content hashes to {actual[:16]}…, the file records {meta.sha256[:16]}…; "
+                "it was changed after it was written"
+            )
+        tenants = content.get("tenants")
+        settings = content.get("settings")
+        if not isinstance(tenants, builtins.list) or not all(
+            isinstance(t, dict) and isinstance(t.get("id"), str) for t in tenants
+        ):
+            raise _Unusable("content.tenants is not a list of tenants with ids")
+        if not isinstance(settings, dict) or not all(isinstance(v, dict) for v in settings.values()):
+            raise _Unusable("content.settings is not a map of tenant id to settings")
+        held = tuple(t["id"] for t in tenants)
+        if held != meta.tenant_ids:
+            raise _Unusable("the metadata's tenant_ids do not match the tenants in the content")
+        if not set(settings) <= set(held):
+            raise _Unusable("content.settings has settings for tenants the backup does not hold")
+        return meta, tenants, settings
+
+    def _load_or_raise(self, path: Path) -> tuple[BackupMeta, builtins.list[dict[str, Any]], dict[str, dict[str, Any]]]:
+        try:
+            return self._load(path)
+        except FileNotFoundError:
+            raise BackupNotFound(f"backup {path.stem} is gone (removed while it was being read)") from None
+        except _Unusable as exc:
+            raise _corrupt(path, str(exc)) from None
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _order(meta: BackupMeta) -> tuple[float, str]:
+    return meta.taken_at, meta.id
+
+
+def _pick(
+    meta: BackupMeta, tenants: Sequence[dict[str, Any]], settings: Mapping[str, dict[str, Any]], tenant_id: str
+) -> TenantBackup | None:
+    for record in tenants:
+        if record["id"] == tenant_id:
+            return TenantBackup(meta, record, settings.get(tenant_id))
+    return None
+
+
+def _check_operation(kind: str, operation: str) -> None:
+    if operation not in OPERATIONS[kind]:
+        raise ValueError(f"a {kind} operation is one of {', '.join(OPERATIONS[kind])}, not {operation!r}")
+
+
+def _tenant_id(record: Mapping[str, Any]) -> str:
+    tenant_id = record.get("id")
+    if not isinstance(tenant_id, str) or not tenant_id:
+        raise ValueError(f"a tenant to back up needs a non-empty string 'id', got {tenant_id!r}")
+    return tenant_id
+
+
+def _plain(value: Any) -> Any:
+    """Mappings and sequences (a MappingProxy, a tuple) as the dicts and lists JSON reads back."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _plain_mapping(value: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected a mapping, not {type(value).__name__}")
+    return {k: _plain(v) for k, v in value.items()}
+
+
+def _canonical(content: Any) -> bytes:
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.encode(_UTF8, _SURROGATES)
+
+
+def _stamp(taken_at: float) -> str:
+    return datetime.fromtimestamp(taken_at, tz=UTC).strftime(_STAMP_FORMAT)
+
+
+def _stamp_time(backup_id: str) -> float | None:
+    match = _ID_RE.fullmatch(backup_id)
+    if match is None:
+        return None
+    return datetime.strptime(match.group(1), _STAMP_FORMAT).replace(tzinfo=UTC).timestamp()
+
+
+def _parse_head(handle: Any, start: bytes) -> tuple[Any, str] | None:
+    """(meta, sha256) from a file laid out as we write it, reading no more than the head; else None."""
+    decoder = codecs.getincrementaldecoder(_UTF8)(_SURROGATES)
+    json_decoder = json.JSONDecoder()
+    try:
+        text = decoder.decode(start)
+        at_end = False
+        while True:
+            try:
+                meta, end = json_decoder.raw_decode(text)
+            except json.JSONDecodeError:
+                end = -1
+            if end >= 0 and (len(text) - end >= 80 or at_end):
+                match = _SHA_FIELD_RE.match(text, end)
+                return (meta, match.group(1)) if match else None
+            if at_end:
+                return None
+            more = handle.read(max(_HEAD_CHUNK, len(text)))
+            at_end = not more
+            text += decoder.decode(more, final=at_end)
+    except (UnicodeDecodeError, RecursionError):
+        return None
+
+
+def _parse_document(raw: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise _Unusable(f"is not valid JSON ({exc})") from exc
+    if not isinstance(document, dict):
+        raise _Unusable("is not a JSON object")
+    version = document.get("format")
+    if type(version) is not int or version != FORMAT_VERSION:
+        newer = " (written by a newer descope-gitops?)" if type(version) is int and version > FORMAT_VERSION else ""
+        raise _Unusable(f"has unknown format version {version!r}{newer}; this build reads {FORMAT_VERSION}")
+    return document
+
+
+def _meta_from(raw: Any, sha256: Any, path: Path, size: int) -> BackupMeta:
+    """BackupMeta from a file's metadata, cross-checked against where the file is and what it is called."""
+    if not isinstance(raw, dict):
+        raise _Unusable("has no metadata object")
+    backup_id, kind, operation = raw.get("id"), raw.get("kind"), raw.get("operation")
+    taken_at, tenant_ids = raw.get("taken_at"), raw.get("tenant_ids")
+    revision, cycle_id = raw.get("revision"), raw.get("cycle_id")
+    if not isinstance(backup_id, str) or path.name != f"{backup_id}.json":
+        raise _Unusable(f"records id {backup_id!r}, which does not match its file name")
+    match = _ID_RE.fullmatch(backup_id)
+    if match is None:
+        raise _Unusable(f"records id {backup_id!r}, which does not match its file name")
+    if kind not in _TAGS or _KINDS_BY_TAG[match.group(3)] != kind:
+        raise _Unusable(f"records kind {kind!r}, which does not match its id")
+    if not isinstance(operation, str):
+        raise _Unusable("records no operation")
+    if isinstance(taken_at, bool) or not isinstance(taken_at, int | float) or not math.isfinite(taken_at):
+        raise _Unusable(f"records taken_at {taken_at!r}, which is not a time")
+    if _stamp(taken_at) != match.group(1):
+        raise _Unusable(f"records taken_at {taken_at!r}, which does not match its id")
+    if not isinstance(tenant_ids, builtins.list) or not all(isinstance(t, str) for t in tenant_ids):
+        raise _Unusable("records no list of tenant ids")
+    if len(set(tenant_ids)) != len(tenant_ids):
+        raise _Unusable("records a tenant twice")
+    if not all(v is None or isinstance(v, str) for v in (revision, cycle_id)):
+        raise _Unusable("records a revision or cycle id that is not a string")
+    if not isinstance(sha256, str) or not _HEX64_RE.fullmatch(sha256):
+        raise _Unusable("records no sha256")
+    if kind == SNAPSHOT and path.parent.name != SNAPSHOTS_DIR:
+        raise _Unusable(f"is a snapshot outside the {SNAPSHOTS_DIR} folder")
+    if kind == PRE_IMAGE and (
+        len(tenant_ids) != 1
+        or path.parent.parent.name != PRE_IMAGES_DIR
+        or path.parent.name != encode_tenant_id(tenant_ids[0])
+    ):
+        raise _Unusable("is a pre-image that is not in the folder of its one tenant")
+    return BackupMeta(
+        backup_id, kind, operation, float(taken_at), tuple(tenant_ids), revision, cycle_id, sha256, size, path
+    )
+
+
+def _entries(folder: Path, problems: builtins.list[tuple[Path, str]], *, want_dirs: bool) -> builtins.list[str]:
+    """Sub-folders, or backup file names (``*.json``, not temp files), of ``folder``; none if it is missing."""
+    names: builtins.list[str] = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if want_dirs:
+                    wanted = entry.is_dir(follow_symlinks=False)
+                else:
+                    wanted = entry.name.endswith(".json") and entry.is_file(follow_symlinks=False)
+                if wanted:
+                    names.append(entry.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as exc:
+        problems.append((folder, f"cannot be listed: {exc.strerror or exc}"))
+    return names
+
+
+def _in_backup_place(path: Path, directory: Path) -> bool:
+    parts = path.relative_to(directory).parts
+    name_ok = path.name.endswith(".json") and not path.name.startswith(".")
+    return name_ok and (
+        (len(parts) == 2 and parts[0] == SNAPSHOTS_DIR) or (len(parts) == 3 and parts[0] == PRE_IMAGES_DIR)
+    )
+
+
+def _stray(path: Path) -> str:
+    if path.name.startswith(".") and path.name.endswith(".tmp"):
+        return "is a temporary file left by an interrupted write (not a backup; safe to delete)"
+    return "is not a backup file (unexpected name or place)"
+
+
+def _might_be_newer(path: Path, best: BackupMeta | None, at: float | None) -> bool:
+    """Could this unreadable file be a candidate newer than ``best`` (at or before ``at``)?"""
+    taken = _stamp_time(path.stem)
+    if taken is None:
+        return True
+    if at is not None and taken - _ONE_MICROSECOND > at:
+        return False
+    return best is None or taken + _ONE_MICROSECOND >= best.taken_at
+
+
+def _corrupt(path: Path, problem: str) -> StoreCorrupt:
+    return StoreCorrupt(
+        f"backup file {path} {problem}. It was left in place for inspection; "
+        "`descope-gitops backup verify` lists every such file"
+    )
+
+
+def _corrupt_many(problems: Sequence[tuple[Path, str]]) -> StoreCorrupt:
+    if len(problems) == 1:
+        return _corrupt(*problems[0])
+    lines = "\n".join(f"  {path} {problem}" for path, problem in problems)
+    return StoreCorrupt(
+        f"{len(problems)} backup files are unusable (left in place; `descope-gitops backup verify` lists them):\n"
+        + lines
+    )

@@ -148,3 +148,34 @@ def test_backup_verify_catches_tampering(cli: Run, sandbox: Sandbox, tmp_path: P
     backup_id = json.loads(cli("backup", "list", "--format", "json").stdout)[0]["id"]
     refused = cli("restore", "--tenant", "a", "--from", backup_id)
     assert refused.returncode == 1 and str(snapshot.name) in refused.stderr
+
+
+def test_restore_a_whole_snapshot_and_from_a_git_revision(
+    cli: Run, sandbox: Sandbox, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    from tests.e2e.conftest import GitRepo
+
+    repo = GitRepo(tmp_path / "repo")
+    first = repo.commit({"tenants.yaml": "tenants:\n  - id: a\n    name: A\n  - id: b\n    name: B\n"})
+    repo.commit({"tenants.yaml": "tenants:\n  - id: a\n    name: A2\n  - id: b\n    name: B2\n"})
+    git_env = {
+        "DESCOPE_GITOPS_SOURCE__KIND": "git",
+        "DESCOPE_GITOPS_SOURCE__URL": repo.url,
+        "DESCOPE_GITOPS_SOURCE__PATH": "tenants.yaml",
+    }
+    for tenant, name in (("a", "A2"), ("b", "B2")):
+        sandbox.api("POST", "/v1/mgmt/tenant/create", json={"id": tenant, "name": name}).raise_for_status()
+    assert cli("backup", "create").returncode == 0
+    snapshot = json.loads(cli("backup", "list", "--format", "json").stdout)[-1]["id"]
+    for tenant in ("a", "b"):
+        sandbox.api("POST", "/v1/mgmt/tenant/delete", json={"id": tenant}).raise_for_status()
+
+    whole = cli("restore", "--all", "--from", snapshot, env=git_env)
+    assert whole.returncode == 0, whole.stdout + whole.stderr
+    assert {t: v["name"] for t, v in sandbox.tenants().items()} == {"a": "A2", "b": "B2"}
+
+    old = cli("restore", "--tenant", "a", "--git-rev", first, env=git_env)
+    assert old.returncode == 0, old.stdout + old.stderr
+    assert "from git" in old.stdout
+    assert sandbox.tenants()["a"]["name"] == "A"
+    assert "the daemon will revert this restore" in old.stdout  # HEAD of main says A2

@@ -110,6 +110,7 @@ class Plan:
     actions: tuple[Action, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
     blocked: tuple[str, ...] = ()  # guard reasons; non-empty means apply nothing
+    blocked_codes: tuple[str, ...] = ()  # max_deletes | max_delete_ratio | empty_source | source_shrank
     managed: int = 0  # desired tenants that exist live
     unmanaged: int = 0  # live tenants outside desired and inventory
     orphaned: tuple[str, ...] = ()  # inventory tenants gone from YAML but kept because prune is off
@@ -173,12 +174,13 @@ def make_plan(
 
     managed = sum(1 for tid in desired_by_id if tid in live_by_id)
     unmanaged = sum(1 for tid in live_by_id if tid not in desired_by_id and tid not in inventory)
-    blocked = _guards(desired, deletes, inventory, live_by_id, last_applied_count, policy)
+    guards = _guards(desired, deletes, inventory, live_by_id, last_applied_count, policy)
 
     return Plan(
         actions=tuple(_staged_creates(creates, desired_by_id) + updates + _staged_deletes(deletes, live_by_id)),
         conflicts=tuple(conflicts),
-        blocked=tuple(blocked),
+        blocked=tuple(message for _code, message in guards),
+        blocked_codes=tuple(code for code, _message in guards),
         managed=managed,
         unmanaged=unmanaged,
         orphaned=tuple(sorted(orphaned)),
@@ -347,38 +349,50 @@ def _guards(
     live_by_id: Mapping[str, LiveTenant],
     last_applied_count: int | None,
     policy: PlanPolicy,
-) -> list[str]:
-    reasons: list[str] = []
+) -> list[tuple[str, str]]:
+    reasons: list[tuple[str, str]] = []
     lifted = policy.allow_deletes
     n_deletes = len(deletes)
     if n_deletes > policy.max_deletes and n_deletes > lifted:
         reasons.append(
-            f"would delete {n_deletes} tenants, more than max_deletes={policy.max_deletes} "
-            f"(lift once with --allow-deletes {n_deletes})"
+            (
+                "max_deletes",
+                f"would delete {n_deletes} tenants, more than max_deletes={policy.max_deletes} "
+                f"(lift once with --allow-deletes {n_deletes})",
+            )
         )
     managed_live = sum(1 for tid in inventory if tid in live_by_id) or len(live_by_id)
     if n_deletes and managed_live and n_deletes / managed_live > policy.max_delete_ratio and n_deletes > lifted:
         reasons.append(
-            f"would delete {n_deletes} of {managed_live} managed tenants "
-            f"({n_deletes / managed_live:.0%}), more than max_delete_ratio={policy.max_delete_ratio:.0%} "
-            f"(lift once with --allow-deletes {n_deletes})"
+            (
+                "max_delete_ratio",
+                f"would delete {n_deletes} of {managed_live} managed tenants "
+                f"({n_deletes / managed_live:.0%}), more than max_delete_ratio={policy.max_delete_ratio:.0%} "
+                f"(lift once with --allow-deletes {n_deletes})",
+            )
         )
     count = len(desired.tenants)
     if count == 0:
         held = max(len(inventory), last_applied_count or 0)
         if lifted < max(held, 1):
             reasons.append(
-                "the source declares zero tenants; refusing to treat that as the desired state "
-                f"(lift once with --allow-deletes {max(held, 1)})"
+                (
+                    "empty_source",
+                    "the source declares zero tenants; refusing to treat that as the desired state "
+                    f"(lift once with --allow-deletes {max(held, 1)})",
+                )
             )
     elif last_applied_count:
         lost = last_applied_count - count
         if lost > 0 and lost / last_applied_count > policy.max_delete_ratio and lost > lifted:
             reasons.append(
-                f"the source lost {lost} of the {last_applied_count} tenants of the last applied "
-                f"revision ({lost / last_applied_count:.0%}), "
-                f"more than max_delete_ratio={policy.max_delete_ratio:.0%} "
-                f"(lift once with --allow-deletes {lost})"
+                (
+                    "source_shrank",
+                    f"the source lost {lost} of the {last_applied_count} tenants of the last applied "
+                    f"revision ({lost / last_applied_count:.0%}), "
+                    f"more than max_delete_ratio={policy.max_delete_ratio:.0%} "
+                    f"(lift once with --allow-deletes {lost})",
+                )
             )
     return reasons
 

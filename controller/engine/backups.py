@@ -8,7 +8,7 @@ with one call and store them with the session settings we know, then apply reten
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from loguru import logger
@@ -38,8 +38,10 @@ class PreImageHooks(WriteHooks):
         cycle_id: str | None,
         settings_by_id: Mapping[str, Mapping[str, Any]] | None = None,
         operation: str | None = None,
+        on_backup: Callable[[str, bool], None] = lambda _kind, _ok: None,
     ) -> None:
         self.store = store
+        self.on_backup = on_backup
         self.revision = revision
         self.cycle_id = cycle_id
         self.settings_by_id = settings_by_id or {}
@@ -59,7 +61,9 @@ class PreImageHooks(WriteHooks):
                 cycle_id=self.cycle_id,
             )
         except StoreWriteFailed as exc:
+            self.on_backup("pre-image", False)
             raise StoreWriteFailed(f"backup of {action.tenant_id} failed, so it was not changed: {exc}") from exc
+        self.on_backup("pre-image", True)
         self.written.append(meta)
 
 

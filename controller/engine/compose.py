@@ -17,6 +17,7 @@ from loguru import logger
 from controller import __version__
 from controller.adapters.backup_store import BackupStore
 from controller.adapters.descope import DescopeClient, base_url_for_project_id
+from controller.adapters.metrics import Metrics
 from controller.adapters.source import LocalSource, Source
 from controller.adapters.state_store import StateStore
 from controller.adapters.store_lock import StoreLock
@@ -24,7 +25,9 @@ from controller.core.plan import PlanPolicy
 from controller.engine.backups import apply_retention, take_snapshot
 from controller.engine.daemon import Daemon, DaemonConfig
 from controller.engine.logs import register_secret
-from controller.engine.reconciler import CycleOptions, Reconciler
+from controller.engine.observe import CycleObserver
+from controller.engine.reconciler import CycleOptions, CycleReport, Reconciler
+from controller.errors import DescopeGitopsError
 from controller.settings import Settings
 
 
@@ -33,7 +36,9 @@ def descope_base_url(settings: Settings) -> str:
 
 
 @contextmanager
-def descope_client(settings: Settings) -> Iterator[DescopeClient]:
+def descope_client(
+    settings: Settings, *, on_request: Callable[[str, str, float], None] | None = None
+) -> Iterator[DescopeClient]:
     """A DescopeClient over a pooled httpx.Client sized for the write concurrency; closed on exit."""
     settings.require_descope()
     key = settings.descope.management_key
@@ -54,6 +59,7 @@ def descope_client(settings: Settings) -> Iterator[DescopeClient]:
             base_url=descope_base_url(settings),
             rate_limit=settings.descope.rate_limit,
             max_retries=settings.descope.max_retries,
+            on_request=on_request,
         )
     finally:
         http.close()
@@ -80,7 +86,7 @@ def plan_policy(settings: Settings, *, allow_deletes: int = 0, prune: bool | Non
     )
 
 
-def source_from_settings(settings: Settings) -> Source:
+def source_from_settings(settings: Settings, *, on_fetch: Callable[[str], None] | None = None) -> Source:
     """The configured source: a local path, or a Git remote cached under the store directory."""
     if settings.source.kind == "local":
         return LocalSource(settings.source.path)
@@ -96,6 +102,7 @@ def source_from_settings(settings: Settings) -> Source:
         token=token,
         ssh_key_file=settings.source.ssh_key_file,
         timeout=settings.source.timeout,
+        on_fetch=on_fetch,
     )
     for secret in source.secrets:  # e.g. a token written into the URL itself
         register_secret(secret)
@@ -142,16 +149,32 @@ def daemon(settings: Settings) -> Iterator[Daemon]:
     secret = secret or None  # an empty secret would let anyone sign: treat it as "webhook off"
     register_secret(secret)
     store = state_store(settings)
-    source = source_from_settings(settings)
-    with descope_client(settings) as client:
-        backups = backup_store(settings)
-        reconciler = Reconciler(source, client, store, backups=backups)
+    metrics = Metrics(restores_log=restores_log(settings))
+    metrics.interval.set(settings.source.interval)
+    metrics.report_policy.set(1 if settings.reconcile.drift_policy == "report" else 0)
+    observer = CycleObserver(metrics)
+    source = source_from_settings(settings, on_fetch=metrics.on_fetch)
+    backups = backup_store(settings)
+    _seed_metrics(observer, store, backups)
+    with descope_client(settings, on_request=metrics.on_request) as client:
+        reconciler = Reconciler(source, client, store, backups=backups, on_backup=metrics.on_backup)
 
         def snapshot() -> None:
-            take_snapshot(client, backups, settings_by_id=store.load(keep_aside=False).applied_settings)
+            try:
+                meta = take_snapshot(client, backups, settings_by_id=store.load(keep_aside=False).applied_settings)
+            except Exception:
+                metrics.on_backup("snapshot", False)
+                raise
+            metrics.on_backup("snapshot", True, meta.taken_at)
             apply_retention(
                 backups, max_age_days=settings.backups.retention_days, keep_snapshots=settings.backups.keep_snapshots
             )
+            metrics.store_usage(*backups.usage())
+
+        def on_cycle(report: CycleReport) -> None:
+            observer(report)
+            if report.applied is not None and report.applied.results:
+                metrics.store_usage(*backups.usage())
 
         def http(d: Daemon) -> HttpEndpoints:
             return HttpEndpoints(
@@ -160,6 +183,7 @@ def daemon(settings: Settings) -> Iterator[Daemon]:
                 readiness=d.readiness,
                 on_push=d.on_push,
                 webhook_secret=secret,
+                metrics_app=metrics.wsgi_app(),
                 accepted_refs=accepted_refs(settings),
                 log=lambda line: logger.warning("{}", line),
             )
@@ -177,5 +201,27 @@ def daemon(settings: Settings) -> Iterator[Daemon]:
             ),
             http=http,
             jobs=[("snapshot", snapshot, settings.backups.snapshot_interval)],
+            on_cycle=on_cycle,
             watcher=watch_local(Path(settings.source.path)) if settings.source.kind == "local" else None,
         )
+
+
+def restores_log(settings: Settings) -> Path:
+    return Path(settings.store.dir) / "restores.jsonl"
+
+
+def _seed_metrics(observer: CycleObserver, store: StateStore, backups: BackupStore) -> None:
+    """Timestamps survive restarts: read them back from the stores (best effort, never fatal)."""
+    try:
+        observer.restore(store.load(keep_aside=False))
+    except DescopeGitopsError as exc:
+        logger.warning("metrics start without history: {}", exc)
+    try:
+        metas, _problems = backups.scan()
+        for kind in ("pre-image", "snapshot"):
+            times = [m.taken_at for m in metas if m.kind == kind]
+            if times:
+                observer.metrics.backup_last_success.labels(kind=kind).set(max(times))
+        observer.metrics.store_usage(*backups.usage())
+    except DescopeGitopsError as exc:
+        logger.warning("backup metrics start empty: {}", exc)

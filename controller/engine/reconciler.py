@@ -67,6 +67,7 @@ class CycleReport:
     resumed: OpenJournal | None = None
     deferred: list[str] = field(default_factory=list)  # tenants in failure backoff, not attempted
     enforced_revision: str | None = None  # the revision whose desired state was planned
+    suspended: bool = False
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -124,6 +125,7 @@ class Reconciler:
         should_stop: Callable[[], bool] = lambda: False,
         on_resume: Callable[[OpenJournal], None] = lambda _journal: None,
         backups: BackupStore | None = None,
+        on_backup: Callable[[str, bool], None] = lambda _kind, _ok: None,
     ) -> None:
         self.source = source
         self.client = client
@@ -135,11 +137,13 @@ class Reconciler:
         self.should_stop = should_stop
         self.on_resume = on_resume
         self.backups = backups
+        self.on_backup = on_backup
         self.last_good: tuple[Revision, DesiredState] | None = None
 
     def run_cycle(self, options: CycleOptions) -> CycleReport:
         report = CycleReport(cycle_id=uuid.uuid4().hex[:12], status="failed", started=self.clock())
         report.dry_run = not options.writes
+        report.suspended = options.suspended
         log = logger.bind(cycle=report.cycle_id)
         state: ControllerState | None = None
         try:
@@ -277,6 +281,7 @@ class Reconciler:
                 revision=revision.id,
                 cycle_id=report.cycle_id,
                 settings_by_id={**state.applied_settings, **live_settings},
+                on_backup=self.on_backup,
             )
         if self.journal is not None and plan.actions:
             self.journal.begin(

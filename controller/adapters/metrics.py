@@ -1,0 +1,213 @@
+"""Prometheus metrics of the daemon: one registry, the catalogue of shared/DESIGN.md, bounded labels.
+
+Every metric lives in a registry owned by a ``Metrics`` object (not the global one), so tests and
+the daemon each get their own. Labels are bounded: results, actions, operations, HTTP codes,
+field names of the tenant schema; never tenant ids, and revisions only in the one info metric.
+The engine feeds it plain values; this module decides nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from controller import __version__
+
+PREFIX = "descope_gitops_"
+CYCLE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+APPLY_LAG_BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+REQUEST_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+KEPT_THEM_IN_LINE = ("succeeded", "partial", "planned")
+
+
+class _RestoresCollector(Collector):
+    """Counts restores from ``restores.jsonl``, which one-shot ``restore`` jobs append to."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+
+    def collect(self) -> Iterable[Metric]:
+        family = CounterMetricFamily(
+            f"{PREFIX}restores", "Restores run against this store, by result", labels=["result"]
+        )
+        counts: dict[str, int] = {}
+        if self.path is not None:
+            try:
+                lines = self.path.read_text(encoding="utf-8").splitlines()
+            except OSError:
+                lines = []
+            for line in lines:
+                try:
+                    result = str(json.loads(line)["result"])
+                except (ValueError, KeyError, TypeError):
+                    continue
+                counts[result] = counts.get(result, 0) + 1
+        for result in ("restored", "partial", "failed"):
+            family.add_metric([result], counts.pop(result, 0))
+        for result, count in sorted(counts.items()):
+            family.add_metric([result], count)
+        yield family
+
+
+class Metrics:
+    def __init__(self, *, restores_log: Path | None = None, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.reconcile_total = Counter(f"{PREFIX}reconcile", "Reconcile cycles by result", ["result"], registry=r)
+        self.reconcile_duration = Histogram(
+            f"{PREFIX}reconcile_duration_seconds", "Duration of reconcile cycles", buckets=CYCLE_BUCKETS, registry=r
+        )
+        self.last_reconcile = Gauge(
+            f"{PREFIX}last_reconcile_timestamp_seconds",
+            "End of the last cycle with each result",
+            ["result"],
+            registry=r,
+        )
+        self.last_success = Gauge(
+            f"{PREFIX}last_success_timestamp_seconds",
+            "End of the last cycle that kept Descope in line (succeeded, partial or planned)",
+            registry=r,
+        )
+        self.interval = Gauge(f"{PREFIX}reconcile_interval_seconds", "Configured seconds between cycles", registry=r)
+        self.revision_info = Gauge(
+            f"{PREFIX}source_revision_info", "The source revision last seen (value 1)", ["revision"], registry=r
+        )
+        self.commit_to_applied = Histogram(
+            f"{PREFIX}commit_to_applied_seconds",
+            "From commit time to the end of the cycle that applied it",
+            buckets=APPLY_LAG_BUCKETS,
+            registry=r,
+        )
+        self.config_valid = Gauge(f"{PREFIX}config_valid", "1 unless the newest revision is refused", registry=r)
+        self.suspended = Gauge(f"{PREFIX}suspended", "1 while the controller is suspended", registry=r)
+        self.report_policy = Gauge(
+            f"{PREFIX}drift_policy_report", "1 when drift is only reported (drift_policy = report)", registry=r
+        )
+        self.tenants = Gauge(f"{PREFIX}tenants", "Tenants by state", ["state"], registry=r)
+        self.drift_fields = Gauge(f"{PREFIX}drift_fields", "Tenants drifted, per schema field", ["field"], registry=r)
+        self.planned = Gauge(f"{PREFIX}planned_actions", "Actions in the last plan", ["action"], registry=r)
+        self.actions_total = Counter(
+            f"{PREFIX}actions", "Actions executed, by result", ["action", "result"], registry=r
+        )
+        self.guard_blocked = Counter(f"{PREFIX}guard_blocked", "Plans refused by a guard", ["reason"], registry=r)
+        self.requests = Counter(
+            f"{PREFIX}descope_requests",
+            "Descope API requests by operation and status",
+            ["operation", "code"],
+            registry=r,
+        )
+        self.request_duration = Histogram(
+            f"{PREFIX}descope_request_duration_seconds",
+            "Descope API request latency",
+            ["operation"],
+            buckets=REQUEST_BUCKETS,
+            registry=r,
+        )
+        self.rate_limited = Counter(f"{PREFIX}descope_rate_limited", "429 answers from Descope", registry=r)
+        self.git_fetch = Counter(f"{PREFIX}git_fetch", "Git source checks by result", ["result"], registry=r)
+        self.resumes = Counter(f"{PREFIX}checkpoint_resumes", "Interrupted cycles resumed from the journal", registry=r)
+        self.backups_total = Counter(
+            f"{PREFIX}backups", "Backups written, by kind and result", ["kind", "result"], registry=r
+        )
+        self.backup_last_success = Gauge(
+            f"{PREFIX}backup_last_success_timestamp_seconds",
+            "Time of the newest backup of each kind",
+            ["kind"],
+            registry=r,
+        )
+        self.store_bytes = Gauge(f"{PREFIX}backup_store_bytes", "Bytes used by backups", registry=r)
+        self.store_files = Gauge(f"{PREFIX}backup_store_files", "Backup files", registry=r)
+        self.build_info = Gauge(f"{PREFIX}build_info", "Build information (value 1)", ["version"], registry=r)
+        r.register(_RestoresCollector(restores_log))
+        self.build_info.labels(version=__version__).set(1)
+        for result in ("succeeded", "partial", "failed", "blocked", "invalid", "unavailable", "planned"):
+            self.reconcile_total.labels(result=result)
+        for kind in ("pre-image", "snapshot"):
+            for result in ("success", "failure"):
+                self.backups_total.labels(kind=kind, result=result)
+        for result in ("success", "skipped", "error"):
+            self.git_fetch.labels(result=result)
+        for state in ("managed", "unmanaged", "drifted"):
+            self.tenants.labels(state=state)
+        for action in ("create", "update", "delete"):
+            self.planned.labels(action=action)
+        self.config_valid.set(1)
+
+    # -- hooks handed to adapters ----------------------------------------------------------------
+
+    def on_request(self, operation: str, code: str, seconds: float) -> None:
+        self.requests.labels(operation=operation, code=code).inc()
+        self.request_duration.labels(operation=operation).observe(seconds)
+        if code == "429":
+            self.rate_limited.inc()
+
+    def on_fetch(self, result: str) -> None:
+        self.git_fetch.labels(result=result).inc()
+
+    def on_backup(self, kind: str, ok: bool, at: float | None = None) -> None:
+        self.backups_total.labels(kind=kind, result="success" if ok else "failure").inc()
+        if ok:
+            self.backup_last_success.labels(kind=kind).set(at or time.time())
+
+    # -- what a cycle reports ---------------------------------------------------------------------
+
+    def cycle(
+        self,
+        *,
+        result: str,
+        duration: float,
+        finished: float,
+        config_valid: bool | None,
+        suspended: bool,
+        kept_in_line: bool,
+    ) -> None:
+        self.reconcile_total.labels(result=result).inc()
+        self.reconcile_duration.observe(duration)
+        self.last_reconcile.labels(result=result).set(finished)
+        if kept_in_line:
+            self.last_success.set(finished)
+        if config_valid is not None:  # unknown when the source could not be read at all
+            self.config_valid.set(1 if config_valid else 0)
+        self.suspended.set(1 if suspended else 0)
+
+    def revision(self, revision: str) -> None:
+        self.revision_info.clear()
+        self.revision_info.labels(revision=revision).set(1)
+
+    def drift(
+        self,
+        *,
+        managed: int,
+        unmanaged: int,
+        drifted: int,
+        fields: Mapping[str, int],
+        planned: Mapping[str, int],
+    ) -> None:
+        self.tenants.labels(state="managed").set(managed)
+        self.tenants.labels(state="unmanaged").set(unmanaged)
+        self.tenants.labels(state="drifted").set(drifted)
+        self.drift_fields.clear()
+        for name, count in fields.items():
+            self.drift_fields.labels(field=name).set(count)
+        for action in ("create", "update", "delete"):
+            self.planned.labels(action=action).set(planned.get(action, 0))
+
+    def restore_timestamps(self, *, last_success: float | None, last_by_result: Mapping[str, float]) -> None:
+        """After a restart, so freshness alerts do not fire just because the process is new."""
+        if last_success:
+            self.last_success.set(last_success)
+        for result, when in last_by_result.items():
+            self.last_reconcile.labels(result=result).set(when)
+
+    def store_usage(self, size: int, files: int) -> None:
+        self.store_bytes.set(size)
+        self.store_files.set(files)
+
+    def wsgi_app(self) -> Callable[..., Iterable[bytes]]:
+        return make_wsgi_app(self.registry)

@@ -1,0 +1,65 @@
+"""Turns what a cycle did into metrics: the one place that knows both CycleReport and Metrics."""
+
+from __future__ import annotations
+
+from controller.adapters.metrics import Metrics
+from controller.adapters.state_store import ControllerState
+from controller.core.plan import ActionKind
+from controller.engine.reconciler import SUCCESSFUL, CycleReport
+
+
+class CycleObserver:
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+        self._applied_revision: str | None = None
+
+    def restore(self, state: ControllerState) -> None:
+        """Seed timestamps from the store after a restart, so freshness alerts stay quiet."""
+        by_result: dict[str, float] = {}
+        for record in state.history:
+            by_result[record.status] = max(by_result.get(record.status, 0.0), record.finished)
+        self.metrics.restore_timestamps(last_success=state.last_success_at, last_by_result=by_result)
+        self._applied_revision = state.last_applied_revision
+
+    def __call__(self, report: CycleReport) -> None:
+        m = self.metrics
+        status = report.status
+        kept_in_line = status in SUCCESSFUL or (status == "invalid" and report.enforced_revision is not None)
+        config_valid = False if status == "invalid" else (True if report.desired is not None else None)
+        m.cycle(
+            result=status,
+            duration=report.duration,
+            finished=report.finished,
+            config_valid=config_valid,
+            suspended=report.suspended,
+            kept_in_line=kept_in_line,
+        )
+        if report.revision is not None:
+            m.revision(report.revision.id)
+        plan = report.plan
+        if plan is not None:
+            m.drift(
+                managed=plan.managed,
+                unmanaged=plan.unmanaged,
+                drifted=plan.drifted,
+                fields=plan.drift_fields,
+                planned={k.value: plan.count(k) for k in ActionKind},
+            )
+            for code in plan.blocked_codes:
+                m.guard_blocked.labels(reason=code).inc()
+        if report.applied is not None:
+            for result in report.applied.results:
+                outcome = "succeeded" if result.ok else ("skipped" if result.skipped else "failed")
+                m.actions_total.labels(action=result.action.kind.value, result=outcome).inc()
+        if report.resumed is not None:
+            m.resumes.inc()
+        revision = report.revision
+        if (
+            revision is not None
+            and status in {"succeeded", "partial"}
+            and report.enforced_revision == revision.id
+            and revision.id != self._applied_revision
+        ):
+            if revision.committed_at is not None:
+                m.commit_to_applied.observe(max(0.0, report.finished - revision.committed_at))
+            self._applied_revision = revision.id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from controller.adapters.http_server import sign
 from controller.sandbox import SandboxServer
 
 PROJECT_ID = "Pe2e"
@@ -175,3 +177,87 @@ class DaemonProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+WEBHOOK_SECRET = "whsec-e2e-0123456789"
+BASE = "tenants:\n  - id: acme\n    name: ACME Corp\n    customAttributes: {plan: free}\n"
+
+
+class World:
+    def __init__(self, tmp_path: Path, sandbox: Sandbox, cli_env: dict[str, str]) -> None:
+        self.tmp_path, self.sandbox, self.env = tmp_path, sandbox, cli_env
+        self.repo = GitRepo(tmp_path / "repo")
+        self.port = free_port()
+        self.store = tmp_path / "store"
+        self.daemons: list[DaemonProcess] = []
+
+    def config(self, *, interval: float = 1.0, drift_policy: str = "correct", max_concurrency: int = 4) -> Path:
+        path = self.tmp_path / "config.toml"
+        path.write_text(
+            f"""
+[descope]
+rate_limit = 200
+max_concurrency = {max_concurrency}
+timeout = 10
+[source]
+kind = "git"
+url = "{self.repo.url}"
+ref = "main"
+path = "tenants.yaml"
+interval = {interval}
+timeout = 20
+[reconcile]
+drift_policy = "{drift_policy}"
+shutdown_timeout = 15
+[store]
+dir = "{self.store}"
+[http]
+listen = "127.0.0.1:{self.port}"
+webhook_secret = "{WEBHOOK_SECRET}"
+[log]
+level = "INFO"
+format = "text"
+"""
+        )
+        return path
+
+    def daemon(self, **config: Any) -> DaemonProcess:
+        env = {k: v for k, v in self.env.items() if k != "DESCOPE_GITOPS_STORE__DIR"}
+        proc = DaemonProcess(self.config(**config), env, self.tmp_path / f"daemon-{len(self.daemons)}.log")
+        self.daemons.append(proc)
+        return proc.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def state(self) -> dict[str, Any]:
+        return json.loads((self.store / "state.json").read_text())  # type: ignore[no-any-return]
+
+    def push(self, sha: str, *, secret: str = WEBHOOK_SECRET) -> httpx.Response:
+        body = json.dumps({"ref": "refs/heads/main", "after": sha}).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-GitHub-Event": "push",
+            "X-GitHub-Delivery": "d-1",
+            "X-Hub-Signature-256": sign(secret, body),
+        }
+        return httpx.post(f"{self.url}/hooks/git", content=body, headers=headers, timeout=5)
+
+
+@pytest.fixture
+def world(tmp_path: Path, sandbox: Sandbox, cli_env: dict[str, str]) -> Iterator[World]:
+    w = World(tmp_path, sandbox, cli_env)
+    yield w
+    for proc in w.daemons:
+        proc.stop()
+
+
+def live(sandbox: Sandbox, tenant_id: str, key: str) -> Callable[[], Any]:
+    return lambda: sandbox.tenants().get(tenant_id, {}).get(key)

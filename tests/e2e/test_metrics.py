@@ -10,8 +10,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import MANAGEMENT_KEY, wait_until
-from tests.e2e.test_daemon import BASE, WEBHOOK_SECRET, World, live, world  # noqa: F401 - fixture
+from tests.e2e.conftest import BASE, MANAGEMENT_KEY, WEBHOOK_SECRET, World, live, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -293,7 +293,7 @@ def _run_cycle(args: argparse.Namespace, *, apply: bool) -> int:
     from controller.adapters.store_lock import StoreLock
     from controller.engine import compose
     from controller.engine.reconciler import CycleOptions, Reconciler
-    from controller.engine.render import RENDERERS
+    from controller.engine.render import RENDERERS, ProgressLine
 
     settings = _settings(args)
     path = _tenants_path(args, settings)
@@ -304,6 +304,7 @@ def _run_cycle(args: argparse.Namespace, *, apply: bool) -> int:
         max_concurrency=settings.descope.max_concurrency,
     )
     lock = StoreLock(Path(settings.store.dir), purpose="descope-gitops sync --apply") if apply else None
+    progress = ProgressLine(sys.stderr) if apply and sys.stderr.isatty() else None
     try:
         if lock is not None:
             lock.acquire()
@@ -313,6 +314,7 @@ def _run_cycle(args: argparse.Namespace, *, apply: bool) -> int:
                 client,
                 compose.state_store(settings),
                 backups=compose.backup_store(settings) if apply else None,
+                hooks=progress,
             )
             previous = signal.signal(signal.SIGTERM, _raise_interrupt)
             try:
@@ -325,6 +327,8 @@ def _run_cycle(args: argparse.Namespace, *, apply: bool) -> int:
     finally:
         if lock is not None:
             lock.release()
+    if progress is not None:
+        progress.finish()
     output = RENDERERS[args.format](report)
     stream = sys.stdout if report.error is None else sys.stderr
     print(output, file=stream if args.format == "text" else sys.stdout)

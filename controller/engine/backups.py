@@ -15,7 +15,7 @@ from loguru import logger
 
 from controller.core.model import LiveTenant
 from controller.core.plan import Action, ActionKind
-from controller.engine.apply import WriteHooks
+from controller.engine.apply import ActionResult, WriteHooks
 from controller.errors import DescopeAuthError, DescopeError, StoreWriteFailed
 
 if TYPE_CHECKING:
@@ -39,8 +39,10 @@ class PreImageHooks(WriteHooks):
         settings_by_id: Mapping[str, Mapping[str, Any]] | None = None,
         operation: str | None = None,
         on_backup: Callable[[str, bool], None] = lambda _kind, _ok: None,
+        inner: WriteHooks | None = None,
     ) -> None:
         self.store = store
+        self.inner = inner or WriteHooks()
         self.on_backup = on_backup
         self.revision = revision
         self.cycle_id = cycle_id
@@ -50,6 +52,7 @@ class PreImageHooks(WriteHooks):
 
     def before_write(self, action: Action, live: LiveTenant | None) -> None:
         if action.kind is ActionKind.CREATE or live is None:
+            self.inner.before_write(action, live)
             return  # nothing exists yet, so nothing can be lost
         operation = self.operation or action.kind.value
         try:
@@ -65,6 +68,10 @@ class PreImageHooks(WriteHooks):
             raise StoreWriteFailed(f"backup of {action.tenant_id} failed, so it was not changed: {exc}") from exc
         self.on_backup("pre-image", True)
         self.written.append(meta)
+        self.inner.before_write(action, live)
+
+    def after_action(self, result: ActionResult) -> None:
+        self.inner.after_action(result)
 
 
 def take_snapshot(

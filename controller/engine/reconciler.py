@@ -282,6 +282,7 @@ class Reconciler:
                 cycle_id=report.cycle_id,
                 settings_by_id={**state.applied_settings, **live_settings},
                 on_backup=self.on_backup,
+                inner=self.hooks,
             )
         if self.journal is not None and plan.actions:
             self.journal.begin(

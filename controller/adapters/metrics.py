@@ -137,6 +137,8 @@ class Metrics:
             self.tenants.labels(state=state)
         for action in ("create", "update", "delete"):
             self.planned.labels(action=action)
+        for reason in ("max_deletes", "max_delete_ratio", "source_shrank", "empty_source"):
+            self.guard_blocked.labels(reason=reason)  # so increase() sees the first block
         self.config_valid.set(1)
 
     # -- hooks handed to adapters ----------------------------------------------------------------

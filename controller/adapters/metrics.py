@@ -13,7 +13,14 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    make_wsgi_app,
+)
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -57,6 +64,7 @@ class _RestoresCollector(Collector):
 
 class Metrics:
     def __init__(self, *, restores_log: Path | None = None, registry: CollectorRegistry | None = None) -> None:
+        disable_created_metrics()  # *_created series double the output and no alert or panel uses them
         self.registry = registry or CollectorRegistry(auto_describe=True)
         r = self.registry
         self.reconcile_total = Counter(f"{PREFIX}reconcile", "Reconcile cycles by result", ["result"], registry=r)

@@ -286,6 +286,10 @@ class Daemon:
         detail: dict[str, Any] = {"store": "locked" if self.lock.held else "not locked", "cycles": self.cycles}
         if self.last_report is not None:
             detail["last_cycle"] = self.last_report.status
+            error = self.last_report.error
+            detail["source"] = "unavailable" if self.last_report.status == "unavailable" else "ok"
+            if error is not None:
+                detail["last_error"] = str(error).splitlines()[0][:300]
         if self.last_success_at is not None:
             detail["last_success_age_seconds"] = round(self.clock() - self.last_success_at, 1)
         ok = (

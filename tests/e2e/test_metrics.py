@@ -58,6 +58,12 @@ def test_metrics_after_a_change_drift_and_throttling_are_right_and_pass_promtool
     assert value(samples, "descope_gitops_build_info", version="0.1.0") == 1
     assert "acme" not in text and MANAGEMENT_KEY not in text and WEBHOOK_SECRET not in text  # bounded labels
 
+    from tests.deploy.test_alerts_and_dashboard import EXPORTED_METRICS
+
+    families = {f.name for f in text_string_to_metric_families(text) if f.name.startswith("descope_gitops_")}
+    exported = {name.removesuffix("_total") if name.endswith("_total") else name for name in EXPORTED_METRICS}
+    assert families == exported  # the alerts and the dashboard are written against exactly these
+
     promtool = shutil.which("promtool")
     assert promtool, "promtool is missing: install Debian's prometheus package (.ci/run does)"
     checked = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False)

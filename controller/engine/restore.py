@@ -11,18 +11,17 @@ another value, the daemon would revert the restore on its next tick: the report 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from controller.adapters.backup_store import BackupStore, TenantBackup
-from controller.adapters.state_store import SuspendFlag
+from controller.adapters.state_store import StateStore, SuspendFlag
 from controller.core.model import SETTINGS_FIELDS, TENANT_FIELDS, DesiredState, DesiredTenant, JSONValue
 from controller.core.plan import Plan, PlanPolicy, make_plan
 from controller.engine.apply import ApplyResult, apply_plan
 from controller.engine.backups import PreImageHooks
 from controller.engine.reconciler import DescopeApi
-from controller.errors import DescopeGitopsError, StoreError
+from controller.errors import StoreError
 
 RESTORABLE = tuple(name for name in TENANT_FIELDS if name != "settings")
 
@@ -120,7 +119,7 @@ class Restorer:
         enforced: DesiredState | None,
         revert_check: str = "",
         dry_run: bool,
-        suspend: Any = None,  # callable setting the suspend flag, or None
+        suspend: Callable[[], None] | None = None,  # sets the daemon's suspend flag before writing
         max_concurrency: int = 4,
     ) -> RestoreReport:
         live = self.client.load_all()
@@ -147,13 +146,6 @@ class Restorer:
         return report
 
 
-def suspend_with(store: Any, reason: str, user: str, now: float) -> Any:
+def suspend_with(store: StateStore, reason: str, user: str, now: float) -> Callable[[], None]:
     """A callable that sets the daemon's suspend flag (used by ``restore --suspend``)."""
-
-    def suspend() -> None:
-        try:
-            store.set_suspend(SuspendFlag(True, reason, now, user))
-        except DescopeGitopsError:
-            raise
-
-    return suspend
+    return lambda: store.set_suspend(SuspendFlag(True, reason, now, user))

@@ -236,3 +236,20 @@ def test_a_corrupt_checkpoint_is_kept_aside_reported_and_the_daemon_goes_on(worl
     assert len(kept) == 1 and kept[0].read_text() == '{"version": 2, "inventory": [tru'
     assert str(kept[0]) in daemon.log
     wait_until(lambda: world.state().get("inventory") == ["acme"], what="a fresh state written")
+
+
+def test_an_unwritable_backup_store_makes_the_daemon_refuse_writes_but_keep_measuring(world: World) -> None:
+    world.repo.commit({"tenants.yaml": BASE})
+    daemon = world.daemon(interval=1)
+    wait_until(lambda: "acme" in world.sandbox.tenants(), what="first apply\n" + daemon.log)
+    backups = world.store / "backups"
+    import shutil
+
+    shutil.rmtree(backups, ignore_errors=True)
+    backups.write_text("a broken volume")  # every backup write fails from now on
+    world.sandbox.api("PATCH", "/v1/mgmt/tenant/patch", json={"id": "acme", "name": "Console"}).raise_for_status()
+    wait_until(lambda: "backup of acme failed, so it was not changed" in daemon.log, what="refusal\n" + daemon.log)
+    time.sleep(1.5)
+    assert live(world.sandbox, "acme", "name")() == "Console"  # nothing written without its pre-image
+    assert world.state()["last_cycle"]["drifted"] == 1  # drift still measured
+    assert world.state()["tenant_failures"]["acme"]["error"].startswith("backup of acme failed")

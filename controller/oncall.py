@@ -82,8 +82,9 @@ def cmd_backup(args: argparse.Namespace, settings: Any) -> int:
 
         with compose.descope_client(settings) as client:
             state = compose.state_store(settings).load(keep_aside=False)
-            meta = take_snapshot(client, store, operation="manual", settings_by_id=state.applied_settings)
-        print(f"snapshot {meta.id}: {len(meta.tenant_ids)} tenants, {meta.size} bytes, sha256 {meta.sha256[:16]}…")
+            snap = take_snapshot(client, store, operation="manual", settings_by_id=state.applied_settings)
+        assert snap is not None  # only a daemon shutting down abandons a snapshot
+        print(f"snapshot {snap.id}: {len(snap.tenant_ids)} tenants, {snap.size} bytes, sha256 {snap.sha256[:16]}…")
         return EXIT_OK
     if action == "verify":
         problems = store.verify()

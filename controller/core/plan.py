@@ -34,7 +34,7 @@ from controller.core.model import (
     LiveTenant,
     WritePath,
 )
-from controller.core.normalize import canonical, canonical_scalar, live_value, wire_value
+from controller.core.normalize import canonical, canonical_scalar, identical, live_value, wire_value
 
 
 class ActionKind(StrEnum):
@@ -261,7 +261,7 @@ def _update_action(
             changes.extend(field_changes)
             continue
         before = live_value(current, name)
-        if canonical(name, value) == canonical(name, before):
+        if identical(value, before) or canonical(name, value) == canonical(name, before):
             continue
         wired = wire_value(name, value)
         changes.append(FieldChange(name, wire_value(name, before), wired))
@@ -295,6 +295,8 @@ def _map_changes(
     The map to write is the live map with the managed keys laid over it, so that keys the YAML
     does not manage survive a write that replaces the whole map.
     """
+    if current is not None and all(identical(v, current.get(k)) for k, v in desired.items()):
+        return [], None  # the common case, without copying either map
     wanted = dict(desired)
     if current is None and missing_means_unknown:
         # not read: write what YAML says, and report it as an unknown-before change
@@ -303,7 +305,7 @@ def _map_changes(
     changes = [
         FieldChange(f"{name}.{key}", have.get(key), value)
         for key, value in wanted.items()
-        if canonical_scalar(value) != canonical_scalar(have.get(key))
+        if not identical(value, have.get(key)) and canonical_scalar(value) != canonical_scalar(have.get(key))
     ]
     if not changes:
         return [], None

@@ -81,8 +81,9 @@ def take_snapshot(
     operation: str = "scheduled",
     settings_by_id: Mapping[str, Mapping[str, Any]] | None = None,
     revision: str | None = None,
-) -> BackupMeta:
-    """Every live tenant with its session settings, stored as one snapshot.
+    should_stop: Callable[[], bool] = lambda: False,
+) -> BackupMeta | None:
+    """Every live tenant with its session settings, stored as one snapshot (None if abandoned).
 
     ``GET /tenant/all`` does not carry session settings, so they are read one call per tenant
     (under the client's rate limit); a tenant whose settings cannot be read keeps what we last
@@ -92,6 +93,9 @@ def take_snapshot(
     known = dict(settings_by_id or {})
     settings: dict[str, Mapping[str, Any]] = {}
     for tenant in tenants:
+        if should_stop():
+            logger.info("snapshot abandoned: shutting down")
+            return None
         tenant_id = str(tenant.get("id"))
         try:
             settings[tenant_id] = client.load_settings(tenant_id)

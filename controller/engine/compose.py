@@ -30,6 +30,11 @@ from controller.engine.reconciler import CycleOptions, CycleReport, Reconciler
 from controller.errors import DescopeGitopsError
 from controller.settings import Settings
 
+RATE_HEADROOM = 0.9
+"""The client paces at 90% of ``[descope] rate_limit``: Descope counts arrivals in a sliding window,
+so pacing at exactly the limit lets network jitter put one request too many in a window, and each
+429 then costs a whole second of Retry-After for every thread (measured in BENCHMARKS.md)."""
+
 
 def descope_base_url(settings: Settings) -> str:
     return settings.descope.base_url or base_url_for_project_id(settings.descope.project_id)
@@ -57,7 +62,7 @@ def descope_client(
             project_id=settings.descope.project_id,
             management_key=key.get_secret_value(),
             base_url=descope_base_url(settings),
-            rate_limit=settings.descope.rate_limit,
+            rate_limit=settings.descope.rate_limit * RATE_HEADROOM,
             max_retries=settings.descope.max_retries,
             on_request=on_request,
         )
@@ -159,12 +164,19 @@ def daemon(settings: Settings) -> Iterator[Daemon]:
     with descope_client(settings, on_request=metrics.on_request) as client:
         reconciler = Reconciler(source, client, store, backups=backups, on_backup=metrics.on_backup)
 
+        daemon_ref: list[Daemon] = []
+
         def snapshot() -> None:
+            stop = daemon_ref[0].should_exit.is_set if daemon_ref else (lambda: False)
             try:
-                meta = take_snapshot(client, backups, settings_by_id=store.load(keep_aside=False).applied_settings)
+                meta = take_snapshot(
+                    client, backups, settings_by_id=store.load(keep_aside=False).applied_settings, should_stop=stop
+                )
             except Exception:
                 metrics.on_backup("snapshot", False)
                 raise
+            if meta is None:
+                return  # shutting down: abandoned, not failed
             metrics.on_backup("snapshot", True, meta.taken_at)
             apply_retention(
                 backups, max_age_days=settings.backups.retention_days, keep_snapshots=settings.backups.keep_snapshots
@@ -188,7 +200,7 @@ def daemon(settings: Settings) -> Iterator[Daemon]:
                 log=lambda line: logger.warning("{}", line),
             )
 
-        yield Daemon(
+        the_daemon = Daemon(
             reconciler,
             store,
             StoreLock(Path(settings.store.dir), purpose="descope-gitops run"),
@@ -200,10 +212,26 @@ def daemon(settings: Settings) -> Iterator[Daemon]:
                 settings_refresh_interval=settings.reconcile.settings_refresh_interval,
             ),
             http=http,
-            jobs=[("snapshot", snapshot, settings.backups.snapshot_interval)],
+            jobs=[("snapshot", snapshot, settings.backups.snapshot_interval, _first_snapshot_delay(settings, backups))],
             on_cycle=on_cycle,
             watcher=watch_local(Path(settings.source.path)) if settings.source.kind == "local" else None,
         )
+        daemon_ref.append(the_daemon)
+        yield the_daemon
+
+
+def _first_snapshot_delay(settings: Settings, backups: BackupStore) -> float:
+    """Continue the snapshot schedule across restarts instead of snapshotting after every start."""
+    import time
+
+    try:
+        snapshots = backups.scan(kind="snapshot")[0]
+    except DescopeGitopsError:
+        snapshots = []
+    if not snapshots:
+        return 60.0  # a first snapshot soon after the first cycle
+    age = time.time() - max(m.taken_at for m in snapshots)
+    return max(60.0, settings.backups.snapshot_interval - age)
 
 
 def restores_log(settings: Settings) -> Path:

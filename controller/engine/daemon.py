@@ -57,7 +57,7 @@ class Daemon:
         http: Callable[[Daemon], HttpEndpoints] | None = None,
         watcher: Callable[[Callable[[str], None], threading.Event], None] | None = None,
         on_cycle: Callable[[CycleReport], None] = lambda _report: None,
-        jobs: Sequence[tuple[str, Callable[[], None], float]] = (),
+        jobs: Sequence[tuple[str, Callable[[], None], float, float]] = (),  # name, job, every, first delay
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.reconciler = reconciler
@@ -126,7 +126,7 @@ class Daemon:
 
     def _shutdown(self) -> int:
         logger.info("shutting down: no new actions start; waiting for the ones in flight")
-        self.scheduler.shutdown(wait=False)
+        self.scheduler.pause()  # nothing new starts; running jobs finish (waited for below)
         finished = self._cycle_lock.acquire(timeout=self.config.shutdown_timeout)
         if self.http is not None:
             self.http.stop()
@@ -141,6 +141,9 @@ class Daemon:
             logger.complete()
             os._exit(0)
         self._cycle_lock.release()
+        # periodic jobs (a snapshot) see should_exit between requests; wait for them before the
+        # caller closes the HTTP client under them
+        self.scheduler.shutdown(wait=True)
         logger.info("stopped")
         return 0
 
@@ -157,7 +160,7 @@ class Daemon:
             misfire_grace_time=None,
             next_run_time=datetime.now(UTC),
         )
-        for name, job, every in self.jobs:
+        for name, job, every, first in self.jobs:
             self.scheduler.add_job(
                 self._guarded(name, job),
                 IntervalTrigger(seconds=every, timezone=UTC),
@@ -165,7 +168,7 @@ class Daemon:
                 max_instances=1,
                 coalesce=True,
                 misfire_grace_time=None,
-                next_run_time=datetime.now(UTC) + timedelta(seconds=min(every, 5.0)),
+                next_run_time=datetime.now(UTC) + timedelta(seconds=first),
             )
         self.scheduler.start()
 

@@ -28,7 +28,7 @@ from controller.adapters.journal import Journal, OpenJournal
 from controller.adapters.source import Revision, Source
 from controller.adapters.state_store import ControllerState, CycleRecord, StateStore, TenantFailure
 from controller.core.loader import LoadLimits, parse_tenant_files
-from controller.core.model import DesiredState, JSONValue, LiveTenant
+from controller.core.model import SETTINGS_FIELDS, DesiredState, JSONValue, LiveTenant
 from controller.core.plan import Action, ActionKind, Plan, PlanPolicy, make_plan
 from controller.engine.apply import ActionResult, ApplyResult, TenantWriter, WriteHooks, apply_plan
 from controller.engine.backups import PreImageHooks
@@ -204,6 +204,8 @@ class Reconciler:
     def _desired(self, report: CycleReport, state: ControllerState, log: Any) -> tuple[Revision, DesiredState]:
         revision = self.source.fetch()
         report.revision = revision
+        if self.last_good is not None and self.last_good[0].id == revision.id:
+            return self.last_good  # an unchanged revision is not parsed again (most of a 100k cycle)
         try:
             desired = parse_tenant_files(revision.files, limits=self.limits)
         except TenantsFileInvalid as exc:
@@ -334,7 +336,10 @@ class Reconciler:
                 known[tenant.id] = recorded
                 continue
             try:
-                known[tenant.id] = self.client.load_settings(tenant.id)
+                known[tenant.id] = read = self.client.load_settings(tenant.id)
+                # remember what is live, so the next cycle need not read it again (the periodic
+                # refresh still catches console edits); a write this cycle replaces it
+                state.applied_settings[tenant.id] = {k: v for k, v in read.items() if k in SETTINGS_FIELDS}
             except DescopeAuthError:
                 raise
             except DescopeError as exc:

@@ -260,7 +260,9 @@ def _update_action(
                 patch[name] = merged
             changes.extend(field_changes)
             continue
-        before = live_value(current, name)
+        before = current.get(name)
+        if before is None:
+            before = spec.default
         if identical(value, before) or canonical(name, value) == canonical(name, before):
             continue
         wired = wire_value(name, value)

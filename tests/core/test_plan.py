@@ -396,3 +396,23 @@ def test_planning_after_applying_a_plan_yields_an_empty_plan(
     again = make_plan(state, live, inventory=inventory, live_settings=live_settings, policy=policy)
     assert again.actions == ()
     assert {t["id"] for t in live} == {t.id for t in state.tenants}
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("acme", "acme", True),
+        (["a.com", "b.com"], ["a.com", "b.com"], True),
+        ({"plan": "pro", "tags": ["x"]}, {"plan": "pro", "tags": ["x"]}, True),
+        (1, True, False),  # Python says equal; Descope does not
+        ([1], [True], False),
+        ({"seats": 1}, {"seats": True}, False),
+        ({"a": {"b": [1]}}, {"a": {"b": [True]}}, False),
+        (50, 50.0, False),  # left to the canonical comparison, which equates them
+        (["b", "a"], ["a", "b"], False),  # order differs: canonical comparison decides
+    ],
+)
+def test_identical_is_the_strict_fast_path(a: Any, b: Any, same: bool) -> None:
+    from controller.core.normalize import identical
+
+    assert identical(a, b) is same

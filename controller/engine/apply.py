@@ -22,7 +22,7 @@ from typing import Protocol
 
 from controller.core.model import LiveTenant
 from controller.core.plan import Action, ActionKind, Plan
-from controller.errors import DescopeAuthError, DescopeGitopsError, DescopeNotFound
+from controller.errors import DescopeAuthError, DescopeConflict, DescopeGitopsError, DescopeNotFound
 
 
 class TenantWriter(Protocol):
@@ -157,6 +157,15 @@ def _blocker(
     return ""
 
 
+def _already_created(action: Action, client: TenantWriter) -> bool:
+    """A create refused as a duplicate may be our own, landed late (e.g. in flight at a crash)."""
+    find = getattr(client, "find", None)
+    if find is None or action.create_body is None:
+        return False
+    found = find(action.tenant_id)
+    return found is not None and found.get("name") == action.create_body.get("name")
+
+
 def _execute(action: Action, client: TenantWriter) -> None:
     if action.kind is ActionKind.DELETE:
         with contextlib.suppress(DescopeNotFound):  # already gone: the goal of a delete is reached
@@ -164,7 +173,11 @@ def _execute(action: Action, client: TenantWriter) -> None:
         return
     if action.kind is ActionKind.CREATE:
         assert action.create_body is not None
-        client.create(action.create_body)
+        try:
+            client.create(action.create_body)
+        except DescopeConflict:
+            if not _already_created(action, client):
+                raise
     elif action.patch:
         client.patch(action.tenant_id, action.patch)
     if action.default_roles is not None:

@@ -137,3 +137,26 @@ def test_skip_marks_already_done_actions(workers: int) -> None:
     writer = RecordingWriter()
     apply_plan(plan, writer, live_by_id={}, max_concurrency=workers, skip=lambda a: a.tenant_id in {"t0", "t1"})
     assert sorted(t for _, t in writer.calls) == ["t2", "t3", "t4", "t5"]
+
+
+def test_a_duplicate_create_that_is_our_own_late_create_counts_as_done() -> None:
+    from controller.errors import DescopeConflict
+
+    class LateWriter(RecordingWriter):
+        def __init__(self, existing: dict[str, dict[str, Any]]) -> None:
+            super().__init__()
+            self.existing = existing
+
+        def create(self, body: Mapping[str, object]) -> str:
+            self._call("create", str(body["id"]))
+            raise DescopeConflict("exists", status=409)  # every id is taken already
+
+        def find(self, tenant_id: str) -> dict[str, Any] | None:
+            return self.existing.get(tenant_id)
+
+    plan = make_plan(state({"id": "a", "name": "A", "defaultRoles": ["viewer"]}, {"id": "b", "name": "B"}), [])
+    writer = LateWriter({"a": {"id": "a", "name": "A"}, "b": {"id": "b", "name": "Someone else's"}})
+    result = apply_plan(plan, writer, live_by_id={})
+    by_id = {r.action.tenant_id: r for r in result.results}
+    assert by_id["a"].ok and ("roles", "a") in writer.calls  # ours: the follow-up calls still happen
+    assert not by_id["b"].ok and "exists" in by_id["b"].error  # a real conflict stays a conflict

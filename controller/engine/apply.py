@@ -29,6 +29,7 @@ class TenantWriter(Protocol):
     """The part of DescopeClient that apply needs (a test may pass any object with these)."""
 
     def create(self, body: Mapping[str, object]) -> str: ...
+    def find(self, tenant_id: str) -> Mapping[str, object] | None: ...
     def patch(self, tenant_id: str, fields: Mapping[str, object]) -> None: ...
     def delete(self, tenant_id: str, *, cascade: bool = False) -> bool: ...
     def update_settings(self, tenant_id: str, settings: Mapping[str, object]) -> None: ...
@@ -159,10 +160,9 @@ def _blocker(
 
 def _already_created(action: Action, client: TenantWriter) -> bool:
     """A create refused as a duplicate may be our own, landed late (e.g. in flight at a crash)."""
-    find = getattr(client, "find", None)
-    if find is None or action.create_body is None:
+    if action.create_body is None:
         return False
-    found = find(action.tenant_id)
+    found = client.find(action.tenant_id)
     return found is not None and found.get("name") == action.create_body.get("name")
 
 

@@ -11,7 +11,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.support import GitRepo, free_port
 
 PROJECT_ID = "Pbench"
 MANAGEMENT_KEY = "K-bench-management-key-0123456789"
@@ -55,12 +56,6 @@ def wait_until(predicate: Callable[[], Any], *, timeout: float, interval: float 
         if time.monotonic() > deadline:
             raise BenchTimeout(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(interval)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -178,32 +173,6 @@ class Sandbox:
 
 
 # ----- a Git repository read over file://, and the daemon ------------------------------------------------
-class GitRepo:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.mkdir(parents=True, exist_ok=True)
-        self.git("init", "-q", "-b", "main")
-        self.git("config", "user.email", "bench@example.com")
-        self.git("config", "user.name", "Benchmark")
-        self.git("config", "commit.gpgsign", "false")
-
-    @property
-    def url(self) -> str:
-        return self.path.as_uri()
-
-    def git(self, *args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=self.path, check=True, capture_output=True, text=True, timeout=60
-        ).stdout.strip()
-
-    def commit(self, files: dict[str, bytes], message: str = "update tenants") -> str:
-        for name, content in files.items():
-            (self.path / name).write_bytes(content)
-            self.git("add", name)
-        self.git("commit", "-q", "-m", message)
-        return self.git("rev-parse", "HEAD")
-
-
 class Daemon:
     """``descope-gitops run`` over a git repo (file://) against the sandbox."""
 

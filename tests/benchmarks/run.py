@@ -581,7 +581,7 @@ class Bench:
         k = 100 if self.quick else 1000
         print(f"[resume] {k} creates, SIGKILL half-way", file=sys.stderr)
         here = self.dir("resume")
-        repo = GitRepo(here / "repo")
+        repo = GitRepo(here / "repo", user="Benchmark", email="bench@example.com")
         sha = repo.commit({"tenants.yaml": tenants_yaml(range(k))})
         with self.sandbox() as sandbox:
             sandbox.seed([], replace=True)
@@ -716,7 +716,7 @@ class Bench:
         changed = 7
         print(f"[webhook] {WEBHOOK_REPEATS} one-tenant changes, {n} tenants", file=sys.stderr)
         here = self.dir("webhook")
-        repo = GitRepo(here / "repo")
+        repo = GitRepo(here / "repo", user="Benchmark", email="bench@example.com")
         yaml0 = tenants_yaml(range(n))
         sha = repo.commit({"tenants.yaml": yaml0})
         latencies: list[float] = []

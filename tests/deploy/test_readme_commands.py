@@ -135,7 +135,7 @@ def test_the_readme_shows_commands() -> None:
 
 @pytest.mark.parametrize("argv", readme_commands(), ids=lambda argv: " ".join(argv)[:60])
 def test_every_readme_command_parses(argv: list[str]) -> None:
-    _parse(argv)
+    assert _command_path(_parse(argv)) in _all_commands()
 
 
 def test_every_cli_command_is_in_the_readme() -> None:

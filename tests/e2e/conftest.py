@@ -16,6 +16,7 @@ import pytest
 
 from controller.adapters.http_server import sign
 from controller.sandbox import SandboxServer
+from tests.support import GitRepo, free_port
 
 PROJECT_ID = "Pe2e"
 MANAGEMENT_KEY = "K-e2e-very-secret-management-key"
@@ -100,43 +101,6 @@ def wait_until(predicate: Callable[[], Any], *, timeout: float = 15.0, interval:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
         time.sleep(interval)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class GitRepo:
-    """A real Git repository in a temp directory, read by the daemon over file://."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.mkdir(parents=True, exist_ok=True)
-        self.git("init", "-q", "-b", "main")
-        self.git("config", "user.email", "platform@example.com")
-        self.git("config", "user.name", "Platform Team")
-
-    @property
-    def url(self) -> str:
-        return self.path.as_uri()
-
-    def git(self, *args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=self.path, check=True, capture_output=True, text=True, timeout=30
-        ).stdout.strip()
-
-    def commit(self, files: dict[str, str], message: str = "update tenants") -> str:
-        for name, text in files.items():
-            target = self.path / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
-            self.git("add", name)
-        self.git("commit", "-q", "-m", message)
-        return self.git("rev-parse", "HEAD")
 
 
 class DaemonProcess:

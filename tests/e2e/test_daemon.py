@@ -49,6 +49,7 @@ def test_console_change_is_reverted_with_policy_correct(world: World) -> None:
     wait_until(lambda: "acme" in world.sandbox.tenants(), what="first apply\n" + daemon.log)
     world.sandbox.api("PATCH", "/v1/mgmt/tenant/patch", json={"id": "acme", "name": "Hacked"}).raise_for_status()
     wait_until(lambda: live(world.sandbox, "acme", "name")() == "ACME Corp", what="drift corrected\n" + daemon.log)
+    assert world.sandbox.stats()["requests"]["PATCH /v1/mgmt/tenant/patch"] == 2  # the console's, then ours
 
 
 def test_console_change_is_only_reported_with_policy_report(world: World, cli: Run) -> None:

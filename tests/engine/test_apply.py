@@ -39,6 +39,9 @@ class RecordingWriter:
         self._call("delete", tenant_id)
         return True
 
+    def find(self, tenant_id: str) -> Mapping[str, object] | None:
+        return None  # nothing exists unless a test says otherwise
+
     def update_settings(self, tenant_id: str, settings: Mapping[str, object]) -> None:
         self._call("settings", tenant_id)
 

@@ -20,10 +20,12 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_ROOT_USER_ACTION=ignore
 
 WORKDIR /src
-# only what the wheel needs (see .dockerignore): the package metadata and the sources
+# only what the wheel needs (see .dockerignore): the package metadata, the sources and the tested
+# versions of every dependency (deploy/constraints.txt, the lock CI installs with too)
 COPY pyproject.toml README.md ./
+COPY deploy/constraints.txt ./constraints.txt
 COPY controller ./controller
-RUN pip wheel --wheel-dir /wheels .
+RUN pip wheel --wheel-dir /wheels --constraint constraints.txt .
 
 # ---- final: the runtime dependencies and the wheel, no compilers, no test extras
 FROM python:3.11.17-slim-bookworm

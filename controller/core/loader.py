@@ -388,9 +388,14 @@ def _compose_file(
         return _FAILED
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        message = f"YAML syntax error: {exc.problem or exc.context}"
-        if exc.context and exc.problem and exc.context_mark is not None:
-            message += f" ({exc.context} at line {exc.context_mark.line + 1})"
+        if _DEPTH_REFUSED in str(exc.problem):
+            # PyYAML 6.0.4's bundled libyaml bounds nesting itself, before our own check sees the
+            # events: give the same message whichever of the two refuses first.
+            message = _depth_message(limits.max_depth)
+        else:
+            message = f"YAML syntax error: {exc.problem or exc.context}"
+            if exc.context and exc.problem and exc.context_mark is not None:
+                message += f" ({exc.context} at line {exc.context_mark.line + 1})"
         problems.add(name, mark.line + 1 if mark is not None else None, message)
         return _FAILED
     except yaml.reader.ReaderError as exc:
@@ -404,6 +409,14 @@ def _compose_file(
     finally:
         if loader is not None:
             loader.dispose()
+
+
+_DEPTH_REFUSED = "maximum nesting depth"
+"""What libyaml says when it refuses deep nesting (``exceeded maximum nesting depth``, libyaml >= 0.2.5)."""
+
+
+def _depth_message(max_depth: int) -> str:
+    return f"nesting is deeper than {max_depth} levels; a tenants file needs only a few"
 
 
 class _FileFailed(Exception):
@@ -501,7 +514,7 @@ class _Composer:
                 total += 1
                 line = event.start_mark.line + 1
                 if len(stack) >= max_depth:
-                    self.fail(line, f"nesting is deeper than {max_depth} levels; a tenants file needs only a few")
+                    self.fail(line, _depth_message(max_depth))
                 if total > max_nodes:
                     self.fail(line, f"the document has more than {max_nodes:,} nodes")
                 parent_is_root_tenants = in_map and len(stack) == 1 and key == "tenants"

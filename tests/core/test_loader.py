@@ -702,6 +702,23 @@ def test_deep_nesting_is_refused_without_recursion(backend: str, text: str) -> N
     assert_problems(found, [(found[0].line, "nesting is deeper than 32 levels")])
 
 
+def test_a_parser_that_bounds_nesting_itself_gets_the_loaders_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PyYAML 6.0.4's libyaml refuses deep flow nesting before the loader's own check: same message."""
+
+    class RefusingLoader(yaml.SafeLoader):
+        def get_event(self) -> Any:
+            event = super().get_event()
+            if isinstance(event, yaml.SequenceStartEvent) and event.start_mark.column > 10:
+                mark = yaml.Mark("tenants.yaml", 0, 2, 0, None, None)  # as libyaml reports it: line 3
+                raise yaml.parser.ParserError(
+                    "while increasing flow level", None, "exceeded maximum nesting depth", mark
+                )
+            return event
+
+    monkeypatch.setattr(loader, "_LOADER", RefusingLoader)
+    assert_problems(problems("tenants: [[[]]]\n", max_depth=8), [(3, "nesting is deeper than 8 levels")])
+
+
 def test_nesting_limit_is_configurable() -> None:
     text = tenant("    customAttributes: {tags: [a]}\n")
     assert load(text, max_depth=5).tenants  # root, tenants, tenant, attributes, list

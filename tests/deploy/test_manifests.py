@@ -628,6 +628,11 @@ def test_dockerfile_builds_a_pinned_multi_stage_non_root_image() -> None:
     assert "rm -rf /var/lib/apt/lists/*" in apt, "apt lists are removed in the same layer"
     (install,) = [run for run in runs if "pip install" in run]
     assert "--no-index" in install and "from=build" in install, "installs the wheels built in the build stage"
+    (wheel,) = [rest for kw, rest in _dockerfile_instructions() if kw == "RUN" and "pip wheel" in rest]
+    assert "--constraint constraints.txt" in wheel, "the image is built from the tested versions"
+    assert ["deploy/constraints.txt", "./constraints.txt"] in [
+        rest.split() for kw, rest in _dockerfile_instructions() if kw == "COPY"
+    ]
 
     (user,) = [rest for kw, rest in _final_stage() if kw == "USER"]
     assert user.split(":")[0] not in {"root", "0"}
@@ -711,19 +716,21 @@ def _ignored(directory: str, names: list[str]) -> list[str]:
 def _build_context(destination: Path) -> Path:
     """The files the Dockerfile copies into its build stage, as the .dockerignore'd context has them."""
     destination.mkdir(parents=True)
-    for copied in (rest.split()[:-1] for kw, rest in _dockerfile_instructions() if kw == "COPY"):
-        for source in copied:
+    for *sources, target in (rest.split() for kw, rest in _dockerfile_instructions() if kw == "COPY"):
+        for source in sources:
             src = ROOT / source
+            into = destination / target / src.name if target.endswith("/") else destination / target
             if src.is_dir():
-                shutil.copytree(src, destination / source, ignore=_ignored)
+                shutil.copytree(src, into, ignore=_ignored)
             else:
-                shutil.copy2(src, destination / source)
+                shutil.copy2(src, into)
     return destination
 
 
 @pytest.fixture(scope="session")
 def installed_package(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A fresh virtualenv with ``pip install .`` of the Docker build context (slow: done once a session)."""
+    """A fresh virtualenv with ``pip install -c constraints.txt .`` of the Docker build context, as the image
+    build does (slow: done once a session)."""
     base = tmp_path_factory.mktemp("install")
     context = _build_context(base / "context")
     environment = base / "venv"
@@ -732,7 +739,16 @@ def installed_package(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
     env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"}}
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     result = subprocess.run(
-        [str(environment / "bin" / "python"), "-m", "pip", "install", "--quiet", "."],
+        [
+            str(environment / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--constraint",
+            "constraints.txt",
+            ".",
+        ],
         cwd=context,
         env=env,
         capture_output=True,

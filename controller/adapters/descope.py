@@ -22,8 +22,9 @@ Retry policy (``max_retries`` retries after the first attempt; tenacity drives t
       then the call is retried. The last 429 is raised as DescopeRateLimited.
     * Reads (load, load_all, settings, search): retried on transport errors and 5xx, including
       500 (a read cannot do harm twice).
-    * Writes: retried on transport errors and the transient statuses the SDKs retry
-      (502, 503, 504, 520, 521, 522, 524, 530); never on 500 or 4xx.
+    * Writes: retried on transport errors and ``descope_api.EDGE_STATUSES``: the statuses the SDKs
+      retry (503, 520, 521, 522, 524, 530) plus 502 and 504, which the SDKs do not retry (our
+      choice, reasoned there); never on 500 or 4xx.
     * create is not idempotent. After an attempt that may have reached Descope (a 5xx or a
       transport error other than a failed connect), the next attempt first loads the tenant by
       id: if it exists with the requested name the create succeeded and its id is returned; if it
@@ -57,6 +58,7 @@ from tenacity.wait import wait_exponential, wait_random
 
 from controller import __version__
 from controller.adapters.ratelimit import RateLimiter
+from controller.descope_api import EDGE_STATUSES
 from controller.errors import (
     DescopeAuthError,
     DescopeBadResponse,
@@ -75,8 +77,8 @@ E = TypeVar("E", bound=DescopeError)
 DEFAULT_BASE_URL: Final = "https://api.descope.com"
 SDK_NAME: Final = "descope-gitops"
 
-TRANSIENT_STATUSES: Final[frozenset[int]] = frozenset({502, 503, 504, 520, 521, 522, 524, 530})
-"""Statuses retried for every call: gateway/CDN failures the Descope SDKs retry too (§5)."""
+TRANSIENT_STATUSES: Final[frozenset[int]] = EDGE_STATUSES
+"""Statuses retried for every call: the CDN failures the SDKs retry, and 502/504 (``descope_api``)."""
 READ_RETRY_STATUSES: Final[frozenset[int]] = TRANSIENT_STATUSES | {500}
 """Reads also retry 500: repeating a read cannot change anything."""
 

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from controller.descope_api import EDGE_STATUSES
+
 from .wire import (
     HTML_TYPE,
     INTERNAL,
@@ -21,9 +23,6 @@ from .wire import (
     invalid,
     rate_limited_response,
 )
-
-# Statuses Cloudflare, in front of Descope, answers with an HTML page rather than a Descope error body.
-_EDGE_STATUSES: Final = frozenset({502, 503, 504, 520, 521, 522, 524, 530})
 
 
 @dataclass(frozen=True)
@@ -146,7 +145,7 @@ def fault_response(status: int, body: str | None, retry_after: int | None) -> Re
         return Response(status, body.encode("utf-8"), JSON_TYPE if _is_json(body) else HTML_TYPE, headers)
     if status == 429:
         return rate_limited_response(retry_after)
-    if status in _EDGE_STATUSES:
+    if status in EDGE_STATUSES:
         page = f"<html><head><title>{status} Service Unavailable</title></head><body>error code: {status}</body></html>"
         return Response(status, page.encode("utf-8"), HTML_TYPE, headers)
     payload = {"errorCode": INTERNAL, "errorDescription": "Injected sandbox fault", "errorMessage": f"HTTP {status}"}

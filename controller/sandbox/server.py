@@ -2,7 +2,8 @@
 
 It speaks Descope's tenant API as ``shared/reference/descope-tenant-api.md`` describes it: same paths,
 methods, bodies, response shapes, status codes and the error body
-``{"errorCode", "errorDescription", "errorMessage"}``. It imports only the standard library.
+``{"errorCode", "errorDescription", "errorMessage"}``. It imports only the standard library and
+``controller.descope_api`` (the facts about Descope it follows, shared with the client).
 
 Usage::
 

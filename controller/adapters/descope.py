@@ -45,6 +45,7 @@ import html
 import json
 import math
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -58,7 +59,12 @@ from tenacity.wait import wait_exponential, wait_random
 
 from controller import __version__
 from controller.adapters.ratelimit import RateLimiter
-from controller.descope_api import EDGE_STATUSES
+from controller.descope_api import (
+    EDGE_STATUSES,
+    PATCH_MISSING_STATUSES,
+    SETTINGS_TENANT_KEYS,
+    TENANT_FIELDS_NOT_UPDATABLE,
+)
 from controller.errors import (
     DescopeAuthError,
     DescopeBadResponse,
@@ -134,6 +140,7 @@ class DescopeClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         on_request: Callable[[str, str, float], None] | None = None,
+        on_notice: Callable[[str], None] | None = None,
     ) -> None:
         if max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, not {max_retries!r}")
@@ -147,6 +154,9 @@ class DescopeClient:
         self._sleep = sleep
         self._clock = clock
         self._on_request = on_request
+        self._on_notice = on_notice
+        self._patch_missing = False  # set once Descope has shown it has no PATCH endpoint
+        self._patch_lock = threading.Lock()
         self.limiter = RateLimiter(rate_limit, clock=clock, sleep=sleep)
         self._license_tier: str | None = None
         self._headers: Final = {
@@ -273,20 +283,63 @@ class DescopeClient:
         return self._retry_if(retryable, once)
 
     def update(self, body: Mapping[str, Any]) -> None:
-        """Overwrite a whole tenant (``POST /v1/mgmt/tenant/update``); the caller builds the full body."""
+        """Overwrite a whole tenant (``POST /v1/mgmt/tenant/update``); the caller builds the full body.
+
+        Descope resets every field the body omits (``descope_api.TENANT_UPDATE_FIELDS``): to change
+        some fields and keep the rest, use ``patch``, which falls back to a read-modify-write update.
+        """
         tenant_id = body.get("id")
         if not isinstance(tenant_id, str) or not tenant_id:
             raise ValueError("update needs the tenant id in the body")
         self._write("tenant.update", "POST", _TENANT_UPDATE, dict(body), f"tenant {tenant_id!r}")
 
     def patch(self, tenant_id: str, fields: Mapping[str, Any]) -> None:
-        """Change only ``fields`` of a tenant (``PATCH /v1/mgmt/tenant/patch``, §3.3a)."""
-        body = {"id": tenant_id, **{k: v for k, v in fields.items() if k != "id"}}
-        self._write("tenant.patch", "PATCH", _TENANT_PATCH, body, f"tenant {tenant_id!r}")
+        """Change only ``fields`` of a tenant (``PATCH /v1/mgmt/tenant/patch``, §3.3a).
+
+        A Descope without PATCH (404 for a tenant that exists, or 405) gets a read-modify-write
+        ``update`` instead: the live tenant with ``fields`` laid over it, so nothing else is reset. The
+        client notes that once and uses the fallback from then on.
+        """
+        changes = {k: v for k, v in fields.items() if k != "id"}
+        subject = f"tenant {tenant_id!r}"
+        if not self._patch_missing:
+            try:
+                self._write("tenant.patch", "PATCH", _TENANT_PATCH, {"id": tenant_id, **changes}, subject)
+                return
+            except DescopeError as exc:
+                if exc.status not in PATCH_MISSING_STATUSES:
+                    raise
+                if exc.status == 404:
+                    self.load(tenant_id)  # DescopeNotFound here: it is the tenant that is missing
+                with self._patch_lock:  # concurrent writers may all find out at once: say it once
+                    first = not self._patch_missing
+                    self._patch_missing = True
+                if first:
+                    self._notice(
+                        f"{self.host} has no PATCH /v1/mgmt/tenant/patch (HTTP {exc.status}); tenant changes "
+                        "are sent as read-modify-write updates from now on (one extra read per change)"
+                    )
+        live = self.load(tenant_id)
+        body = {k: v for k, v in live.items() if k not in TENANT_FIELDS_NOT_UPDATABLE}
+        self.update({**body, **changes, "id": tenant_id})
 
     def update_settings(self, tenant_id: str, settings: Mapping[str, Any]) -> None:
-        """Write a tenant's session settings (``POST /v1/mgmt/tenant/settings``, id under ``tenantId``)."""
-        body = {"tenantId": tenant_id, **{k: v for k, v in settings.items() if k != "tenantId"}}
+        """Set the given settings of a tenant and keep every other one (``POST /v1/mgmt/tenant/settings``).
+
+        Descope's settings POST overwrites the whole object and resets what it omits, self-provisioning
+        and SSO domains included (``descope_api.SETTINGS_POST_KEYS``), so this reads the live settings,
+        lays ``settings`` over them and sends the whole object. A tenant field the settings answer
+        leaves out (an empty list may be omitted) is taken from the tenant itself.
+        """
+        live = dict(self.load_settings(tenant_id))
+        if any(key not in live for key in SETTINGS_TENANT_KEYS):
+            tenant = self.load(tenant_id)
+            for key in SETTINGS_TENANT_KEYS:
+                if key not in live and key in tenant:
+                    live[key] = tenant[key]
+        live.pop("tenantId", None)
+        changes = {k: v for k, v in settings.items() if k != "tenantId"}
+        body = {"tenantId": tenant_id, **live, **changes}
         self._write("tenant.settings.update", "POST", _TENANT_SETTINGS, body, f"tenant {tenant_id!r}")
 
     def update_default_roles(self, tenant_id: str, roles: Sequence[str]) -> None:
@@ -405,6 +458,12 @@ class DescopeClient:
         if 200 <= response.status_code < 300:
             return self._parse_ok(op, response)
         raise self._error_for(op, response, subject)
+
+    def _notice(self, message: str) -> None:
+        """Tell the operator something worth knowing once (the engine decides how to log it)."""
+        if self._on_notice is not None:
+            with contextlib.suppress(Exception):
+                self._on_notice(self._scrub(message))
 
     def _report(self, op: str, code: str, started: float) -> None:
         if self._on_request is not None:

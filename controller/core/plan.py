@@ -7,8 +7,9 @@ executes the plan; this module only decides. Semantics (shared/DESIGN.md, "Recon
   keys written are managed, and the rest of the live map is carried over untouched;
 - values are normalised before comparing (see ``normalize``), so an unchanged tenant plans nothing;
 - an update carries only the changed patchable fields (``PATCH /v1/mgmt/tenant/patch``); default
-  roles and settings, which have no patch form, get their own calls, with settings built
-  read-modify-write from the live settings;
+  roles and settings, which have no patch form, get their own calls; an action's settings are the
+  managed keys only, which the client lays over a fresh read of the live settings (Descope's
+  settings POST overwrites everything it omits);
 - ``parent`` is set at create only: a different live parent is a per-tenant conflict, not an update;
 - prune deletes only inventory tenants that left the YAML, children first, never with cascade;
 - guards refuse the whole plan (``Plan.blocked``) when it would delete too much, when the source
@@ -66,7 +67,7 @@ class Action:
     create_body: Mapping[str, JSONValue] | None = None  # CREATE: POST /tenant/create
     patch: Mapping[str, JSONValue] | None = None  # UPDATE: PATCH /tenant/patch (without "id")
     default_roles: tuple[str, ...] | None = None  # POST /tenant/updateDefaultRoles
-    settings: Mapping[str, JSONValue] | None = None  # POST /tenant/settings (full, read-modify-write)
+    settings: Mapping[str, JSONValue] | None = None  # the managed settings keys (the client writes them RMW)
     cascade: bool = False  # DELETE only
     stage: int = 0  # actions of one stage are independent; stage n+1 waits for stage n
     where: str = ""  # file:line of the tenant in the source, when it has one
@@ -251,7 +252,11 @@ def _update_action(
                 if current_settings is None
                 else {k: v for k, v in current_settings.items() if k in SETTINGS_FIELDS}
             )
-            field_changes, settings = _map_changes(name, value, have, missing_means_unknown=True)
+            field_changes, _merged = _map_changes(name, value, have, missing_means_unknown=True)
+            if field_changes:
+                # only the managed keys: the client lays them over a fresh read at write time, so a
+                # console edit made after this plan's read is not overwritten with a stale value
+                settings = dict(value)
             changes.extend(field_changes)
             continue
         if name == "customAttributes":

@@ -65,6 +65,7 @@ def descope_client(
             rate_limit=settings.descope.rate_limit * RATE_HEADROOM,
             max_retries=settings.descope.max_retries,
             on_request=on_request,
+            on_notice=lambda message: logger.warning("{}", message),
         )
     finally:
         http.close()

@@ -163,6 +163,16 @@ def patch_fields(body: Mapping[str, Any]) -> dict[str, Any]:
     return {name: parse(body[name], name) for name, parse in TENANT_FIELDS.items() if body.get(name) is not None}
 
 
+def settings_overwrite(body: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A settings POST as Descope applies it (a full overwrite, ``descope_api.SETTINGS_POST_KEYS``).
+
+    Returns (every tenant field, at its zero value when omitted or null; the session settings present
+    and not null). The session keys left out go back to their defaults.
+    """
+    shared = {name: parse(body.get(name), name) for name, parse in SHARED_SETTINGS.items()}
+    return shared, settings_fields(body)[1]
+
+
 def settings_fields(body: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(tenant fields, session settings) present and not null in a settings body; unknown keys are ignored."""
     shared: dict[str, Any] = {}

@@ -105,12 +105,15 @@ Choices where Descope's behaviour is unknown
   but ``GET /v1/mgmt/tenant?id=`` always includes it (``""`` for a top-level tenant), as Descope's .NET
   integration test expects. ``authType`` is ``"none"`` until set through settings, so it is present.
   Settings answers always carry every key.
-* Settings: ``POST`` merges the keys present and not null; omitted keys keep their values. The settings
-  keys that are tenant fields (``selfProvisioningDomains``, ``domains``, ``authType``, ``enforceSSO``,
-  ``enforceSSOExclusions``, ``federatedAppIds``) change the tenant record itself, and ``GET`` reads
-  them from it. ``ssoSetupSuiteSettings`` is replaced whole. Defaults for a tenant never configured:
-  session settings off, refresh token 4 weeks, session token 10 minutes, step-up token 10 minutes,
-  inactivity off (12 hours), ``JITDisabled`` false, SSO setup suite off.
+* Settings: ``POST`` is a **full overwrite**, as Descope's (``descope_api.SETTINGS_POST_KEYS`` gives the
+  sources): every key it omits, or sends as null, is reset: ``selfProvisioningDomains``, ``domains``,
+  ``enforceSSOExclusions`` and ``federatedAppIds`` to empty, ``enforceSSO`` to false, ``authType`` to
+  ``"none"``, and each session key to its default (``descope_api.SESSION_SETTINGS_DEFAULTS``: session
+  settings off, refresh token 4 weeks, session and step-up tokens 10 minutes, inactivity off (12 hours),
+  ``JITDisabled`` false, SSO setup suite off). A client that sends only the keys it means to change wipes
+  the rest, which is the bug this strictness exists to catch. The settings keys that are tenant fields
+  change the tenant record itself, and ``GET`` reads them from it; ``GET`` always answers every key.
+  ``ssoSetupSuiteSettings`` is replaced whole.
 * Search: every filter optional; ``null``, ``[]``, ``""`` and ``false`` mean "not filtered". OR within
   a list, AND across filters. Domains match case-insensitively. ``customAttributes`` values match
   exactly (``true`` is not ``1``), and a list filter value matches a tenant value equal to any of its

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from controller.descope_api import SESSION_SETTINGS_DEFAULTS
+
 from .fields import (
     parse_auth_type,
     parse_bool,
@@ -26,6 +28,7 @@ from .fields import (
     parse_strings,
     patch_fields,
     settings_fields,
+    settings_overwrite,
     tenant_fields,
 )
 from .persist import SandboxStateError, read_state, write_state
@@ -52,25 +55,8 @@ FIELD_ORDER: Final = (
     "successors",
     "roleInheritance",
 )
-# What GET /v1/mgmt/tenant/settings answers for a tenant that was never configured (a sandbox choice).
-DEFAULT_SETTINGS: Final[dict[str, Any]] = {
-    "enabled": False,
-    "refreshTokenExpiration": 4,
-    "refreshTokenExpirationUnit": "weeks",
-    "sessionTokenExpiration": 10,
-    "sessionTokenExpirationUnit": "minutes",
-    "stepupTokenExpiration": 10,
-    "stepupTokenExpirationUnit": "minutes",
-    "enableInactivity": False,
-    "inactivityTime": 12,
-    "inactivityTimeUnit": "hours",
-    "JITDisabled": False,
-    "ssoSetupSuiteSettings": {
-        "enabled": False,
-        "styleId": "",
-        "disabledFeatures": {"saml": False, "oidc": False, "scim": False, "ssoDomains": False, "groupMapping": False},
-    },
-}
+# What GET /v1/mgmt/tenant/settings answers for a tenant never configured, and what an omitted key resets to.
+DEFAULT_SETTINGS: Final = SESSION_SETTINGS_DEFAULTS
 _LIST_FIELDS: Final = (
     "selfProvisioningDomains",
     "domains",
@@ -265,13 +251,13 @@ class TenantStore:
         self._persist(generation)
 
     def set_settings(self, body: Mapping[str, Any]) -> None:
-        """Merge the keys present; the ones that are tenant fields (domains, authType, ...) change the tenant."""
+        """Overwrite every setting, as Descope does: an omitted key is reset, domains and authType included."""
         tenant_id = parse_required_string(body.get("tenantId"), "tenantId")
-        shared, own = settings_fields(body)
+        shared, own = settings_overwrite(body)
         with self._lock:
             record = self._existing(tenant_id)
             self._put({**record, **shared})
-            self._settings[tenant_id] = {**self._settings.get(tenant_id, {}), **own}
+            self._settings[tenant_id] = own
             generation = self._changed()
         self._persist(generation)
 

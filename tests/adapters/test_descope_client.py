@@ -247,16 +247,6 @@ CALLS: list[tuple[str, Callable[[DescopeClient], Any], str, str, dict[str, str],
         {"enabled": True, "sessionTokenExpiration": 11, "JITDisabled": True},
     ),
     (
-        "update_settings",
-        lambda c: c.update_settings("t1", {"enabled": True, "sessionTokenExpirationUnit": "minutes"}),
-        "POST",
-        SETTINGS,
-        {},
-        {"tenantId": "t1", "enabled": True, "sessionTokenExpirationUnit": "minutes"},
-        {},
-        None,
-    ),
-    (
         "update_default_roles",
         lambda c: c.update_default_roles("t1", ("role1", "role2")),
         "POST",
@@ -315,11 +305,137 @@ def test_each_method_sends_the_documented_request(
 
 def test_patch_and_settings_keep_the_id_they_were_given(api: respx.MockRouter, client: DescopeClient) -> None:
     patch = api.patch(PATCH).respond(200, json={})
+    api.get(SETTINGS).respond(200, json={**LIVE_SETTINGS, "tenantId": "t1"})
     settings = api.post(SETTINGS).respond(200, json={})
     client.patch("t1", {"id": "other", "disabled": True})
     client.update_settings("t1", {"tenantId": "other", "enabled": False})
     assert sent_json(patch) == {"id": "t1", "disabled": True}
-    assert sent_json(settings) == {"tenantId": "t1", "enabled": False}
+    assert sent_json(settings)["tenantId"] == "t1"
+
+
+# ------------------------------------------------- full-overwrite endpoints are read-modify-write
+
+LIVE_SETTINGS: dict[str, Any] = {
+    "selfProvisioningDomains": ["acme.com"],
+    "domains": ["sso.acme.com"],
+    "authType": "saml",
+    "enforceSSO": True,
+    "enforceSSOExclusions": ["u1"],
+    "federatedAppIds": ["app1"],
+    "enabled": False,
+    "sessionTokenExpiration": 11,
+    "sessionTokenExpirationUnit": "minutes",
+    "refreshTokenExpiration": 2,
+    "refreshTokenExpirationUnit": "days",
+    "JITDisabled": True,
+    "ssoSetupSuiteSettings": {"enabled": True, "styleId": "s1"},
+}
+
+
+def test_a_settings_write_sends_the_live_settings_with_the_managed_keys_laid_over(
+    api: respx.MockRouter, client: DescopeClient
+) -> None:
+    """Descope's settings POST resets what it omits: domains, SSO and console-set values must be sent back."""
+    read = api.get(SETTINGS).respond(200, json=LIVE_SETTINGS)
+    write = api.post(SETTINGS).respond(200, json={})
+    tenant = api.get(ONE).respond(200, json=TENANT)
+    client.update_settings("t1", {"enabled": True, "sessionTokenExpiration": 5})
+    assert dict(read.calls.last.request.url.params) == {"id": "t1"}
+    assert sent_json(write) == {"tenantId": "t1", **LIVE_SETTINGS, "enabled": True, "sessionTokenExpiration": 5}
+    assert tenant.call_count == 0  # the settings answer carried every tenant field
+
+
+def test_tenant_fields_a_settings_answer_leaves_out_are_taken_from_the_tenant(
+    api: respx.MockRouter, client: DescopeClient
+) -> None:
+    """Go's omitempty may drop empty or false keys from the settings answer; the tenant record has them."""
+    api.get(SETTINGS).respond(200, json={"enabled": True, "sessionTokenExpiration": 11})
+    api.get(ONE).respond(
+        200, json={"id": "t1", "name": "ACME", "selfProvisioningDomains": ["acme.com"], "domains": ["sso.acme.com"]}
+    )
+    write = api.post(SETTINGS).respond(200, json={})
+    client.update_settings("t1", {"sessionTokenExpiration": 5})
+    assert sent_json(write) == {
+        "tenantId": "t1",
+        "enabled": True,
+        "sessionTokenExpiration": 5,
+        "selfProvisioningDomains": ["acme.com"],
+        "domains": ["sso.acme.com"],
+    }
+
+
+def test_a_settings_write_that_cannot_read_first_sends_nothing(api: respx.MockRouter, client: DescopeClient) -> None:
+    api.get(SETTINGS).respond(404, json=descope_error("E404", "Tenant not found"))
+    write = api.post(SETTINGS).respond(200, json={})
+    with pytest.raises(DescopeNotFound):
+        client.update_settings("t1", {"enabled": True})
+    assert write.call_count == 0
+
+
+LIVE_TENANT: dict[str, Any] = {
+    "id": "t1",
+    "name": "ACME",
+    "selfProvisioningDomains": ["acme.com"],
+    "customAttributes": {"plan": "pro", "seats": 5},
+    "createdTime": 1726067547,
+    "authType": "saml",
+    "domains": ["sso.acme.com"],
+    "enforceSSO": True,
+    "federatedAppIds": ["app1"],
+    "defaultRoles": ["viewer"],
+    "parent": "holding",
+    "successors": ["child"],
+    "roleInheritance": "userOnly",
+    "someNewerField": {"kept": True},
+}
+
+
+@pytest.mark.parametrize("status", [404, 405])
+def test_without_patch_a_change_is_a_read_modify_write_update_from_then_on(
+    api: respx.MockRouter, make_client: Callable[..., DescopeClient], status: int
+) -> None:
+    notices: list[str] = []
+    client = make_client(on_notice=notices.append)
+    patch = api.patch(PATCH).respond(status, json=descope_error("E404", "Not found"))
+    load = api.get(ONE).respond(200, json=LIVE_TENANT)
+    update = api.post(UPDATE).respond(200, json={})
+
+    client.patch("t1", {"name": "ACME 2", "customAttributes": {"plan": "enterprise", "seats": 5}})
+    client.patch("t1", {"disabled": True})
+
+    assert patch.call_count == 1, "PATCH is not tried again once Descope has shown it has none"
+    assert dict(load.calls.last.request.url.params) == {"id": "t1"}
+    sent = sent_json(update, 0)
+    # every field the update overwrites comes from the live tenant, so nothing unmanaged is reset ...
+    assert sent == {
+        "id": "t1",
+        "name": "ACME 2",
+        "selfProvisioningDomains": ["acme.com"],
+        "customAttributes": {"plan": "enterprise", "seats": 5},
+        "enforceSSO": True,
+        "federatedAppIds": ["app1"],
+        "roleInheritance": "userOnly",
+        "someNewerField": {"kept": True},
+    }
+    # ... and what update does not take (parent, SSO domains, read-only fields) is not sent
+    assert sent_json(update, 1)["disabled"] is True and update.call_count == 2
+    assert len(notices) == 1 and "PATCH" in notices[0] and "read-modify-write" in notices[0]
+
+
+def test_a_404_from_patch_for_a_tenant_that_is_gone_is_not_found(
+    api: respx.MockRouter, make_client: Callable[..., DescopeClient]
+) -> None:
+    notices: list[str] = []
+    client = make_client(on_notice=notices.append)
+    patch = api.patch(PATCH).respond(404, json=descope_error("E404", "Tenant not found"))
+    api.get(ONE).respond(404, json=descope_error("E404", "Tenant not found"))
+    update = api.post(UPDATE).respond(200, json={})
+    with pytest.raises(DescopeNotFound):
+        client.patch("t1", {"disabled": True})
+    with pytest.raises(DescopeNotFound):
+        client.patch("t1", {"disabled": True})
+    assert patch.call_count == 2, "PATCH exists: it is still used"
+    assert update.call_count == 0 and notices == []
 
 
 def test_void_writes_accept_an_empty_body(api: respx.MockRouter, client: DescopeClient) -> None:
@@ -733,6 +849,7 @@ def test_transient_statuses_are_retried_then_succeed(
     status: int,
 ) -> None:
     ok: dict[str, Any] = {"tenants": []} if name == "load_all" else {}
+    api.get(SETTINGS).respond(200, json=LIVE_SETTINGS)  # the read before a settings write
     route = api.route(method=method, path=path).mock(
         side_effect=[httpx.Response(status, text="busy"), httpx.Response(200, json=ok)]
     )
@@ -785,6 +902,7 @@ def test_500_and_4xx_on_a_write_are_not_retried(
     path: str,
     status: int,
 ) -> None:
+    api.get(SETTINGS).respond(200, json=LIVE_SETTINGS)  # the read before a settings write
     route = api.route(method=method, path=path).respond(status, json=descope_error("E1", "nope"))
     lookup = api.get(ONE).respond(404, json=descope_error("E2", "not found"))
     with pytest.raises(DescopeError):

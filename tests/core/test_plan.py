@@ -169,15 +169,23 @@ def test_create_body_and_follow_up_calls() -> None:
     assert action.where == "tenants.yaml:1"
 
 
-def test_settings_compared_against_live_and_written_read_modify_write() -> None:
-    want = {**ACME, "settings": {"sessionTokenExpiration": 10}}
-    live_settings = {"acme": {"sessionTokenExpiration": 30, "refreshTokenExpiration": 4, "domains": ["x.com"]}}
+def test_settings_compared_against_live_and_only_the_managed_keys_are_planned() -> None:
+    want = {**ACME, "settings": {"sessionTokenExpiration": 10, "enabled": True}}
+    live_settings = {
+        "acme": {"sessionTokenExpiration": 30, "enabled": True, "refreshTokenExpiration": 4, "domains": ["x.com"]}
+    }
     plan = make_plan(desired(want), [ACME], live_settings=live_settings)
     (action,) = plan.actions
-    # refreshTokenExpiration is not managed but survives; domains (not a session setting) is not sent back
-    assert action.settings == {"sessionTokenExpiration": 10, "refreshTokenExpiration": 4}
+    # the managed keys only: the client lays them over a fresh read when it writes, so an unmanaged
+    # value read earlier (refreshTokenExpiration, domains) is never written back stale
+    assert action.settings == {"sessionTokenExpiration": 10, "enabled": True}
+    assert [(c.field, c.before, c.after) for c in action.changes] == [("settings.sessionTokenExpiration", 30, 10)]
     assert action.patch is None
-    unchanged = make_plan(desired(want), [ACME], live_settings={"acme": {"sessionTokenExpiration": 10}})
+    unchanged = make_plan(
+        desired(want),
+        [ACME],
+        live_settings={"acme": {"sessionTokenExpiration": 10, "enabled": True, "inactivityTime": 3}},
+    )
     assert unchanged.actions == ()
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from controller.descope_api import SETTINGS_POST_KEYS, SETTINGS_SESSION_KEYS, SETTINGS_TENANT_KEYS
 from controller.sandbox import SandboxServer, SandboxStateError
 
 PROJECT = "P2aAc4T2V93bddihGEx2Ryhc8e5Z"
@@ -326,24 +327,41 @@ def test_children_link_to_their_parent_and_block_its_delete(api: httpx.Client) -
 
 
 # ----- settings, default roles --------------------------------------------------------------------------
-def test_settings_default_then_merge_the_keys_present(api: httpx.Client) -> None:
-    create(api, id="t1", name="One", selfProvisioningDomains=["one.com"])
+def test_settings_post_overwrites_everything_it_omits(api: httpx.Client) -> None:
+    """As Descope's (the node SDK: "Update will override all fields as is"): a partial POST wipes the rest."""
+    create(api, id="t1", name="One", selfProvisioningDomains=["one.com"], enforceSSO=True, federatedAppIds=["a1"])
     defaults = api.get(SETTINGS, params={"id": "t1"}).json()
     assert defaults["enabled"] is False
     assert defaults["sessionTokenExpiration"] == 10
     assert defaults["selfProvisioningDomains"] == ["one.com"]
+    assert set(defaults) >= set(SETTINGS_POST_KEYS), "a settings answer carries every key"
 
-    first = {"tenantId": "t1", "enabled": True, "sessionTokenExpiration": 5, "sessionTokenExpirationUnit": "minutes"}
-    assert api.post(SETTINGS, json=first).json() == {}
-    second = {"tenantId": "t1", "JITDisabled": True, "domains": ["sso.one.com"], "refreshTokenExpiration": None}
-    assert api.post(SETTINGS, json=second).status_code == 200
-
+    whole = {**defaults, "tenantId": "t1", "enabled": True, "sessionTokenExpiration": 5, "domains": ["sso.one.com"]}
+    assert api.post(SETTINGS, json=whole).json() == {}
     settings = api.get(SETTINGS, params={"id": "t1"}).json()
-    assert settings["enabled"] is True  # from the first call, kept by the second
-    assert settings["sessionTokenExpiration"] == 5
-    assert settings["JITDisabled"] is True
-    assert settings["refreshTokenExpiration"] == defaults["refreshTokenExpiration"]  # null leaves it alone
+    assert (settings["enabled"], settings["sessionTokenExpiration"]) == (True, 5)
+    assert settings["selfProvisioningDomains"] == ["one.com"]
     assert load(api, "t1")["domains"] == ["sso.one.com"]  # a settings key that is a tenant field
+
+    partial = {"tenantId": "t1", "JITDisabled": True, "refreshTokenExpiration": None}
+    assert api.post(SETTINGS, json=partial).status_code == 200
+    settings = api.get(SETTINGS, params={"id": "t1"}).json()
+    assert settings["JITDisabled"] is True
+    assert settings["enabled"] is False, "omitted: back to the default"
+    assert settings["sessionTokenExpiration"] == defaults["sessionTokenExpiration"]
+    assert settings["refreshTokenExpiration"] == defaults["refreshTokenExpiration"]  # null: the default too
+    tenant = load(api, "t1")
+    assert "selfProvisioningDomains" not in tenant and "domains" not in tenant, "domains wiped"
+    assert "enforceSSO" not in tenant and "federatedAppIds" not in tenant
+    assert tenant["authType"] == "none"
+
+
+def test_settings_keys_are_the_ones_descope_documents() -> None:
+    from controller.sandbox.fields import SESSION_SETTINGS, SHARED_SETTINGS
+    from controller.sandbox.store import DEFAULT_SETTINGS
+
+    assert tuple(SHARED_SETTINGS) == SETTINGS_TENANT_KEYS
+    assert tuple(SESSION_SETTINGS) == SETTINGS_SESSION_KEYS == tuple(DEFAULT_SETTINGS)
 
 
 def test_settings_errors(api: httpx.Client) -> None:

@@ -213,6 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate-limit", type=float, default=None, metavar="N", help="requests per second before 429")
     p.add_argument("--fail-rate", type=float, default=0.0, metavar="F", help="share of requests answered 503")
     p.add_argument("--seed", type=int, default=None, help="make injected failures repeatable")
+    p.add_argument(
+        "--without-patch",
+        action="store_true",
+        help="act as a Descope deployment older than PATCH /v1/mgmt/tenant/patch (404 for it)",
+    )
 
     p = sub.add_parser(
         "demo",
@@ -451,6 +456,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         rate_limit=args.rate_limit,
         fail_rate=args.fail_rate,
         seed=args.seed,
+        patch_endpoint=not args.without_patch,
     )
 
     def stop(signum: int, frame: FrameType | None) -> None:

@@ -93,6 +93,8 @@ Choices where Descope's behaviour is unknown
   ``roleInheritance``. An omitted or null one is reset to empty/false/"". The fields update cannot set
   (``parent``, ``defaultRoles``, ``authType``, ``domains``, ``createdTime``, ``successors``) are kept,
   and sending them is not an error, so a body built from a load result works.
+* ``patch_endpoint=False`` (``sandbox --without-patch``) serves a Descope older than
+  ``PATCH /v1/mgmt/tenant/patch`` (it reached the SDKs in September 2026): the path is unknown, 404.
 * Patch changes only the fields present and not null. ``customAttributes`` in a patch **replaces the
   whole map**. Patchable fields are those of reference §3.3a. ``parent``, ``defaultRoles``,
   ``authType``, ``domains``, ``createdTime`` or ``successors`` in a patch is a 400 ``E011003`` rather
@@ -228,18 +230,24 @@ def _void_write(action: Callable[[TenantStore, dict[str, Any]], None]) -> Handle
     return handle
 
 
+_TENANT_PATCH: Final = "/v1/mgmt/tenant/patch"
 _TENANT_ROUTES: Final[dict[str, dict[str, Handler]]] = {
     "/v1/mgmt/tenant/all": {"GET": _load_all},
     "/v1/mgmt/tenant": {"GET": _load},
     "/v1/mgmt/tenant/create": {"POST": _create},
     "/v1/mgmt/tenant/update": {"POST": _void_write(TenantStore.update)},
-    "/v1/mgmt/tenant/patch": {"PATCH": _void_write(TenantStore.patch)},
+    _TENANT_PATCH: {"PATCH": _void_write(TenantStore.patch)},
     "/v1/mgmt/tenant/delete": {"POST": _void_write(TenantStore.delete)},
     "/v1/mgmt/tenant/search": {"POST": _search},
     "/v1/mgmt/tenant/settings": {"GET": _load_settings, "POST": _void_write(TenantStore.set_settings)},
     "/v1/mgmt/tenant/updateDefaultRoles": {"POST": _void_write(TenantStore.set_default_roles)},
     "/v1/mgmt/license": {"GET": _license},
 }
+
+
+def _routes_without(path: str) -> dict[str, dict[str, Handler]]:
+    """The tenant API of an older Descope deployment that lacks ``path`` (an unknown path: 404)."""
+    return {known: methods for known, methods in _TENANT_ROUTES.items() if known != path}
 
 
 def _route(routes: dict[str, dict[str, _T]], request: _Request) -> _T:
@@ -286,8 +294,16 @@ def _sleep_ms(milliseconds: float) -> None:
 # ----- the application: everything between "a request was read" and "a response is ready" -------------
 class _App:
     def __init__(
-        self, *, store: TenantStore, knobs: KnobBox, token: str, fault_random: random.Random, verbose: bool
+        self,
+        *,
+        store: TenantStore,
+        knobs: KnobBox,
+        token: str,
+        fault_random: random.Random,
+        verbose: bool,
+        routes: dict[str, dict[str, Handler]],
     ) -> None:
+        self.routes = routes
         self.store = store
         self.knobs = knobs
         self.stats = Stats()
@@ -342,7 +358,7 @@ class _App:
     def _serve(self, request: _Request) -> tuple[Response, bool]:
         try:
             self._authorize(request)
-            handler = _route(_TENANT_ROUTES, request)
+            handler = _route(self.routes, request)
             payload, wrote = handler(self.store, request, _json_body(request))
         except ApiError as exc:
             return error_response(exc), False
@@ -575,6 +591,7 @@ class SandboxServer:
         fail_status: int = 503,
         seed: int | None = None,
         verbose: bool = False,
+        patch_endpoint: bool = True,
     ) -> None:
         if not project_id or not management_key:
             raise ValueError("the sandbox needs a project_id and a management_key")
@@ -589,6 +606,7 @@ class SandboxServer:
             token=f"{project_id}:{management_key}",
             fault_random=random.Random(seed),  # noqa: S311 - fault injection, not secrets
             verbose=verbose,
+            routes=_TENANT_ROUTES if patch_endpoint else _routes_without(_TENANT_PATCH),
         )
         self._httpd = _HTTPServer((host, port), self._app, verbose=verbose)
         self.url = _url(host, self._httpd.server_port)

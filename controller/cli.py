@@ -158,10 +158,21 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--tenant", help="only backups holding this tenant")
     b.add_argument("--kind", choices=["pre-image", "snapshot"])
     b.add_argument("--format", choices=["text", "json"], default="text")
-    b = bsub.add_parser("show", help="print a backup's content (checksum verified)")
+    b = bsub.add_parser(
+        "history",
+        help="a tenant's recorded versions, newest first, with what changed between them",
+        description="Every backup holding the tenant is one version: a pre-image is the tenant just before a "
+        "write (by a cycle at a revision, or a restore), a snapshot the tenant at its time. Each line says what "
+        "changed from that version to the next newer one. Restore one with `restore --tenant ID --from BACKUP`.",
+    )
+    _add_config(b)
+    b.add_argument("--tenant", required=True, metavar="ID")
+    b.add_argument("--format", choices=["text", "json"], default="text")
+    b = bsub.add_parser("show", help="print a backup's content (checksum verified); ids accept a unique prefix")
     _add_config(b)
     b.add_argument("backup_id")
     b.add_argument("--tenant", help="only this tenant of a snapshot")
+    b.add_argument("--format", choices=["text", "json"], default="text")
     b = bsub.add_parser("create", help="take a full snapshot of all live tenants now")
     _add_config(b)
     b = bsub.add_parser("verify", help="check every backup's checksum; exit 1 on any problem")
@@ -173,23 +184,36 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "restore",
         help="bring tenants back from a backup or a Git revision (diff first, never deletes)",
-        description="Restore tenants to a backed-up state: recreate a deleted tenant with its id, or update a "
-        "broken one. The diff against live is printed first; --dry-run stops there. The current state is backed "
-        "up before anything is written, so a restore can itself be undone. Exit 0 restored, 2 dry run with "
-        "changes, 5 nothing to do, 4 partial, 3 Descope unreachable, 1 error.",
+        description="Restore tenants to a recorded state: recreate a deleted tenant with its id, or update a "
+        "broken one. Say which state: --at TIME (the tenant as it was then), --from BACKUP, "
+        "--before-last-change, --undo or --git-rev; with none, restore prints the tenant's history and asks. "
+        "The diff against live is printed first; --dry-run stops there. The current state is backed up before "
+        "anything is written, and the command to undo the restore is printed. Exit 0 restored, 2 dry run with "
+        "changes, 5 nothing to do, 4 partial, 3 Descope unreachable, 1 error (or no target given).",
     )
     _add_config(p)
     p.add_argument("--tenant", action="append", default=[], metavar="ID", help="tenant to restore (repeatable)")
     origin = p.add_mutually_exclusive_group()
     origin.add_argument(
-        "--from",
-        dest="backup",
-        default="latest",
-        metavar="latest|BACKUP",
-        help="the newest backup (default) or a backup id from `backup list`",
+        "--at",
+        metavar="TIME",
+        help="the tenant as it was at TIME: ISO 8601 in any offset (2026-11-22T04:30:00Z), epoch seconds, or a "
+        "time ago (90m, 2h, 1d, 1h30m); taken from the earliest backup after TIME",
     )
-    origin.add_argument("--at", metavar="TIME", help="the newest backup at or before TIME (ISO 8601 or epoch seconds)")
-    origin.add_argument("--git-rev", metavar="SHA", help="the tenant as tenants.yaml declared it at this Git revision")
+    origin.add_argument(
+        "--from", dest="backup", metavar="BACKUP", help="a backup id (or unique prefix) from `backup history`"
+    )
+    origin.add_argument(
+        "--before-last-change",
+        action="store_true",
+        help="the tenant as it was before the controller's most recent write to it",
+    )
+    origin.add_argument("--undo", action="store_true", help="undo the most recent restore of the tenant")
+    origin.add_argument(
+        "--git-rev",
+        metavar="REV",
+        help="the tenant as tenants.yaml declared it at REV (a commit the git cache holds)",
+    )
     p.add_argument("--all", action="store_true", help="every tenant of the backup given with --from (a snapshot)")
     p.add_argument("--dry-run", action="store_true", help="show the diff and stop")
     p.add_argument(

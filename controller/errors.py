@@ -7,6 +7,7 @@ that meets them, with ``raise ... from exc``. Each class says whether retrying c
 
     DescopeGitopsError                  retryable?
     ├── ConfigError                     no   settings are invalid (one line per problem)
+    │   └── UsageError                  no   a command-line argument is wrong (one line)
     ├── SourceError                          tenants.yaml cannot be had or is not acceptable
     │   ├── TenantsFileInvalid          no   parse/schema errors, each with file:line
     │   └── SourceUnavailable           yes  the path or Git remote cannot be read now
@@ -54,6 +55,14 @@ class ConfigError(DescopeGitopsError):
         self.problems = list(problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(f"invalid {source}:\n{lines}")
+
+
+class UsageError(ConfigError):
+    """A command-line argument cannot be used (a time, a backup id, a missing target); one line."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__([problem], source="arguments")
+        self.message = problem
 
 
 class SourceError(DescopeGitopsError):

@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import re
 import sys
 import time
 from datetime import datetime
 from typing import Any
 
-from controller.errors import ConfigError, DescopeGitopsError
+from controller.errors import ConfigError, DescopeGitopsError, UsageError
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_UNREACHABLE, EXIT_PARTIAL, EXIT_NOTHING = 0, 1, 2, 3, 4, 5
 
@@ -24,8 +25,33 @@ def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="milliseconds")
 
 
-def parse_time(text: str) -> float:
-    """ISO 8601 (``2026-11-22T04:30:00Z``, a date, an offset) or epoch seconds."""
+_AGO = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:\s*ago)?")
+
+
+def parse_time(text: str, *, now: float, retention_days: float | None = None) -> float:
+    """``--at``: ISO 8601 in any offset, epoch seconds, or a time ago (``90m``, ``2h``, ``1d``, ``1h30m``).
+
+    A time in the future, or before the retention window (older backups are pruned, so the state
+    then cannot be known), is refused with one line.
+    """
+    text = text.strip()
+    moment = _parse_moment(text, now)
+    if moment > now + 1:
+        raise UsageError(f"--at {text!r} is in the future ({_when(moment)}); give a time in the past")
+    if retention_days is not None and moment < now - retention_days * 86400:
+        raise UsageError(
+            f"--at {text!r} ({_when(moment)}) is before the retention window of {retention_days:g} days: "
+            "backups older than that are pruned, so the state then cannot be known; "
+            "see `backup history --tenant ID` for what is kept"
+        )
+    return moment
+
+
+def _parse_moment(text: str, now: float) -> float:
+    relative = _AGO.fullmatch(text)
+    if text and relative is not None and any(relative.groups()):
+        days, hours, minutes, seconds = (int(part or 0) for part in relative.groups())
+        return now - (((days * 24 + hours) * 60 + minutes) * 60 + seconds)
     try:
         return float(text)
     except ValueError:
@@ -33,8 +59,8 @@ def parse_time(text: str) -> float:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise ConfigError(
-            [f"--at {text!r}: not an ISO 8601 time (e.g. 2026-11-22T04:30:00Z) or epoch seconds"]
+        raise UsageError(
+            f"--at {text!r}: not an ISO 8601 time (2026-11-22T04:30:00Z), epoch seconds or a time ago (90m, 2h, 1d)"
         ) from exc
     if moment.tzinfo is None:
         moment = moment.astimezone()  # a time without zone is the machine's local time
@@ -63,6 +89,8 @@ def cmd_backup(args: argparse.Namespace, settings: Any) -> int:
                     f"{(m.revision or '-')[:14]:<14} {m.size:>8}  {m.id}"
                 )
         return EXIT_OK
+    if action == "history":
+        return _history(store, args.tenant, args.format)
     if action == "show":
         items = store.tenants_in(args.backup_id)
         if args.tenant:
@@ -71,11 +99,14 @@ def cmd_backup(args: argparse.Namespace, settings: Any) -> int:
                 print(f"error: backup {args.backup_id} does not hold tenant {args.tenant!r}", file=sys.stderr)
                 return EXIT_ERROR
         meta = items[0].meta if items else store.get(args.backup_id)
-        document = {
-            "backup": _meta_json(meta),
-            "tenants": [{"tenant": b.tenant, "settings": b.settings} for b in items],
-        }
-        print(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
+        if args.format == "json":
+            document = {
+                "backup": _meta_json(meta),
+                "tenants": [{"tenant": b.tenant, "settings": b.settings} for b in items],
+            }
+            print(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
+        else:
+            _show_text(meta, items)
         return EXIT_OK
     if action == "create":
         from controller.engine.backups import take_snapshot
@@ -110,6 +141,69 @@ def cmd_backup(args: argparse.Namespace, settings: Any) -> int:
     raise AssertionError(action)  # pragma: no cover - argparse refuses other actions
 
 
+def _show_text(meta: Any, items: list[Any]) -> None:
+    from controller.engine.timeline import cause
+
+    print(f"backup {meta.id}: {cause(meta)}, taken {_when(meta.taken_at)}, {len(items)} tenant(s)")
+    print(f"  revision {meta.revision or '-'}, cycle {meta.cycle_id or '-'}, sha256 {meta.sha256[:16]}…")
+    for backup in items:
+        print(f"\n  {backup.tenant.get('id')}")
+        for key, value in sorted(backup.tenant.items()):
+            if key != "id":
+                print(f"    {key}: {json.dumps(value, ensure_ascii=False)}")
+        for key, value in sorted((backup.settings or {}).items()):
+            print(f"    settings.{key}: {json.dumps(value, ensure_ascii=False)}")
+
+
+def _history(store: Any, tenant_id: str, fmt: str) -> int:
+    from controller.engine.timeline import cause, timeline
+
+    metas, problems = store.scan(tenant_id=tenant_id)
+    for path, problem in problems:
+        print(f"warning: {path}: {problem} (left out of the history)", file=sys.stderr)
+    if not metas:
+        print(f"error: no backup holds tenant {tenant_id!r} (see `backup list`)", file=sys.stderr)
+        return EXIT_ERROR
+    versions = timeline([store.tenant_in(m.id, tenant_id) for m in metas])
+    if fmt == "json":
+        rows = [
+            {
+                **_meta_json(v.meta),
+                "cause": cause(v.meta),
+                "changed_after": None
+                if v.changed_after is None
+                else [{"field": c.field, "before": c.before, "after": c.after} for c in v.changed_after],
+            }
+            for v in versions
+        ]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    print(render_timeline(tenant_id, versions))
+    return EXIT_OK
+
+
+def render_timeline(tenant_id: str, versions: list[Any]) -> str:
+    """The versions newest first; under each, what changed from it to the next newer version."""
+    from controller.engine.timeline import cause
+
+    lines = [f"History of {tenant_id}, newest first ({len(versions)} recorded versions):"]
+    for version in versions:
+        meta = version.meta
+        lines.append(f"  {_when(meta.taken_at)}  {meta.id}  {cause(meta)}")
+        if version.changed_after is None:
+            lines.append("      (the newest recorded version)")
+        elif not version.changed_after:
+            lines.append("      then: no managed field changed")
+        for change in version.changed_after or ():
+            before, after = (json.dumps(v, ensure_ascii=False) for v in (change.before, change.after))
+            lines.append(f"      then: {change.field} {before} → {after}")
+    lines.append(
+        f"Restore one: descope-gitops restore --tenant {tenant_id} --from BACKUP "
+        "(or --at TIME, --before-last-change); add --dry-run to see the diff first"
+    )
+    return "\n".join(lines)
+
+
 def _meta_json(meta: Any) -> dict[str, Any]:
     return {
         "id": meta.id,
@@ -128,39 +222,35 @@ def _meta_json(meta: Any) -> dict[str, Any]:
 def cmd_restore(args: argparse.Namespace, settings: Any) -> int:
     from controller.engine import compose
     from controller.engine.render import render_text
-    from controller.engine.restore import Restorer, collect_from_backups, suspend_with
+    from controller.engine.restore import Restorer, suspend_with
 
     if not args.tenant and not args.all:
-        raise ConfigError(["name what to restore: --tenant ID (repeatable), or --all with --from BACKUP"])
-    if args.all and args.backup == "latest":
-        raise ConfigError(["--all restores a whole backup: give its id with --from BACKUP (see `backup list`)"])
+        raise UsageError("name what to restore: --tenant ID (repeatable), or --all with --from BACKUP")
+    if args.all and not args.backup:
+        raise UsageError("--all restores a whole backup: give its id with --from BACKUP (see `backup list`)")
     backups = compose.backup_store(settings)
+    if not (args.at or args.backup or args.git_rev or args.before_last_change or args.undo):
+        return _ask_for_target(backups, args.tenant)
     state_store = compose.state_store(settings)
     enforced, revert_check = _enforced_state(settings)
-    if args.git_rev:
-        restored, origins, missing = _from_git(settings, args.git_rev, args.tenant)
-    else:
-        restored, origins, missing = collect_from_backups(
-            backups,
-            args.tenant,
-            backup_id=None if args.backup == "latest" else args.backup,
-            at=parse_time(args.at) if args.at else None,
-            whole_backup=args.all,
-        )
-    for tenant_id in missing:
-        print(
-            f"error: no backup holds tenant {tenant_id!r}" + (f" at or before {args.at}" if args.at else ""),
-            file=sys.stderr,
-        )
-    if missing:
+    selection = _select(args, settings, backups)
+    for tenant_id, why in sorted(selection.missing.items()):
+        print(f"error: cannot restore {tenant_id}: {why}", file=sys.stderr)
+    if selection.missing:
         return EXIT_ERROR
+    for tenant_id, why in sorted(selection.unchanged.items()):
+        print(f"{tenant_id}: {why}")
+    if not selection.restored:
+        print("nothing to do")
+        return EXIT_NOTHING
     suspend = None
     if args.suspend:
-        suspend = suspend_with(state_store, f"restore of {', '.join(sorted(origins))}", getpass.getuser(), time.time())
+        who = f"restore of {', '.join(sorted(selection.origins))}"
+        suspend = suspend_with(state_store, who, getpass.getuser(), time.time())
     with compose.descope_client(settings) as client:
         report = Restorer(client, backups).run(
-            restored,
-            origins,
+            selection.restored,
+            selection.origins,
             enforced=enforced,
             revert_check=revert_check,
             dry_run=args.dry_run,
@@ -180,6 +270,38 @@ def cmd_restore(args: argparse.Namespace, settings: Any) -> int:
     if report.applied is not None and any(r.error_kind == "DescopeAuthError" for r in report.applied.failed):
         return EXIT_UNREACHABLE
     return EXIT_PARTIAL if status == "partial" else EXIT_ERROR
+
+
+def _select(args: argparse.Namespace, settings: Any, backups: Any) -> Any:
+    from controller.engine.restore import select_at, select_before_last_write, select_from
+
+    if args.git_rev:
+        return _from_git(settings, args.git_rev, args.tenant)
+    if args.backup:
+        return select_from(backups, args.tenant, args.backup, whole=args.all)
+    if args.at:
+        at = parse_time(args.at, now=time.time(), retention_days=settings.backups.retention_days)
+        return select_at(backups, args.tenant, at)
+    return select_before_last_write(backups, args.tenant, restores_only=args.undo)
+
+
+def _ask_for_target(backups: Any, tenant_ids: list[str]) -> int:
+    """No silent "latest": a backup taken after an incident holds the broken state. Show the history, ask."""
+    from controller.engine.timeline import timeline
+
+    print(
+        "error: say which state to restore: --at TIME (as it was then), --from BACKUP, --before-last-change, "
+        "--undo or --git-rev REV. The recorded versions:",
+        file=sys.stderr,
+    )
+    for tenant_id in tenant_ids:
+        metas = backups.scan(tenant_id=tenant_id)[0]
+        if not metas:
+            print(f"  {tenant_id}: no backup holds this tenant", file=sys.stderr)
+            continue
+        versions = timeline([backups.tenant_in(m.id, tenant_id) for m in metas])
+        print(render_timeline(tenant_id, versions), file=sys.stderr)
+    return EXIT_ERROR
 
 
 def _log_restore(path: Any, report: Any) -> None:
@@ -204,19 +326,27 @@ def _enforced_state(settings: Any) -> tuple[Any, str]:
         return None, f"could not read the source the daemon enforces ({exc}); check tenants.yaml by hand"
 
 
-def _from_git(settings: Any, rev: str, tenant_ids: list[str]) -> tuple[list[Any], dict[str, str], list[str]]:
+def _from_git(settings: Any, rev: str, tenant_ids: list[str]) -> Any:
     from controller.core.loader import parse_tenant_files
     from controller.engine import compose
+    from controller.engine.restore import Selection
 
     if settings.source.kind != "git":
         raise ConfigError(['--git-rev needs [source] kind = "git" (the repository to read the revision from)'])
     source = compose.source_from_settings(settings)
     source.fetch()  # brings the cache up to date, so recent revisions are known
-    desired = parse_tenant_files(source.read_at(rev).files)  # type: ignore[attr-defined]
+    revision = source.read_at(rev)  # type: ignore[attr-defined]
+    desired = parse_tenant_files(revision.files)
     wanted = set(tenant_ids)
-    restored = [t for t in desired.tenants if t.id in wanted]
-    found = {t.id for t in restored}
-    return restored, dict.fromkeys(found, f"git {rev[:12]}"), [t for t in tenant_ids if t not in found]
+    chosen = Selection()
+    for tenant in desired.tenants:
+        if tenant.id in wanted:
+            chosen.restored.append(tenant)
+            chosen.origins[tenant.id] = f"git {rev} (commit {revision.id[:12]}): tenants.yaml as it was there"
+    for tenant_id in tenant_ids:
+        if tenant_id not in chosen.origins:
+            chosen.missing[tenant_id] = f"tenants.yaml at {rev} does not declare it"
+    return chosen
 
 
 def _print_restore(report: Any, render_text: Any, fmt: str) -> None:
@@ -228,7 +358,12 @@ def _print_restore(report: Any, render_text: Any, fmt: str) -> None:
     view.dry_run = report.dry_run
     if fmt == "json":
         data = report_json(view)
-        data.update(origins=report.origins, would_revert=report.would_revert, suspended=report.suspended)
+        data.update(
+            origins=report.origins,
+            would_revert=report.would_revert,
+            suspended=report.suspended,
+            undo_backups=report.undo_backups,
+        )
         print(json.dumps(data, indent=2, sort_keys=True, default=str))
         return
     for tenant_id, origin in sorted(report.origins.items()):
@@ -246,6 +381,11 @@ def _print_restore(report: Any, render_text: Any, fmt: str) -> None:
         print(f"note: {report.revert_check}")
     if report.suspended:
         print("the daemon is suspended: run `descope-gitops resume` once tenants.yaml agrees")
+    for tenant_id, backup_id in sorted(report.undo_backups.items()):
+        print(f"{tenant_id}: the state it replaced is backup {backup_id}")
+        print(f"  undo: descope-gitops restore --tenant {tenant_id} --undo   (or --from {backup_id})")
+    for tenant_id in report.recreated:
+        print(f"{tenant_id}: recreated; undoing that means deleting it (restore never deletes)")
     if report.status == "nothing-to-do":
         print("nothing to do: Descope already matches the backup")
     elif report.status == "dry-run":

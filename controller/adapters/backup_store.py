@@ -82,6 +82,7 @@ _TAGS = {PRE_IMAGE: "pre", SNAPSHOT: "snap"}
 _KINDS_BY_TAG = {tag: kind for kind, tag in _TAGS.items()}
 _STAMP_FORMAT = "%Y%m%dT%H%M%S.%fZ"
 _ID_RE = re.compile(r"(\d{8}T\d{6}\.\d{6}Z)-([0-9a-f]{8})-(pre|snap)")
+_ID_PREFIX_RE = re.compile(r"[0-9TZ.a-f\-nrsp]{1,40}")
 _HEX64_RE = re.compile(r"[0-9a-f]{64}")
 _SHA_FIELD_RE = re.compile(r',"sha256":"([0-9a-f]{64})"')
 _KEEP = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789-")
@@ -326,6 +327,49 @@ class BackupStore:
             raise _corrupt(best.path, f"does not hold tenant {tenant_id!r}")
         return found
 
+    def tenant_after(self, tenant_id: str, at: float) -> TenantBackup | None:
+        """The tenant as it was at ``at``: from its earliest backup taken *after* ``at``, or None.
+
+        A pre-image taken at t holds the state just before the write at t, and a snapshot the
+        state at its time, so the earliest backup after ``at`` holds the tenant as it was at ``at``.
+        None means nothing was recorded after ``at``: the live tenant is still that state. An
+        unreadable file that might be that earliest backup raises StoreCorrupt naming it.
+        """
+        metas, problems = self.scan(tenant_id=tenant_id)
+        best = min((m for m in metas if m.taken_at > at), key=_order, default=None)
+        blocking = [(path, why) for path, why in problems if _might_be_earlier(path, best, at)]
+        if blocking:
+            raise _corrupt_many(blocking)
+        return None if best is None else self.tenant_in(best.id, tenant_id)
+
+    def tenant_in(self, backup_id: str, tenant_id: str) -> TenantBackup:
+        """One tenant from one backup (an id or a unique prefix), verified; BackupNotFound, StoreCorrupt."""
+        meta, tenants, settings = self._load_or_raise(self._locate(backup_id, tenant_id=tenant_id))
+        found = _pick(meta, tenants, settings, tenant_id)
+        if found is None:
+            raise BackupNotFound(f"backup {meta.id} does not hold tenant {tenant_id!r}")
+        return found
+
+    def resolve_id(self, prefix: str) -> str:
+        """The full id of the one backup whose id starts with ``prefix``; BackupNotFound when none or several."""
+        if _ID_RE.fullmatch(prefix):
+            return prefix
+        if not prefix or not _ID_PREFIX_RE.fullmatch(prefix):
+            raise BackupNotFound(f"no backup {prefix!r}: ids look like 20261122T043012.123456Z-0000a1b2-pre")
+        matches = sorted(
+            {
+                path.stem
+                for path in self._backup_files(tenant_id=None, kind=None, problems=[])
+                if path.stem.startswith(prefix) and _ID_RE.fullmatch(path.stem)
+            }
+        )
+        if not matches:
+            raise BackupNotFound(f"no backup id starts with {prefix!r} in {self.directory} (see `backup list`)")
+        if len(matches) > 1:
+            shown = ", ".join(matches[:3]) + (f" and {len(matches) - 3} more" if len(matches) > 3 else "")
+            raise BackupNotFound(f"backup id prefix {prefix!r} is ambiguous: {shown}; give more of the id")
+        return matches[0]
+
     def verify(self) -> builtins.list[tuple[Path, str]]:
         """Read and verify every file under the backups folder; [(path, problem)], empty when all are good."""
         problems: builtins.list[tuple[Path, str]] = []
@@ -441,6 +485,8 @@ class BackupStore:
         return sorted(found)
 
     def _locate(self, backup_id: str, *, tenant_id: str | None = None) -> Path:
+        if isinstance(backup_id, str) and not _ID_RE.fullmatch(backup_id):
+            backup_id = self.resolve_id(backup_id)
         match = _ID_RE.fullmatch(backup_id) if isinstance(backup_id, str) else None
         if match is None:
             raise BackupNotFound(f"no backup {backup_id!r}: ids look like 20261122T043012.123456Z-0000a1b2-pre")
@@ -689,6 +735,16 @@ def _stray(path: Path) -> str:
     if path.name.startswith(".") and path.name.endswith(".tmp"):
         return "is a temporary file left by an interrupted write (not a backup; safe to delete)"
     return "is not a backup file (unexpected name or place)"
+
+
+def _might_be_earlier(path: Path, best: BackupMeta | None, at: float) -> bool:
+    """Could this unreadable file be a backup after ``at`` that is earlier than ``best``?"""
+    taken = _stamp_time(path.stem)
+    if taken is None:
+        return True
+    if taken + _ONE_MICROSECOND <= at:
+        return False
+    return best is None or taken - _ONE_MICROSECOND <= best.taken_at
 
 
 def _might_be_newer(path: Path, best: BackupMeta | None, at: float | None) -> bool:

@@ -13,17 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from controller.adapters.backup_store import BackupStore, TenantBackup
+from controller.adapters.backup_store import BackupMeta, BackupStore
 from controller.adapters.state_store import StateStore, SuspendFlag
-from controller.core.model import SETTINGS_FIELDS, TENANT_FIELDS, DesiredState, DesiredTenant, JSONValue
+from controller.core.model import DesiredState, DesiredTenant
 from controller.core.plan import Plan, PlanPolicy, make_plan
 from controller.engine.apply import ApplyResult, apply_plan
 from controller.engine.backups import PreImageHooks
 from controller.engine.reconciler import DescopeApi
-from controller.errors import StoreError
-
-RESTORABLE = tuple(name for name in TENANT_FIELDS if name != "settings")
+from controller.engine.timeline import cause, last_write, tenant_from_backup
+from controller.errors import BackupNotFound
 
 
 @dataclass
@@ -35,6 +35,14 @@ class RestoreReport:
     revert_check: str = ""  # why the daemon check could not be made, if it could not
     suspended: bool = False
     dry_run: bool = True
+    undo_backups: dict[str, str] = field(default_factory=dict)  # tenant id -> backup of the state it replaced
+
+    @property
+    def recreated(self) -> list[str]:
+        """Tenants the restore created again (nothing was replaced, so there is no backup to undo to)."""
+        if self.applied is None:
+            return []
+        return sorted(r.action.tenant_id for r in self.applied.succeeded if r.action.kind.value == "create")
 
     @property
     def status(self) -> str:
@@ -47,46 +55,86 @@ class RestoreReport:
         return {"succeeded": "restored"}.get(self.applied.status, self.applied.status)
 
 
-def tenant_from_backup(backup: TenantBackup) -> DesiredTenant:
-    """Every restorable field the backup holds, missing ones as Descope's defaults (it omits them)."""
-    record = backup.tenant
-    fields: dict[str, JSONValue] = {}
-    for name in RESTORABLE:
-        value = record.get(name)
-        fields[name] = TENANT_FIELDS[name].default if value is None else value
-    fields["selfProvisioningDomains"] = list(fields["selfProvisioningDomains"])
-    for name in ("enforceSSOExclusions", "federatedAppIds", "defaultRoles"):
-        fields[name] = list(fields[name])
-    fields["customAttributes"] = dict(fields["customAttributes"])
-    if backup.settings:
-        fields["settings"] = {k: v for k, v in backup.settings.items() if k in SETTINGS_FIELDS}
-    return DesiredTenant(str(record["id"]), fields, file=f"backup {backup.meta.id}")
+@dataclass(frozen=True)
+class Selection:
+    """What a restore would bring back, where each tenant comes from and why, and what it cannot."""
+
+    restored: list[DesiredTenant] = field(default_factory=list)
+    origins: dict[str, str] = field(default_factory=dict)  # tenant id -> "backup <id> (...): why"
+    unchanged: dict[str, str] = field(default_factory=dict)  # tenant id -> why live already is the target
+    missing: dict[str, str] = field(default_factory=dict)  # tenant id -> why it cannot be restored
 
 
-def collect_from_backups(
-    store: BackupStore,
-    tenant_ids: Sequence[str],
-    *,
-    backup_id: str | None = None,
-    at: float | None = None,
-    whole_backup: bool = False,
-) -> tuple[list[DesiredTenant], dict[str, str], list[str]]:
-    """The tenants to restore, where each comes from, and the ids no backup holds."""
-    if whole_backup:
-        if backup_id is None:
-            raise StoreError("restoring a whole backup needs its id (--from BACKUP)")
-        found = store.tenants_in(backup_id)
+def _describe(meta: BackupMeta) -> str:
+    return f"backup {meta.id} ({cause(meta)}, taken {format_time(meta.taken_at)})"
+
+
+def select_at(store: BackupStore, tenant_ids: Sequence[str], at: float) -> Selection:
+    """Each tenant as it was at ``at``: from the earliest backup taken after ``at``; live when none was."""
+    chosen = Selection()
+    for tenant_id in tenant_ids:
+        backup = store.tenant_after(tenant_id, at)
+        created = backup.tenant.get("createdTime") if backup is not None else None
+        if isinstance(created, int | float) and not isinstance(created, bool) and created > at:
+            chosen.missing[tenant_id] = (
+                f"it was created at {format_time(created)}, after {format_time(at)}: it did not exist then "
+                "(a restore never deletes)"
+            )
+        elif backup is not None:
+            chosen.restored.append(tenant_from_backup(backup))
+            chosen.origins[tenant_id] = (
+                f"{_describe(backup.meta)}: the earliest backup after {format_time(at)}, "
+                "so it holds the tenant as it was then"
+            )
+        elif recorded := store.scan(tenant_id=tenant_id)[0]:
+            chosen.unchanged[tenant_id] = (
+                f"nothing was recorded after {format_time(at)}, so the live tenant is as it was then as far as "
+                f"the backups know (a console change since is only recorded by the next snapshot: to go back to "
+                f"the newest backup, use --from {recorded[-1].id})"
+            )
+        else:
+            chosen.missing[tenant_id] = "no backup holds this tenant (see `backup list`)"
+    return chosen
+
+
+def select_from(store: BackupStore, tenant_ids: Sequence[str], backup_id: str, *, whole: bool = False) -> Selection:
+    """Tenants from one backup (an id or a unique prefix); ``whole`` takes every tenant it holds."""
+    chosen = Selection()
+    if whole:
         wanted = set(tenant_ids)
-        found = [b for b in found if not wanted or str(b.tenant["id"]) in wanted]
+        found = [b for b in store.tenants_in(backup_id) if not wanted or str(b.tenant["id"]) in wanted]
     else:
         found = []
         for tenant_id in tenant_ids:
-            backup = store.tenant_at(tenant_id, at=at, backup_id=backup_id)
-            if backup is not None:
-                found.append(backup)
-    origins = {str(b.tenant["id"]): b.meta.id for b in found}
-    missing = [t for t in tenant_ids if t not in origins]
-    return [tenant_from_backup(b) for b in found], origins, missing
+            try:
+                found.append(store.tenant_in(backup_id, tenant_id))
+            except BackupNotFound as exc:
+                chosen.missing[tenant_id] = str(exc)
+    for backup in found:
+        chosen.restored.append(tenant_from_backup(backup))
+        chosen.origins[str(backup.tenant["id"])] = f"{_describe(backup.meta)}, as asked"
+    return chosen
+
+
+def select_before_last_write(store: BackupStore, tenant_ids: Sequence[str], *, restores_only: bool) -> Selection:
+    """Each tenant as it was before the controller's latest write to it (or, ``restores_only``, its latest restore)."""
+    chosen = Selection()
+    what = "restore" if restores_only else "write"
+    for tenant_id in tenant_ids:
+        meta = last_write(store.scan(tenant_id=tenant_id)[0], operation="restore" if restores_only else None)
+        if meta is None:
+            chosen.missing[tenant_id] = (
+                f"no {what} to this tenant was recorded (see `backup history --tenant {tenant_id}`)"
+            )
+            continue
+        backup = store.tenant_in(meta.id, tenant_id)
+        chosen.restored.append(tenant_from_backup(backup))
+        chosen.origins[tenant_id] = f"{_describe(meta)}: the state before the latest {what}"
+    return chosen
+
+
+def format_time(ts: float) -> str:
+    return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
 
 
 def revert_fields(restored: Sequence[DesiredTenant], enforced: DesiredState) -> dict[str, list[str]]:
@@ -143,6 +191,7 @@ class Restorer:
         report.applied = apply_plan(
             plan, self.client, live_by_id=live_by_id, max_concurrency=max_concurrency, hooks=hooks
         )
+        report.undo_backups = {meta.tenant_ids[0]: meta.id for meta in hooks.written}
         return report
 
 

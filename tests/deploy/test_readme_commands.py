@@ -127,7 +127,7 @@ def _command_path(args: argparse.Namespace) -> tuple[str, ...]:
 def test_the_readme_shows_commands() -> None:
     commands = readme_commands()
     assert len(commands) >= 20, f"found only {len(commands)} commands: is the extraction broken?"
-    assert ["restore", "--tenant", "acme", "--from", "BACKUP_ID"] in commands
+    assert ["restore", "--tenant", "acme", "--from", "20261122T0430"] in commands
     assert ["backup", "list"] in commands and ["backup", "list", "--tenant", "acme"] in commands  # [optional]
     assert ["sync", "tenants.yaml", "--apply", "--prune", "--allow-deletes", "3"] in commands  # inline, N → 3
     assert not any("#" in arg for argv in commands for arg in argv), "comments are not arguments"

@@ -40,34 +40,55 @@ def full(sandbox: Sandbox, tenant_id: str) -> dict[str, Any]:
     return tenant
 
 
+def console_settings(sandbox: Sandbox, tenant_id: str, **changes: Any) -> None:
+    """A console edit of settings: the console saves every setting (Descope's POST overwrites)."""
+    current = sandbox.api("GET", "/v1/mgmt/tenant/settings", params={"id": tenant_id}).json()
+    body = {**current, **changes, "tenantId": tenant_id}
+    sandbox.api("POST", "/v1/mgmt/tenant/settings", json=body).raise_for_status()
+
+
+def history(cli: Run, tenant_id: str) -> list[dict[str, Any]]:
+    shown = cli("backup", "history", "--tenant", tenant_id, "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    rows: list[dict[str, Any]] = json.loads(shown.stdout)
+    return rows
+
+
 def test_a_tenant_deleted_by_hand_comes_back_with_every_field(cli: Run, sandbox: Sandbox, tmp_path: Path) -> None:
     path = write(tmp_path, RICH)
     assert cli("sync", str(path), "--apply").returncode == 0
-    sandbox.api("POST", "/v1/mgmt/tenant/settings", json={"tenantId": "acme", "enableInactivity": True})
+    console_settings(sandbox, "acme", enableInactivity=True)
     before = full(sandbox, "acme")
     created = cli("backup", "create")
     assert created.returncode == 0, created.stderr
     assert "snapshot" in created.stdout and "2 tenants" in created.stdout
+    (snapshot,) = [row["id"] for row in history(cli, "acme")]
 
     sandbox.api("POST", "/v1/mgmt/tenant/delete", json={"id": "acme"}).raise_for_status()
     assert "acme" not in sandbox.tenants()
 
-    dry = cli("restore", "--tenant", "acme", "--dry-run")
+    asked = cli("restore", "--tenant", "acme", "--dry-run")
+    assert asked.returncode == 1, "no target: no silent choice"
+    assert "say which state to restore" in asked.stderr and snapshot in asked.stderr
+
+    dry = cli("restore", "--tenant", "acme", "--from", snapshot[:12], "--dry-run")
     assert dry.returncode == 2, dry.stdout + dry.stderr
     assert "+ create  acme" in dry.stdout and "dry run: nothing was written" in dry.stdout
+    assert f"backup {snapshot} (manual snapshot" in dry.stdout, "a unique prefix names the backup"
     assert "acme" not in sandbox.tenants()
 
-    restored = cli("restore", "--tenant", "acme")
+    restored = cli("restore", "--tenant", "acme", "--from", snapshot[:12])
     assert restored.returncode == 0, restored.stdout + restored.stderr
     after = full(sandbox, "acme")
     assert after == before  # id, name, parent, domains, attributes, SSO, roles: every field
     assert sandbox.tenants()["acme"]["settings"]["enableInactivity"] is True
+    assert "acme: recreated; undoing that means deleting it" in restored.stdout
 
-    again = cli("restore", "--tenant", "acme")
+    again = cli("restore", "--tenant", "acme", "--from", snapshot)
     assert again.returncode == 5 and "nothing to do" in again.stdout
 
 
-def test_a_tenant_broken_by_a_controller_update_is_restored_from_its_pre_image(
+def test_a_bad_change_is_undone_before_last_change_and_the_restore_itself_can_be_undone(
     cli: Run, sandbox: Sandbox, tmp_path: Path
 ) -> None:
     path = write(tmp_path, RICH)
@@ -75,40 +96,79 @@ def test_a_tenant_broken_by_a_controller_update_is_restored_from_its_pre_image(
     good = full(sandbox, "acme")
     write(tmp_path, RICH.replace("seats: 50", "seats: 5").replace("enforceSSO: true", "enforceSSO: false"))
     assert cli("sync", str(path), "--apply").returncode == 0
-    assert sandbox.tenants()["acme"]["customAttributes"]["seats"] == 5
+    bad = full(sandbox, "acme")
+    assert bad["customAttributes"]["seats"] == 5
+    assert cli("backup", "create").returncode == 0  # a snapshot after the incident holds the broken state
 
-    listing = json.loads(cli("backup", "list", "--tenant", "acme", "--format", "json").stdout)
-    pre = [b for b in listing if b["kind"] == "pre-image"]
-    assert [b["operation"] for b in pre] == ["update"]
-    assert pre[0]["revision"] and pre[0]["cycle_id"]
+    rows = history(cli, "acme")
+    assert [r["kind"] for r in rows] == ["snapshot", "pre-image"]
+    (pre,) = [r for r in rows if r["kind"] == "pre-image"]
+    assert pre["revision"] and pre["cycle_id"] and pre["cause"].startswith("before a write by cycle")
+    assert {"field": "customAttributes.seats", "before": 50, "after": 5} in pre["changed_after"]
+    text = cli("backup", "history", "--tenant", "acme").stdout
+    assert "then: customAttributes.seats 50 → 5" in text and "then: enforceSSO true → false" in text
 
-    result = cli("restore", "--tenant", "acme", "--from", pre[0]["id"], "--suspend")
+    result = cli("restore", "--tenant", "acme", "--before-last-change", "--suspend")
     assert result.returncode == 0, result.stdout + result.stderr
     assert full(sandbox, "acme") == good
+    assert f"backup {pre['id']}" in result.stdout and "the state before the latest write" in result.stdout
     assert "the daemon will revert this restore" in result.stdout
     assert "customAttributes.seats" in result.stdout
     status = cli("status").stdout
     assert "SUSPENDED" in status and "restore of acme" in status
-    # the restore backed up what it replaced, so it can itself be undone
-    operations = [b["operation"] for b in json.loads(cli("backup", "list", "--format", "json").stdout)]
-    assert "restore" in operations
+    replaced = [r for r in history(cli, "acme") if r["operation"] == "restore"]
+    assert len(replaced) == 1 and replaced[0]["id"] in result.stdout
+    assert "undo: descope-gitops restore --tenant acme --undo" in result.stdout
+
+    undone = cli("restore", "--tenant", "acme", "--undo")
+    assert undone.returncode == 0, undone.stdout + undone.stderr
+    assert full(sandbox, "acme") == bad, "undo brings back exactly the state before the restore"
+    redone = cli("restore", "--tenant", "acme", "--undo")
+    assert redone.returncode == 0, redone.stdout + redone.stderr
+    assert full(sandbox, "acme") == good, "a restore of a restore works"
 
 
-def test_restore_at_a_time_picks_by_recorded_time(cli: Run, sandbox: Sandbox, tmp_path: Path) -> None:
-    path = write(tmp_path, "tenants:\n  - id: a\n    name: A\n    customAttributes: {v: 1}\n")
+def test_restore_at_a_time_gives_the_state_at_that_time(cli: Run, sandbox: Sandbox, tmp_path: Path) -> None:
+    """seats 500 → 650 → 5 (the bad change); --at between the two changes is 650, not 500."""
+    path = write(tmp_path, "tenants:\n  - id: a\n    name: A\n    customAttributes: {seats: 500}\n")
     assert cli("sync", str(path), "--apply").returncode == 0
-    for value in (2, 3):
-        write(tmp_path, f"tenants:\n  - id: a\n    name: A\n    customAttributes: {{v: {value}}}\n")
-        assert cli("sync", str(path), "--apply").returncode == 0
+    moments = []
+    for value in (650, 5):
         time.sleep(0.05)
-    listing = json.loads(cli("backup", "list", "--tenant", "a", "--format", "json").stdout)
-    assert [b["operation"] for b in listing] == ["update", "update"]
-    first_time = listing[0]["taken_at"]
-    result = cli("restore", "--tenant", "a", "--at", str(first_time + 0.001))
+        moments.append(time.time())
+        time.sleep(0.05)
+        write(tmp_path, f"tenants:\n  - id: a\n    name: A\n    customAttributes: {{seats: {value}}}\n")
+        assert cli("sync", str(path), "--apply").returncode == 0
+    time.sleep(0.05)
+    assert cli("backup", "create").returncode == 0  # after the bad change: it holds seats 5
+    time.sleep(0.05)
+    latest = cli("restore", "--tenant", "a", "--at", str(time.time()))
+    assert latest.returncode == 5, latest.stdout + latest.stderr
+    assert "nothing was recorded after" in latest.stdout, "the snapshot is before that time: live is the state"
+
+    result = cli("restore", "--tenant", "a", "--at", str(moments[1]))  # after 650 was applied, before 5
     assert result.returncode == 0, result.stdout + result.stderr
-    assert sandbox.tenants()["a"]["customAttributes"] == {"v": 1}
-    too_early = cli("restore", "--tenant", "a", "--at", "2001-01-01T00:00:00Z")
-    assert too_early.returncode == 1 and "no backup holds tenant 'a'" in too_early.stderr
+    assert sandbox.tenants()["a"]["customAttributes"] == {"seats": 650}
+    assert "the earliest backup after" in result.stdout and "as it was then" in result.stdout
+
+    earlier = cli("restore", "--tenant", "a", "--at", str(moments[0]), "--dry-run")
+    assert earlier.returncode == 2 and "customAttributes.seats: 650 → 500" in earlier.stdout
+
+    for when, message in (
+        ("2001-01-01T00:00:00Z", "before the retention window of 30 days"),
+        ("2999-01-01T00:00:00+02:00", "is in the future"),
+        ("yesterday-ish", "not an ISO 8601 time"),
+    ):
+        refused = cli("restore", "--tenant", "a", "--at", when)
+        assert refused.returncode == 1 and message in refused.stderr, refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    before_creation = cli("restore", "--tenant", "a", "--at", "1h")
+    assert before_creation.returncode == 1 and "did not exist then" in before_creation.stderr
+    unknown = cli("restore", "--tenant", "ghost", "--at", "1m")
+    assert unknown.returncode == 1 and "no backup holds this tenant" in unknown.stderr
+    ambiguous = cli("restore", "--tenant", "a", "--from", "2")
+    assert ambiguous.returncode == 1 and "is ambiguous" in ambiguous.stderr
+    assert sandbox.tenants()["a"]["customAttributes"] == {"seats": 650}, "nothing written by a refusal"
 
 
 def test_an_unwritable_backup_store_blocks_writes_but_drift_is_still_measured(

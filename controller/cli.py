@@ -213,6 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate-limit", type=float, default=None, metavar="N", help="requests per second before 429")
     p.add_argument("--fail-rate", type=float, default=0.0, metavar="F", help="share of requests answered 503")
     p.add_argument("--seed", type=int, default=None, help="make injected failures repeatable")
+    p.add_argument(
+        "--attributes",
+        metavar="FILE",
+        help="the project's custom attribute definitions (JSON or YAML `attributes: [...]`); then undefined "
+        "keys and wrongly typed values are refused as Descope does. Default: the --state file's, else any key",
+    )
 
     p = sub.add_parser(
         "demo",
@@ -438,9 +444,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
+    from controller.adapters.attribute_file import read_attribute_file
     from controller.sandbox import SandboxServer
 
     key = args.management_key or os.environ.get("DESCOPE_MANAGEMENT_KEY") or "sandbox-key"
+    attributes = list(read_attribute_file(Path(args.attributes)).values()) if args.attributes else None
     server = SandboxServer(
         project_id=args.project_id,
         management_key=key,
@@ -451,6 +459,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         rate_limit=args.rate_limit,
         fail_rate=args.fail_rate,
         seed=args.seed,
+        attributes=attributes,
     )
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -463,6 +472,9 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, stop)
     print(f"Descope sandbox listening on {server.url} (project {args.project_id})", flush=True)
     print(f"  export DESCOPE_BASE_URI={server.url} DESCOPE_PROJECT_ID={args.project_id}", flush=True)
+    if attributes is not None:
+        names = ", ".join(definition.name for definition in attributes)
+        print(f"  custom attributes defined: {names or '(none)'}; other keys are refused", flush=True)
     server.serve_forever()
     print("sandbox stopped", flush=True)
     return EXIT_OK

@@ -42,10 +42,12 @@ key is unpublished (§3.9 [?]). We take it as refused: HTTP 400 with this clearl
 ``errorMessage`` naming the key (in single quotes) and the tenant. The client knows the refusal by this
 code, or by wording that says an attribute it sent is not defined, since Descope's real code is unknown."""
 
-ATTRIBUTE_VALUE_CODE: Final = "E011003"
+ATTRIBUTE_VALUE_CODE: Final = "E000400-sandbox-invalid-attribute"
 """*Choice*: a value that the key's definition does not take (a string for a number, an option that is
-not listed, ...) is a validation failure, Descope's known ``E011003`` (go ``ErrValidationFailure``, §5),
-HTTP 400, with an ``errorMessage`` that names the key in single quotes, the tenant and what is expected."""
+not listed, ...) is refused too, with HTTP 400 and this clearly fake code, and an ``errorMessage``
+naming the key (in single quotes), the tenant and what the type expects. Descope's own code for it is
+unpublished (perhaps ``E011003``, validation failure, §5): a client must not take that generic code
+to mean this."""
 
 
 @dataclass(frozen=True)

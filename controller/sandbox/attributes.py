@@ -70,7 +70,7 @@ def checked(catalogue: Catalogue | None, tenant: str, values: Mapping[str, Any])
                 raise ApiError(
                     400,
                     ATTRIBUTE_VALUE_CODE,
-                    "Validation failure",
+                    "Invalid custom attribute value",
                     f"Custom attribute '{key}' of tenant {tenant} ({definition.type}) {problem}",
                 )
     return {key: value for key, value in values.items() if value is not None}

@@ -134,8 +134,9 @@ Choices where Descope's behaviour is unknown
 * customAttributes with a catalogue, on create, update, patch and seeds through the control API: a key
   that is not defined is refused, whatever its value, with **400** ``E000400-sandbox-undefined-attribute``
   ("Custom attribute not defined": "Custom attribute '<key>' of tenant <id> is not defined in the
-  project"); a value the key's type does not take is refused with **400** ``E011003`` ("Custom
-  attribute '<key>' of tenant <id> (<type>) must be ..."). The first offending key is named; the
+  project"); a value the key's type does not take is refused with **400**
+  ``E000400-sandbox-invalid-attribute`` ("Custom attribute '<key>' of tenant <id> (<type>) must be
+  ..."). Both codes are ``controller.descope_api`` choices. The first offending key is named; the
   tenant is the id sent, or ``named '<name>'`` on a create without one. Nothing is changed. Types:
   ``string`` a string; ``number`` an integer or finite float, never a boolean; ``boolean`` true/false;
   ``singleselect`` one of the option values (not labels); ``multiselect`` a list of option values,

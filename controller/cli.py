@@ -273,11 +273,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     from controller.adapters.local_source import read_tenant_files
     from controller.core.loader import parse_tenant_files
+    from controller.engine.compose import attribute_catalogue
 
     settings = _settings(args)
     path = _tenants_path(args, settings)
+    attributes = attribute_catalogue(settings)
     try:
-        desired = parse_tenant_files(read_tenant_files(path))
+        desired = parse_tenant_files(read_tenant_files(path), attributes=attributes)
     except TenantsFileInvalid as exc:
         if args.format == "json":
             problems = [{"file": p.file, "line": p.line, "message": p.message} for p in exc.problems]
@@ -303,6 +305,7 @@ def _run_cycle(args: argparse.Namespace, *, apply: bool) -> int:
 
     settings = _settings(args)
     path = _tenants_path(args, settings)
+    attributes = compose.attribute_catalogue(settings)
     options = CycleOptions(
         apply=apply,
         drift_policy=settings.reconcile.drift_policy,
@@ -321,6 +324,7 @@ def _run_cycle(args: argparse.Namespace, *, apply: bool) -> int:
                 compose.state_store(settings),
                 backups=compose.backup_store(settings) if apply else None,
                 hooks=progress,
+                attributes=attributes,
             )
             previous = signal.signal(signal.SIGTERM, _raise_interrupt)
             try:

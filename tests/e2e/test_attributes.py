@@ -70,6 +70,36 @@ def test_sync_names_each_refused_key_and_applies_the_other_tenants(cli: Run, san
     assert set(sandbox.tenants()) == {"acme", "globex", "initech", "umbrella"}
 
 
+def test_with_the_catalogue_in_settings_validate_plan_and_sync_refuse_before_writing(
+    cli: Run, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    define(sandbox)
+    (tmp_path / "attributes.json").write_text(json.dumps({"attributes": CATALOGUE}))
+    config = tmp_path / "config.toml"
+    config.write_text('[descope]\nattributes_file = "attributes.json"\n')  # relative to the working directory
+    path = tmp_path / "tenants.yaml"
+    path.write_text(TENANTS)
+    problems = [
+        "tenants.yaml:7: customAttributes.tier is not a custom attribute of the Descope project",
+        "tenants.yaml:10: customAttributes.seats (number) must be a number, not the string 'fifty'",
+    ]
+    validate = cli("validate", str(path), "--config", str(config))
+    assert validate.returncode == 1
+    assert all(problem in validate.stderr for problem in problems), validate.stderr
+    plan = cli("plan", str(path), "--config", str(config))
+    assert plan.returncode == 1
+    assert all(problem in plan.stdout + plan.stderr for problem in problems), plan.stdout + plan.stderr
+    sync = cli("sync", str(path), "--apply", "--config", str(config))
+    assert sync.returncode == 1
+    assert sandbox.tenants() == {}
+    assert sandbox.stats()["writes"] == 0
+
+    path.write_text(TENANTS.replace(", tier: gold", "").replace("seats: fifty", "seats: 5"))
+    assert cli("validate", str(path), "--config", str(config)).returncode == 0
+    assert cli("sync", str(path), "--apply", "--config", str(config)).returncode == 0
+    assert len(sandbox.tenants()) == 4
+
+
 def test_the_daemon_logs_the_refusal_and_status_shows_it(world: World, cli: Run) -> None:
     define(world.sandbox)
     world.repo.commit({"tenants.yaml": TENANTS})

@@ -39,8 +39,9 @@ ATTRIBUTE_UNDEFINED_CODE: Final = "E000400-sandbox-undefined-attribute"
 """*Choice*: keys must be defined in the project first (py docstring: "custom attributes values of the
 keys that were previously configured in Descope console"); whether and how Descope refuses an undefined
 key is unpublished (§3.9 [?]). We take it as refused: HTTP 400 with this clearly fake code and an
-``errorMessage`` naming the key (in single quotes) and the tenant. The client knows the refusal by this
-code, or by wording that says an attribute it sent is not defined, since Descope's real code is unknown."""
+``errorMessage`` naming the key (in single quotes) and the tenant. Only this code makes the client say
+"not defined"; Descope's real answer (code unknown) is told as a refusal of the key it names, in
+Descope's own words."""
 
 ATTRIBUTE_VALUE_CODE: Final = "E000400-sandbox-invalid-attribute"
 """*Choice*: a value that the key's definition does not take (a string for a number, an option that is
@@ -66,7 +67,8 @@ class AttributeDefinition:
 
     @property
     def values(self) -> tuple[str, ...]:
-        """The option values a select attribute takes (the value is stored, the label shown)."""
+        """The option values a select attribute takes (*choice*: a tenant stores the value, not the label;
+        the TF provider makes them equal, so Descope's own reading is not known)."""
         return tuple(value for _label, value in self.options)
 
     def wire(self) -> dict[str, Any]:

@@ -242,6 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="act as a Descope deployment older than PATCH /v1/mgmt/tenant/patch (404 for it)",
     )
+    p.add_argument(
+        "--attributes",
+        metavar="FILE",
+        help="the project's custom attribute definitions (JSON or YAML `attributes: [...]`); then undefined "
+        "keys and wrongly typed values are refused as Descope does. Default: the --state file's, else any key",
+    )
 
     p = sub.add_parser(
         "demo",
@@ -296,11 +302,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     from controller.adapters.local_source import read_tenant_files
     from controller.core.loader import parse_tenant_files
+    from controller.engine.compose import attribute_catalogue
 
     settings = _settings(args)
     path = _tenants_path(args, settings)
+    attributes = attribute_catalogue(settings)
     try:
-        desired = parse_tenant_files(read_tenant_files(path))
+        desired = parse_tenant_files(read_tenant_files(path), attributes=attributes)
     except TenantsFileInvalid as exc:
         if args.format == "json":
             problems = [{"file": p.file, "line": p.line, "message": p.message} for p in exc.problems]
@@ -326,6 +334,7 @@ def _run_cycle(args: argparse.Namespace, *, apply: bool) -> int:
 
     settings = _settings(args)
     path = _tenants_path(args, settings)
+    attributes = compose.attribute_catalogue(settings)
     options = CycleOptions(
         apply=apply,
         drift_policy=settings.reconcile.drift_policy,
@@ -344,6 +353,7 @@ def _run_cycle(args: argparse.Namespace, *, apply: bool) -> int:
                 compose.state_store(settings),
                 backups=compose.backup_store(settings) if apply else None,
                 hooks=progress,
+                attributes=attributes,
             )
             previous = signal.signal(signal.SIGTERM, _raise_interrupt)
             try:
@@ -467,9 +477,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
+    from controller.adapters.attribute_file import read_attribute_file
     from controller.sandbox import SandboxServer
 
     key = args.management_key or os.environ.get("DESCOPE_MANAGEMENT_KEY") or "sandbox-key"
+    attributes = list(read_attribute_file(Path(args.attributes)).values()) if args.attributes else None
     server = SandboxServer(
         project_id=args.project_id,
         management_key=key,
@@ -481,6 +493,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         fail_rate=args.fail_rate,
         seed=args.seed,
         patch_endpoint=not args.without_patch,
+        attributes=attributes,
     )
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -493,6 +506,9 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, stop)
     print(f"Descope sandbox listening on {server.url} (project {args.project_id})", flush=True)
     print(f"  export DESCOPE_BASE_URI={server.url} DESCOPE_PROJECT_ID={args.project_id}", flush=True)
+    if attributes is not None:
+        names = ", ".join(definition.name for definition in attributes)
+        print(f"  custom attributes defined: {names or '(none)'}; other keys are refused", flush=True)
     server.serve_forever()
     print("sandbox stopped", flush=True)
     return EXIT_OK

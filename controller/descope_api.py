@@ -9,7 +9,9 @@ A leaf module: any layer (and the sandbox) may import it; it imports nothing of 
 
 from __future__ import annotations
 
-from typing import Final
+import math
+from dataclasses import dataclass
+from typing import Any, Final
 
 # ----- transient failures and retries (§5) ------------------------------------------------------------
 
@@ -109,3 +111,195 @@ SESSION_SETTINGS_DEFAULTS: Final[dict[str, object]] = {
 }
 """*Choice*: what a tenant's session settings read as when never configured, and what an omitted key is
 reset to (Descope publishes no defaults; these are the console's usual ones). Readers must not mutate it."""
+
+# ----- tenant custom attributes (§3.9) -----------------------------------------------------------------
+
+ATTRIBUTE_TYPES: Final[tuple[str, ...]] = ("string", "number", "boolean", "singleselect", "multiselect", "date")
+"""The types a custom attribute definition may have (Terraform provider ``attributeTypeValidator``, §3.9)."""
+
+SELECT_TYPES: Final[frozenset[str]] = frozenset({"singleselect", "multiselect"})
+"""The types whose values are chosen from the definition's ``options``."""
+
+ATTRIBUTE_UNDEFINED_CODE: Final = "E000400-sandbox-undefined-attribute"
+"""*Choice*: keys must be defined in the project first (py docstring: "custom attributes values of the
+keys that were previously configured in Descope console"); whether and how Descope refuses an undefined
+key is unpublished (§3.9 [?]). We take it as refused: HTTP 400 with this clearly fake code and an
+``errorMessage`` naming the key (in single quotes) and the tenant. Only this code makes the client say
+"not defined"; Descope's real answer (code unknown) is told as a refusal of the key it names, in
+Descope's own words."""
+
+ATTRIBUTE_VALUE_CODE: Final = "E000400-sandbox-invalid-attribute"
+"""*Choice*: a value that the key's definition does not take (a string for a number, an option that is
+not listed, ...) is refused too, with HTTP 400 and this clearly fake code, and an ``errorMessage``
+naming the key (in single quotes), the tenant and what the type expects. Descope's own code for it is
+unpublished (perhaps ``E011003``, validation failure, §5): a client must not take that generic code
+to mean this."""
+
+
+@dataclass(frozen=True)
+class AttributeDefinition:
+    """One tenant custom attribute as a Descope project defines it (the TF provider's wire keys, §3.9).
+
+    ``name`` is the machine id, the key a tenant's ``customAttributes`` uses; ``display_name`` is what
+    the console shows; ``options`` are the ``(label, value)`` pairs of a select type. ``authorization``
+    is not modelled: it does not change which values are accepted.
+    """
+
+    name: str
+    type: str
+    display_name: str = ""
+    options: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        """The option values a select attribute takes (*choice*: a tenant stores the value, not the label;
+        the TF provider makes them equal, so Descope's own reading is not known)."""
+        return tuple(value for _label, value in self.options)
+
+    def wire(self) -> dict[str, Any]:
+        """As Descope's project configuration writes it."""
+        return {
+            "name": self.name,
+            "displayName": self.display_name or self.name,
+            "type": self.type,
+            "options": [{"label": label, "value": value} for label, value in self.options],
+        }
+
+    def expected(self) -> str:
+        """What a value of this attribute must be, for messages."""
+        if self.type in SELECT_TYPES:
+            listed = ", ".join(repr(value) for value in self.values)
+            if self.type == "singleselect":
+                return f"one of {listed}"
+            return f"a list of {listed} (each at most once)"
+        return _EXPECTED[self.type]
+
+
+_EXPECTED: Final[dict[str, str]] = {
+    "string": "a string",
+    "number": "a number",
+    "boolean": "true or false",
+    # *Choice*: how Descope stores a date value is unpublished; we take whole epoch milliseconds (what a
+    # JavaScript console's Date gives), never a string, so a date written as text is refused, not guessed.
+    "date": "a date as whole epoch milliseconds, e.g. 1735689600000 for 2025-01-01T00:00:00Z",
+}
+
+
+def attribute_value_problem(definition: AttributeDefinition, value: object) -> str | None:
+    """Why the project would refuse ``value`` for ``definition`` (``"must be ..."``), or None if it takes it.
+
+    *Choice*: ``null`` is taken by every type and clears the value (node ``AttributesTypes`` allows null).
+    Booleans are never numbers or dates, although Python says ``True == 1``.
+    """
+    if value is None or _takes(definition, value):
+        return None
+    return f"must be {definition.expected()}, not {_shown(value)}"
+
+
+def _takes(definition: AttributeDefinition, value: object) -> bool:
+    kind = definition.type
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if kind == "number":
+        return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+    if kind == "date":
+        return isinstance(value, int)
+    if kind == "singleselect":
+        return isinstance(value, str) and value in definition.values
+    if kind == "multiselect":
+        return (
+            isinstance(value, list)
+            and all(isinstance(item, str) and item in definition.values for item in value)
+            and len(set(value)) == len(value)
+        )
+    return False  # pragma: no cover - parse_attribute_definitions admits only ATTRIBUTE_TYPES
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        text = value if len(value) <= 40 else value[:37] + "..."
+        return f"the string {text!r}"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    if isinstance(value, list):
+        return "a list" + (" with an item listed twice" if _has_duplicates(value) else f" of {len(value)} items")
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _has_duplicates(items: list[Any]) -> bool:
+    try:
+        return len(set(items)) != len(items)
+    except TypeError:  # unhashable items: the list is refused for them anyway
+        return False
+
+
+def parse_attribute_definitions(items: object) -> dict[str, AttributeDefinition]:
+    """A project's attribute definitions by machine name, from their wire form; ValueError says what is wrong.
+
+    Each item is ``{"name", "displayName"?, "type", "options"?: [{"label", "value"} | "value"]}`` (a plain
+    string option is its own label) or an ``AttributeDefinition``. Keys we do not model (``authorization``)
+    are ignored, so definitions copied from Descope's configuration are accepted as they are.
+    """
+    if not isinstance(items, list | tuple):
+        raise ValueError("attributes must be a list of attribute definitions")
+    catalogue: dict[str, AttributeDefinition] = {}
+    for index, item in enumerate(items):
+        definition = item if isinstance(item, AttributeDefinition) else _definition(item, f"attributes[{index}]")
+        if definition.name in catalogue:
+            raise ValueError(f"attributes[{index}]: attribute {definition.name!r} is defined twice")
+        catalogue[definition.name] = definition
+    return catalogue
+
+
+def _definition(item: object, where: str) -> AttributeDefinition:
+    if not isinstance(item, dict):
+        raise ValueError(f"{where} must be an object with name, type and (for select types) options")
+    name = item.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"{where}.name must be the attribute's machine name, a non-empty string")
+    where = f"{where} ({name!r})"
+    kind = item.get("type")
+    if kind not in ATTRIBUTE_TYPES:
+        raise ValueError(f"{where}.type must be one of {', '.join(ATTRIBUTE_TYPES)}, not {kind!r}")
+    display = item.get("displayName")
+    if display is not None and not isinstance(display, str):
+        raise ValueError(f"{where}.displayName must be a string")
+    options = _options(item.get("options"), where)
+    if kind in SELECT_TYPES and not options:
+        raise ValueError(f"{where}: a {kind} attribute needs options to choose from")
+    if kind not in SELECT_TYPES and options:
+        raise ValueError(f"{where}: options are only for singleselect and multiselect attributes, not {kind}")
+    return AttributeDefinition(name=name, type=str(kind), display_name=display or "", options=options)
+
+
+def _options(raw: object, where: str) -> tuple[tuple[str, str], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ValueError(f"{where}.options must be a list")
+    options: list[tuple[str, str]] = []
+    for index, option in enumerate(raw):
+        if isinstance(option, str):
+            label = value = option
+        elif isinstance(option, dict) and isinstance(option.get("value"), str):
+            value = option["value"]
+            raw_label = option.get("label", value)
+            if not isinstance(raw_label, str):
+                raise ValueError(f"{where}.options[{index}].label must be a string")
+            label = raw_label
+        else:
+            raise ValueError(f'{where}.options[{index}] must be {{"label": ..., "value": ...}} or a string')
+        if not value:
+            raise ValueError(f"{where}.options[{index}]: an option value cannot be empty")
+        if any(value == seen for _label, seen in options):
+            raise ValueError(f"{where}.options[{index}]: option value {value!r} is listed twice")
+        options.append((label, value))
+    return tuple(options)

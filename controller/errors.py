@@ -16,6 +16,7 @@ that meets them, with ``raise ... from exc``. Each class says whether retrying c
     │   ├── DescopeNotFound             no   404
     │   ├── DescopeConflict             no   the tenant id or name already exists
     │   ├── DescopeValidationError      no   400/422: Descope refused the request body
+    │   │   └── DescopeAttributeRefused no   a custom attribute is not defined, or not of its type
     │   ├── DescopeRateLimited          yes  429, carries retry_after seconds
     │   ├── DescopeServerError          yes  5xx
     │   ├── DescopeUnreachable          yes  connection refused, DNS, TLS, timeout
@@ -131,6 +132,19 @@ class DescopeConflict(DescopeError):
 
 class DescopeValidationError(DescopeError):
     """400/422: Descope refused the request body."""
+
+
+class DescopeAttributeRefused(DescopeValidationError):
+    """Descope refused a tenant's custom attribute ``attribute`` (None when it named none).
+
+    ``reason``: ``undefined`` (the project does not define the key), ``value`` (its type does not take
+    the value), or ``refused`` (Descope did not say which in a way we know).
+    """
+
+    def __init__(self, message: str, *, attribute: str | None, reason: str, **kw: object) -> None:
+        self.attribute = attribute
+        self.reason = reason
+        super().__init__(message, **kw)  # type: ignore[arg-type]
 
 
 class DescopeRateLimited(DescopeError):

@@ -26,6 +26,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from controller.descope_api import parse_attribute_definitions
 from controller.errors import ConfigError
 
 ENV_PREFIX = "DESCOPE_GITOPS_"
@@ -75,6 +76,10 @@ class DescopeSettings(_Section):
     max_concurrency: int = Field(default=4, ge=1, le=64)
     timeout: float = Field(default=30.0, gt=0, description="seconds per HTTP request")
     max_retries: int = Field(default=3, ge=0, le=10)
+    attributes: list[dict[str, Any]] | None = Field(
+        default=None, description="the project's tenant custom attribute definitions, for offline checks"
+    )
+    attributes_file: Path | None = None
 
     @field_validator("base_url")
     @classmethod
@@ -89,6 +94,15 @@ class DescopeSettings(_Section):
     @model_validator(mode="after")
     def _key_from_file(self) -> DescopeSettings:
         self.management_key = _secret_or_file(self.management_key, self.management_key_file, "management_key")
+        return self
+
+    @model_validator(mode="after")
+    def _one_catalogue(self) -> DescopeSettings:
+        # the file is read where it is used (engine.compose), so that only commands that check attributes fail on it
+        if self.attributes is not None and self.attributes_file is not None:
+            raise ValueError("set attributes or attributes_file, not both")
+        if self.attributes is not None:
+            parse_attribute_definitions(self.attributes)  # a ValueError says which definition is wrong
         return self
 
 

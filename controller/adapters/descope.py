@@ -8,10 +8,16 @@ Facts about the API are in shared/reference/descope-tenant-api.md (§ numbers be
 Error mapping (§5), decided by HTTP status, never by Descope's error code:
     401/403 → DescopeAuthError       404 → DescopeNotFound
     409, or 400 saying "already exists" → DescopeConflict
+    400/422 refusing a custom attribute we sent → DescopeAttributeRefused (below)
     other 400/422 → DescopeValidationError          429 → DescopeRateLimited(retry_after)
     5xx → DescopeServerError         no HTTP answer → DescopeUnreachable
     2xx with a body that is not the JSON we expect → DescopeBadResponse
     anything else (3xx, 405, ...) → DescopeError
+Custom attributes (§3.9): a 400/422 to a write that carried ``customAttributes`` is an attribute refusal
+when it has one of ``descope_api``'s attribute codes, or when its text speaks of an attribute and names
+one of the keys we sent (Descope's real codes are unpublished). The message names the key, and what to
+do: define it in the console, or fix the value in tenants.yaml; for an answer without our codes it
+quotes Descope's words and names both remedies rather than guess which one applies.
 Messages carry Descope's ``errorDescription``/``errorMessage`` or a short snippet of a non-JSON
 body (CDN HTML pages are reduced to their title), and never the management key: request headers
 are never put into errors, and every message is scrubbed of the key as a last line of defence.
@@ -60,12 +66,15 @@ from tenacity.wait import wait_exponential, wait_random
 from controller import __version__
 from controller.adapters.ratelimit import RateLimiter
 from controller.descope_api import (
+    ATTRIBUTE_UNDEFINED_CODE,
+    ATTRIBUTE_VALUE_CODE,
     EDGE_STATUSES,
     PATCH_MISSING_STATUSES,
     SETTINGS_TENANT_KEYS,
     TENANT_FIELDS_NOT_UPDATABLE,
 )
 from controller.errors import (
+    DescopeAttributeRefused,
     DescopeAuthError,
     DescopeBadResponse,
     DescopeConflict,
@@ -100,6 +109,9 @@ _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL
 _HTML_DROP = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _HTML_TAG = re.compile(r"<[^>]+>")
 _SPACES = re.compile(r"\s+")
+_ATTRIBUTE_WORD = re.compile(r"attribute", re.IGNORECASE)
+_CONSOLE_ATTRIBUTES: Final = "the console (Project → Tenants → Custom attributes)"
+_ERROR_TEXT_CHARS: Final = 4096
 
 # Transport failures that mean the request never left this machine, so a create cannot have landed.
 _NOT_SENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -457,7 +469,7 @@ class DescopeClient:
         self._report(op, str(response.status_code), started)
         if 200 <= response.status_code < 300:
             return self._parse_ok(op, response)
-        raise self._error_for(op, response, subject)
+        raise self._error_for(op, response, subject, body)
 
     def _notice(self, message: str) -> None:
         """Tell the operator something worth knowing once (the engine decides how to log it)."""
@@ -480,7 +492,9 @@ class DescopeClient:
         except ValueError as exc:
             raise self._bad_response(op, "the body is not JSON", text) from exc
 
-    def _error_for(self, op: str, response: httpx.Response, subject: str) -> DescopeError:
+    def _error_for(
+        self, op: str, response: httpx.Response, subject: str, body: Mapping[str, Any] | None = None
+    ) -> DescopeError:
         status = response.status_code
         code, detail = _describe(response)
         what = subject or "the request"
@@ -495,6 +509,11 @@ class DescopeClient:
         if status == 409 or (status == 400 and _ALREADY_EXISTS.search(detail)):
             return self._error(DescopeConflict, f"{what} already exists ({detail})", op, status, code)
         if status in (400, 422):
+            sent = body.get("customAttributes") if body is not None else None
+            if isinstance(sent, Mapping) and sent:
+                refused = self._attribute_refusal(op, response, status, code, detail, what, sent)
+                if refused is not None:
+                    return refused
             return self._error(DescopeValidationError, f"{what} rejected: {detail}", op, status, code)
         if status == 429:
             retry_after = self._retry_after(response)
@@ -510,6 +529,48 @@ class DescopeClient:
             message = f"unexpected redirect to {location!r} ({detail}); check the base URL {self.base_url!r}"
             return self._error(DescopeError, message, op, status, code)
         return self._error(DescopeError, f"unexpected answer for {what}: {detail}", op, status, code)
+
+    def _attribute_refusal(
+        self,
+        op: str,
+        response: httpx.Response,
+        status: int,
+        code: str | None,
+        detail: str,
+        what: str,
+        sent: Mapping[str, Any],
+    ) -> DescopeAttributeRefused | None:
+        """The refusal of a custom attribute we sent, naming its key, or None if the 400 is about something else.
+
+        Only the codes of ``descope_api`` say which refusal it is; any other answer that speaks of an
+        attribute and names a key we sent is a refusal of that key, told with Descope's own words.
+        """
+        text = _error_text(response)
+        key = _named_attribute(text, sent)
+        named = f"custom attribute {key!r}" if key is not None else f"a custom attribute ({detail})"
+        if code == ATTRIBUTE_UNDEFINED_CODE:
+            reason = "undefined"
+            message = (
+                f"{what} rejected: {named} is not defined in the Descope project; define it in "
+                f"{_CONSOLE_ATTRIBUTES} or remove it from tenants.yaml"
+            )
+        elif key is None or _ATTRIBUTE_WORD.search(text) is None:
+            return None
+        elif code == ATTRIBUTE_VALUE_CODE:
+            reason = "value"
+            message = (
+                f"{what} rejected: {named} has a value its type in the Descope project does not take "
+                f"({detail}); fix the value in tenants.yaml, or the attribute's definition in {_CONSOLE_ATTRIBUTES}"
+            )
+        else:
+            reason = "refused"
+            message = (
+                f"{what} rejected: Descope refused {named} ({detail}); check that {_CONSOLE_ATTRIBUTES} defines "
+                "it with a type that takes the value in tenants.yaml"
+            )
+        return DescopeAttributeRefused(
+            self._scrub(message), attribute=key, reason=reason, operation=op, status=status, code=code
+        )
 
     def _retry_after(self, response: httpx.Response) -> float:
         """Seconds to wait after a 429: ``Retry-After`` seconds or HTTP-date, default 10, capped."""
@@ -609,6 +670,34 @@ def _describe(response: httpx.Response) -> tuple[str | None, str]:
         if title:
             text = title.group(1)
     return None, _snippet(text) or response.reason_phrase or f"HTTP {response.status_code}"
+
+
+def _error_text(response: httpx.Response) -> str:
+    """Descope's whole description and message (not a snippet): where an error names what it refused."""
+    text = response.text[:_ERROR_TEXT_CHARS]
+    try:
+        data = json.loads(response.text) if response.text.strip() else None
+    except ValueError:
+        return text
+    if not isinstance(data, dict):
+        return text
+    parts = (data.get(key) for key in ("errorDescription", "errorMessage"))
+    return " ".join(part for part in parts if isinstance(part, str))[:_ERROR_TEXT_CHARS]
+
+
+def _named_attribute(text: str, sent: Mapping[str, Any]) -> str | None:
+    """Which of the attribute keys we sent the error text names: quoted first, then as a whole word.
+
+    Longer keys are tried first, so ``seats`` is not taken for ``seatsMax``.
+    """
+    keys = sorted((key for key in sent if isinstance(key, str) and key), key=len, reverse=True)
+    for key in keys:
+        if any(form in text for form in (f"'{key}'", f'"{key}"', f"`{key}`", f"customAttributes.{key}")):
+            return key
+    for key in keys:
+        if re.search(rf"(?<![\w.-]){re.escape(key)}(?![\w-])", text):
+            return key
+    return None
 
 
 def _snippet(text: str) -> str:

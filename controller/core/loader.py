@@ -58,6 +58,7 @@ from controller.core.model import (
     JSONValue,
     Kind,
 )
+from controller.descope_api import AttributeDefinition, attribute_value_problem
 from controller.errors import Problem, TenantsFileInvalid
 
 __all__ = [
@@ -120,22 +121,35 @@ def source_digest(files: Mapping[str, bytes]) -> str:
     return digest.hexdigest()
 
 
-def parse_tenant_files(files: Mapping[str, bytes], *, limits: LoadLimits = LoadLimits()) -> DesiredState:
+def parse_tenant_files(
+    files: Mapping[str, bytes],
+    *,
+    limits: LoadLimits = LoadLimits(),
+    attributes: Mapping[str, AttributeDefinition] | None = None,
+) -> DesiredState:
     """Parse and validate every tenants file (in sorted name order) into one DesiredState.
 
+    ``attributes``, the project's custom attribute definitions when known, makes an undefined key or a
+    value of the wrong type a problem here, as Descope would refuse it at apply time.
     Raises ``TenantsFileInvalid`` listing every problem found; never returns a partial state.
     """
     names = sorted(files)
     problems = _Problems(limits.max_problems, names)
     tenants: list[DesiredTenant] = []
     with _gc_paused(), suppress(_Stop):
-        tenants = _load(files, names, limits, problems)
+        tenants = _load(files, names, limits, problems, attributes)
     if problems.items:
         raise TenantsFileInvalid(problems.sorted())
     return DesiredState(tenants=tuple(tenants), files=tuple(names))
 
 
-def _load(files: Mapping[str, bytes], names: list[str], limits: LoadLimits, problems: _Problems) -> list[DesiredTenant]:
+def _load(
+    files: Mapping[str, bytes],
+    names: list[str],
+    limits: LoadLimits,
+    problems: _Problems,
+    attributes: Mapping[str, AttributeDefinition] | None,
+) -> list[DesiredTenant]:
     """The tenants of every file; problems are collected (``_Stop`` ends collection early)."""
     total = 0
     for name in names:
@@ -148,7 +162,7 @@ def _load(files: Mapping[str, bytes], names: list[str], limits: LoadLimits, prob
                 "(reached at this file); nothing was parsed",
             )
             raise _Stop
-    validator = _Validator(problems, limits)
+    validator = _Validator(problems, limits, attributes)
     for name in names:
         validator.file_name = name
         validator.held = []
@@ -678,9 +692,12 @@ _Check = Callable[["_Validator", str, Any, int], Any]
 class _Validator:
     """Checks composed files against the catalogue and collects the tenants of all files."""
 
-    def __init__(self, problems: _Problems, limits: LoadLimits) -> None:
+    def __init__(
+        self, problems: _Problems, limits: LoadLimits, attributes: Mapping[str, AttributeDefinition] | None = None
+    ) -> None:
         self.problems = problems
         self.limits = limits
+        self.attributes = attributes  # the project's definitions, when known
         self.tenants: list[DesiredTenant] = []
         self.ids: dict[str, tuple[str, int]] = {}  # id -> (file, line) of its tenant
         self.names: dict[str, tuple[str, int]] = {}  # name -> (file, line) of its tenant
@@ -950,6 +967,8 @@ class _Validator:
                         )
                 ok = ok and not bad
                 out[name] = list(attr.items)
+                if not bad:
+                    ok = self.defined_attribute(key, name, out[name], key_line, value_line) and ok
             elif isinstance(attr, _Map):
                 self.add(
                     value_line,
@@ -961,7 +980,31 @@ class _Validator:
                 ok = False
             else:
                 out[name] = attr
+                ok = self.defined_attribute(key, name, attr, key_line, value_line) and ok
         return out if ok else _BAD
+
+    def defined_attribute(self, key: str, name: str, value: Any, key_line: int, value_line: int) -> bool:
+        """With the project's definitions known: is ``name`` defined, and does its type take ``value``?"""
+        if self.attributes is None:
+            return True
+        definition = self.attributes.get(name)
+        if definition is None:
+            guess = suggest(name, self.attributes)
+            known = f"did you mean {guess!r}?" if guess else "defined: " + (", ".join(self.attributes) or "none")
+            self.add(
+                key_line,
+                f"{key}.{_clip(name)} is not a custom attribute of the Descope project ({known}); "
+                "define it in the console (Project → Tenants → Custom attributes) and in [descope] "
+                "attributes_file (or attributes), or remove it",
+            )
+            return False
+        problem = attribute_value_problem(definition, value)
+        if problem is not None:
+            guess = suggest(value, definition.values) if isinstance(value, str) and definition.values else None
+            hint = f"; did you mean {guess!r}?" if guess else ""
+            self.add(value_line, f"{key}.{_clip(name)} ({definition.type}) {problem}{hint}")
+            return False
+        return True
 
     def check_settings(self, key: str, value: Any, line: int) -> Any:
         if not isinstance(value, _Map):

@@ -15,6 +15,7 @@ import httpx
 from loguru import logger
 
 from controller import __version__
+from controller.adapters.attribute_file import read_attribute_file
 from controller.adapters.backup_store import BackupStore
 from controller.adapters.descope import DescopeClient, base_url_for_project_id
 from controller.adapters.metrics import Metrics
@@ -22,6 +23,7 @@ from controller.adapters.source import LocalSource, Source
 from controller.adapters.state_store import StateStore
 from controller.adapters.store_lock import StoreLock
 from controller.core.plan import PlanPolicy
+from controller.descope_api import AttributeDefinition, parse_attribute_definitions
 from controller.engine.backups import apply_retention, take_snapshot
 from controller.engine.daemon import Daemon, DaemonConfig
 from controller.engine.logs import register_secret
@@ -69,6 +71,15 @@ def descope_client(
         )
     finally:
         http.close()
+
+
+def attribute_catalogue(settings: Settings) -> dict[str, AttributeDefinition] | None:
+    """The project's custom attribute definitions from ``[descope] attributes_file`` or ``attributes``, if set."""
+    if settings.descope.attributes_file is not None:
+        return read_attribute_file(settings.descope.attributes_file)
+    if settings.descope.attributes is not None:
+        return parse_attribute_definitions(settings.descope.attributes)  # checked when settings were loaded
+    return None
 
 
 def local_source(path: str | Path) -> Source:
@@ -163,7 +174,14 @@ def daemon(settings: Settings) -> Iterator[Daemon]:
     backups = backup_store(settings)
     _seed_metrics(observer, store, backups)
     with descope_client(settings, on_request=metrics.on_request) as client:
-        reconciler = Reconciler(source, client, store, backups=backups, on_backup=metrics.on_backup)
+        reconciler = Reconciler(
+            source,
+            client,
+            store,
+            backups=backups,
+            on_backup=metrics.on_backup,
+            attributes=attribute_catalogue(settings),
+        )
 
         daemon_ref: list[Daemon] = []
 

@@ -30,6 +30,7 @@ from controller.adapters.state_store import ControllerState, CycleRecord, StateS
 from controller.core.loader import LoadLimits, parse_tenant_files
 from controller.core.model import SETTINGS_FIELDS, DesiredState, JSONValue, LiveTenant
 from controller.core.plan import Action, ActionKind, Plan, PlanPolicy, make_plan
+from controller.descope_api import AttributeDefinition
 from controller.engine.apply import ActionResult, ApplyResult, TenantWriter, WriteHooks, apply_plan
 from controller.engine.backups import PreImageHooks
 from controller.errors import DescopeAuthError, DescopeError, DescopeGitopsError, SourceError, TenantsFileInvalid
@@ -126,6 +127,7 @@ class Reconciler:
         on_resume: Callable[[OpenJournal], None] = lambda _journal: None,
         backups: BackupStore | None = None,
         on_backup: Callable[[str, bool], None] = lambda _kind, _ok: None,
+        attributes: Mapping[str, AttributeDefinition] | None = None,
     ) -> None:
         self.source = source
         self.client = client
@@ -133,6 +135,7 @@ class Reconciler:
         self.journal = journal or (Journal(state_store.directory) if state_store else None)
         self.hooks = hooks
         self.limits = limits or LoadLimits()
+        self.attributes = attributes  # the project's custom attribute definitions, when configured
         self.clock = clock
         self.should_stop = should_stop
         self.on_resume = on_resume
@@ -207,7 +210,7 @@ class Reconciler:
         if self.last_good is not None and self.last_good[0].id == revision.id:
             return self.last_good  # an unchanged revision is not parsed again (most of a 100k cycle)
         try:
-            desired = parse_tenant_files(revision.files, limits=self.limits)
+            desired = parse_tenant_files(revision.files, limits=self.limits, attributes=self.attributes)
         except TenantsFileInvalid as exc:
             fallback = self._last_good(state)
             if fallback is None or fallback[0].id == revision.id:
@@ -227,7 +230,10 @@ class Reconciler:
             return None
         try:
             revision = read_at(state.last_applied_revision)
-            self.last_good = (revision, parse_tenant_files(revision.files, limits=self.limits))
+            self.last_good = (
+                revision,
+                parse_tenant_files(revision.files, limits=self.limits, attributes=self.attributes),
+            )
         except DescopeGitopsError:
             return None
         return self.last_good

@@ -12,6 +12,10 @@ from typing import Any
 from controller.adapters.journal import Journal
 from controller.adapters.state_store import StateStore
 
+FAILURE_CHARS = 400
+"""How much of a failing tenant's error the text shows: enough for Descope's reason and what to do
+(e.g. which custom attribute was refused), which follow a prefix of operation, status and code."""
+
 
 def _when(ts: float | None) -> str:
     if not ts:
@@ -117,7 +121,7 @@ def render_status(status: dict[str, Any]) -> str:
     for tid, failure in sorted(status["failing_tenants"].items()):
         lines.append(
             f"Failing tenant:   {tid}: {failure['failures']} failures, next try {_when(failure['next_attempt'])}: "
-            f"{failure['error'][:100]}"
+            f"{failure['error'][:FAILURE_CHARS]}"
         )
     if status["resumes"]:
         lines.append(f"Resumed cycles:   {status['resumes']}")

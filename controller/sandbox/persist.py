@@ -6,19 +6,33 @@ import contextlib
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 FORMAT: Final = "descope-sandbox-state"
-VERSION: Final = 1
+VERSION: Final = 2
+"""2 added the attribute catalogue (``attributes``): an older sandbox refuses the file rather than drop it."""
+READABLE_VERSIONS: Final = frozenset({1, VERSION})
 
 
 class SandboxStateError(Exception):
     """The state file cannot be used; the message names the file and what is wrong with it."""
 
 
-def read_state(path: Path) -> list[Any] | None:
-    """The raw tenant entries stored in ``path``, or None when the file does not exist yet."""
+@dataclass(frozen=True)
+class StateDocument:
+    """What a state file holds, still raw: tenant entries and the attribute catalogue (None: no catalogue)."""
+
+    tenants: list[Any]
+    attributes: object = None
+
+
+def read_state(path: Path) -> StateDocument | None:
+    """The raw content of ``path``, or None when the file does not exist yet.
+
+    Version 1 files (before the attribute catalogue) read as having no catalogue.
+    """
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -31,18 +45,18 @@ def read_state(path: Path) -> list[Any] | None:
         raise SandboxStateError(f"sandbox state file {path} is corrupt: not valid JSON ({exc})") from exc
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise SandboxStateError(f"sandbox state file {path} is corrupt: not a {FORMAT} document")
-    if document.get("version") != VERSION:
+    if document.get("version") not in READABLE_VERSIONS:
         raise SandboxStateError(
             f"sandbox state file {path} has unknown format version {document.get('version')!r} (expected {VERSION})"
         )
     tenants = document.get("tenants")
     if not isinstance(tenants, list):
         raise SandboxStateError(f"sandbox state file {path} is corrupt: 'tenants' is not a list")
-    return tenants
+    return StateDocument(tenants, document.get("attributes"))
 
 
-def write_state(path: Path, tenants: list[dict[str, Any]]) -> None:
-    document = {"format": FORMAT, "version": VERSION, "tenants": tenants}
+def write_state(path: Path, tenants: list[dict[str, Any]], attributes: list[dict[str, Any]] | None = None) -> None:
+    document = {"format": FORMAT, "version": VERSION, "tenants": tenants, "attributes": attributes}
     write_atomic(path, json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
 
 

@@ -33,6 +33,8 @@ Control API (no auth; not counted, rate limited or faulted)::
                                   "after_commit", "retry_after"}]} queues exact faults (all keys optional)
     GET  /_sandbox/tenants        {"tenants": [full records, each with "settings"]}
     POST /_sandbox/tenants        {"tenants": [...], "replace": false} seeds records (by id) without counting
+    GET  /_sandbox/attributes     {"attributes": [definitions] or null}: the project's custom attributes
+    POST /_sandbox/attributes     {"attributes": [...]} replaces them; {"attributes": null} removes them
 
 Order of a tenant-API request: counted -> framing (413, bad Content-Length) -> rate limit (429, nothing
 else happens) -> latency -> a queued or random fault -> auth (401) -> route (404, 405) -> JSON body and
@@ -58,8 +60,19 @@ window. A fractional limit keeps its rate (2.5 per 1 s admits 2 per 0.8 s). Refu
 not use up the window. ``Retry-After`` is the whole seconds, at least 1, until a request would be
 admitted again.
 
+Custom attributes: the project may define its tenant custom attributes, as Descope's console (or its
+Terraform provider) does: a list of ``{"name", "displayName", "type", "options"}``, where ``name`` is
+the machine name a tenant's ``customAttributes`` uses as key, ``type`` one of ``string``, ``number``,
+``boolean``, ``singleselect``, ``multiselect``, ``date``, and ``options`` the ``{"label", "value"}``
+choices of a select type (a plain string is its own label). Give it as ``SandboxServer(attributes=[...])``,
+``descope-gitops sandbox --attributes FILE`` (JSON or YAML ``{"attributes": [...]}``) or the control
+API. Without it any key is accepted; with it, see the choices below. The facts and choices themselves
+live in ``controller.descope_api``, shared with the client.
+
 State file: loaded in ``__init__`` (a missing file is an empty project; a corrupt one raises
-``SandboxStateError`` naming the file). It is written atomically (temp file, fsync, rename, fsync of
+``SandboxStateError`` naming the file). It keeps the tenants and the attribute catalogue; an
+``attributes`` argument replaces the catalogue it holds. Version 1 files (no catalogue) are read;
+version 2 is written. It is written atomically (temp file, fsync, rename, fsync of
 the directory) after every change, before the answer is sent, and on ``stop()``. Concurrent writes
 coalesce into one file write. A seed is one change, so it is one write. Each write saves the whole
 project, so with 100k tenants a state file costs about a second per write: benchmarks run without one.
@@ -121,8 +134,23 @@ Choices where Descope's behaviour is unknown
   exactly (``true`` is not ``1``), and a list filter value matches a tenant value equal to any of its
   items. ``parentTenantId`` matches the direct parent. ``topLevelOnly`` keeps tenants with no parent.
   An empty body returns every tenant.
-* customAttributes: any key is accepted (the sandbox has no attribute definitions). Values must be a
-  string, number, boolean, null or list of strings.
+* customAttributes without a catalogue: any key is accepted. Values must be a string, number,
+  boolean, null or list of strings.
+* customAttributes with a catalogue, on create, update, patch and seeds through the control API: a key
+  that is not defined is refused, whatever its value, with **400** ``E000400-sandbox-undefined-attribute``
+  ("Custom attribute not defined": "Custom attribute '<key>' of tenant <id> is not defined in the
+  project"); a value the key's type does not take is refused with **400**
+  ``E000400-sandbox-invalid-attribute`` ("Custom attribute '<key>' of tenant <id> (<type>) must be
+  ..."). Both codes are ``controller.descope_api`` choices. The first offending key is named; the
+  tenant is the id sent, or ``named '<name>'`` on a create without one. Nothing is changed. Types:
+  ``string`` a string; ``number`` an integer or finite float, never a boolean; ``boolean`` true/false;
+  ``singleselect`` one of the option values (not labels); ``multiselect`` a list of option values,
+  each at most once; ``date`` whole epoch milliseconds (an integer; a date string is refused).
+* ``null`` as an attribute value (any type, or no catalogue) clears it: the key is removed from the
+  tenant. An empty map, or omitting ``customAttributes`` on update, clears them all.
+* Changing the catalogue does not touch stored values: a tenant keeps a value whose key is no longer
+  defined, and reads show it, but a write that sends that key back is refused. The state file is the
+  sandbox's own record, so loading it checks nothing.
 * Answers list tenants in creation order.
 """
 
@@ -138,7 +166,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from json import loads
@@ -147,6 +175,9 @@ from types import TracebackType
 from typing import Any, Final, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
+from controller.descope_api import AttributeDefinition
+
+from .attributes import Catalogue, catalogue_from_body, catalogue_wire, parse_catalogue
 from .knobs import FaultQueue, FaultRule, KnobBox, Knobs, RateLimiter, changed_knobs, parse_rules
 from .search import parse_search
 from .stats import Stats
@@ -427,6 +458,13 @@ class _App:
         seeded = self.store.seed(tenants, replace=replace)
         return {"seeded": seeded, "total": len(self.store)}
 
+    def attributes(self, body: dict[str, Any]) -> object:
+        return {"attributes": catalogue_wire(self.store.attributes())}
+
+    def set_attributes(self, body: dict[str, Any]) -> object:
+        self.store.set_attributes(catalogue_from_body(body))
+        return self.attributes({})
+
 
 _CONTROL_ROUTES: Final[dict[str, dict[str, Callable[[_App, dict[str, Any]], object]]]] = {
     "/_sandbox/stats": {"GET": _App.stats_snapshot},
@@ -434,6 +472,7 @@ _CONTROL_ROUTES: Final[dict[str, dict[str, Callable[[_App, dict[str, Any]], obje
     "/_sandbox/config": {"GET": _App.config, "POST": _App.change_config},
     "/_sandbox/faults": {"GET": _App.pending_faults, "POST": _App.queue_faults, "DELETE": _App.clear_faults},
     "/_sandbox/tenants": {"GET": _App.all_tenants, "POST": _App.seed_tenants},
+    "/_sandbox/attributes": {"GET": _App.attributes, "POST": _App.set_attributes},
 }
 
 
@@ -584,6 +623,7 @@ class SandboxServer:
         host: str = "127.0.0.1",
         port: int = 0,
         state_file: str | os.PathLike[str] | None = None,
+        attributes: Sequence[Mapping[str, Any] | AttributeDefinition] | None = None,
         latency_ms: float = 0,
         rate_limit: float | None = None,
         rate_window_s: float = 1.0,
@@ -596,9 +636,12 @@ class SandboxServer:
         if not project_id or not management_key:
             raise ValueError("the sandbox needs a project_id and a management_key")
         knobs = _initial_knobs(latency_ms, rate_limit, rate_window_s, fail_rate, fail_status)
+        catalogue = _initial_catalogue(attributes)
         # Separate generators: whether a request fails must not depend on how many ids were generated.
         id_random = random.Random(None if seed is None else f"{seed}:ids")  # noqa: S311 - test data, not secrets
-        store = TenantStore(state_file=None if state_file is None else Path(state_file), id_random=id_random)
+        store = TenantStore(
+            state_file=None if state_file is None else Path(state_file), id_random=id_random, attributes=catalogue
+        )
         self.project_id = project_id
         self._app = _App(
             store=store,
@@ -690,6 +733,13 @@ def _initial_knobs(
     }
     try:
         return changed_knobs(Knobs(), values)
+    except ApiError as exc:
+        raise ValueError(exc.message) from None
+
+
+def _initial_catalogue(attributes: Sequence[Mapping[str, Any] | AttributeDefinition] | None) -> Catalogue | None:
+    try:
+        return parse_catalogue(None if attributes is None else list(attributes))
     except ApiError as exc:
         raise ValueError(exc.message) from None
 

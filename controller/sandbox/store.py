@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from controller.descope_api import SESSION_SETTINGS_DEFAULTS
 
+from .attributes import Catalogue, catalogue_wire, checked, parse_catalogue
 from .fields import (
     parse_auth_type,
     parse_bool,
@@ -153,8 +154,14 @@ class TenantStore:
     """All tenants of the sandbox project; each public write validates, applies, then saves the state file."""
 
     def __init__(
-        self, *, state_file: Path | None, id_random: random.Random, clock: Callable[[], float] = time.time
+        self,
+        *,
+        state_file: Path | None,
+        id_random: random.Random,
+        clock: Callable[[], float] = time.time,
+        attributes: Catalogue | None = None,
     ) -> None:
+        """``attributes``, when given, replaces the catalogue kept in the state file."""
         self._lock = threading.Lock()
         self._save_lock = threading.Lock()  # serialises file writes; taken before (never inside) _lock
         self._tenants: dict[str, Record] = {}
@@ -165,8 +172,12 @@ class TenantStore:
         self._path = state_file
         self._id_random = id_random
         self._clock = clock
+        self._catalogue: Catalogue | None = None  # replaced whole (never changed in place): read without the lock
         if state_file is not None:
             self._load(state_file)
+        if attributes is not None:
+            self._catalogue = attributes
+            self._persist(self._changed())
 
     # ----- reads -----------------------------------------------------------------------------------
     def all(self) -> list[Record]:
@@ -204,6 +215,8 @@ class TenantStore:
         fields = tenant_fields(body)
         wanted_id = parse_string(body.get("id"), "id")
         parent = parse_string(body.get("parent"), "parent")
+        who = wanted_id or f"named {fields['name']!r}"
+        fields["customAttributes"] = checked(self._catalogue, who, fields["customAttributes"])
         with self._lock:
             tenant_id = wanted_id or self._new_id()
             if tenant_id in self._tenants:
@@ -222,11 +235,15 @@ class TenantStore:
         """Full overwrite of the create fields; parent, default roles, SSO fields and settings are kept."""
         tenant_id = parse_required_string(body.get("id"), "id")
         fields = tenant_fields(body)
+        fields["customAttributes"] = checked(self._catalogue, tenant_id, fields["customAttributes"])
         self._modify(tenant_id, fields)
 
     def patch(self, body: Mapping[str, Any]) -> None:
         tenant_id = parse_required_string(body.get("id"), "id")
-        self._modify(tenant_id, patch_fields(body))
+        fields = patch_fields(body)
+        if "customAttributes" in fields:
+            fields["customAttributes"] = checked(self._catalogue, tenant_id, fields["customAttributes"])
+        self._modify(tenant_id, fields)
 
     def set_default_roles(self, body: Mapping[str, Any]) -> None:
         tenant_id = parse_required_string(body.get("id"), "id")
@@ -264,8 +281,11 @@ class TenantStore:
     def seed(self, entries: Iterable[object], *, replace: bool) -> int:
         """Add or replace whole records by id (``replace`` drops all others first); returns how many."""
         now = int(self._clock())
+        catalogue = self._catalogue
         with paused_gc():
             parsed = [seed_entry(entry, now) for entry in entries]
+            for record, _own in parsed:  # fresh records, not shared yet: set in place
+                record["customAttributes"] = checked(catalogue, record["id"], record["customAttributes"])
         with self._lock:
             self._install(parsed, replace=replace)
             generation = self._changed()
@@ -276,6 +296,17 @@ class TenantStore:
         """Write the state file now if anything changed since the last write."""
         with self._lock:
             generation = self._generation
+        self._persist(generation)
+
+    def attributes(self) -> Catalogue | None:
+        """The project's custom attribute definitions; None: there are none and any key is accepted."""
+        return self._catalogue
+
+    def set_attributes(self, catalogue: Catalogue | None) -> None:
+        """Replace the catalogue; values already stored stay as they are, later writes are checked."""
+        with self._lock:
+            self._catalogue = catalogue
+            generation = self._changed()
         self._persist(generation)
 
     # ----- internals (callers hold _lock unless said otherwise) ------------------------------------
@@ -336,15 +367,19 @@ class TenantStore:
         self._tenants, self._names, self._settings = tenants, names, settings
 
     def _load(self, path: Path) -> None:
-        entries = read_state(path)
-        if entries is None:
+        document = read_state(path)
+        if document is None:
             return
         now = int(self._clock())
         try:
+            catalogue = parse_catalogue(document.attributes)
             with paused_gc():
-                parsed = [seed_entry(entry, now) for entry in entries]
+                parsed = [seed_entry(entry, now) for entry in document.tenants]
+                for record, _own in parsed:  # the sandbox's own record: not checked, only nulls dropped
+                    record["customAttributes"] = checked(None, record["id"], record["customAttributes"])
             with self._lock:
                 self._install(parsed, replace=True)
+                self._catalogue = catalogue
         except ApiError as exc:
             raise SandboxStateError(f"sandbox state file {path} is corrupt: {exc.message}") from exc
 
@@ -363,9 +398,10 @@ class TenantStore:
                 latest = self._generation
                 records = list(self._tenants.values())
                 settings = dict(self._settings)
+                catalogue = self._catalogue
             # The compact answer shape keeps a 100k-tenant file small; loading fills the omitted fields back in.
             entries = [_file_entry(record, settings.get(record["id"])) for record in records]
-            write_state(self._path, entries)
+            write_state(self._path, entries, catalogue_wire(catalogue))
             self._saved_generation = latest
 
 

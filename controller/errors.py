@@ -10,7 +10,8 @@ that meets them, with ``raise ... from exc``. Each class says whether retrying c
     │   └── UsageError                  no   a command-line argument is wrong (one line)
     ├── SourceError                          tenants.yaml cannot be had or is not acceptable
     │   ├── TenantsFileInvalid          no   parse/schema errors, each with file:line
-    │   └── SourceUnavailable           yes  the path or Git remote cannot be read now
+    │   ├── SourceUnavailable           yes  the path or Git remote cannot be read now
+    │   └── RevisionNotFound            no   a Git revision asked for names no commit
     ├── DescopeError                         the Descope Management API said no
     │   ├── DescopeAuthError            no   401/403: project id or management key wrong
     │   ├── DescopeNotFound             no   404
@@ -91,6 +92,10 @@ class TenantsFileInvalid(SourceError):
         count = len(self.problems)
         head = f"{count} problem{'s' if count != 1 else ''} in tenants file(s)"
         super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in self.problems))
+
+
+class RevisionNotFound(SourceError):
+    """A Git revision given by a person (``restore --git-rev``) names no commit of the remote."""
 
 
 class SourceUnavailable(SourceError):

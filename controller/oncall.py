@@ -335,14 +335,15 @@ def _from_git(settings: Any, rev: str, tenant_ids: list[str]) -> Any:
         raise ConfigError(['--git-rev needs [source] kind = "git" (the repository to read the revision from)'])
     source = compose.source_from_settings(settings)
     source.fetch()  # brings the cache up to date, so recent revisions are known
-    revision = source.read_at(rev)  # type: ignore[attr-defined]
+    sha = source.resolve(rev)  # type: ignore[attr-defined]
+    revision = source.read_at(sha)  # type: ignore[attr-defined]
     desired = parse_tenant_files(revision.files)
     wanted = set(tenant_ids)
     chosen = Selection()
     for tenant in desired.tenants:
         if tenant.id in wanted:
             chosen.restored.append(tenant)
-            chosen.origins[tenant.id] = f"git {rev} (commit {revision.id[:12]}): tenants.yaml as it was there"
+            chosen.origins[tenant.id] = f"git {rev}, resolved to commit {sha}: as tenants.yaml declared it there"
     for tenant_id in tenant_ids:
         if tenant_id not in chosen.origins:
             chosen.missing[tenant_id] = f"tenants.yaml at {rev} does not declare it"

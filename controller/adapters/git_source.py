@@ -66,7 +66,7 @@ from git.objects import Blob, Commit, Submodule, Tree
 from controller.adapters.local_source import YAML_SUFFIXES
 from controller.adapters.source import Revision
 from controller.core.loader import LoadLimits
-from controller.errors import ConfigError, Problem, SourceUnavailable, TenantsFileInvalid
+from controller.errors import ConfigError, Problem, RevisionNotFound, SourceUnavailable, TenantsFileInvalid
 
 __all__ = ["FetchResult", "GitSource"]
 
@@ -80,6 +80,10 @@ _MASK = "***"
 _SYMLINK_MODE = 0o120000
 _SUBMODULE_MODE = 0o160000
 _PINNED_NS = "refs/descope-gitops/pinned/"
+_REV_NS = "refs/descope-gitops/rev/"
+_ALL_REFS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
+# a ref name or sha, then ~N / ^N steps; no spaces, no leading '-', none of git's special syntax (':', '@{', '..')
+_REV = re.compile(r"(?P<base>@|(?!-)[A-Za-z0-9._/+\-]{1,200}?)(?P<suffix>(?:[~^][0-9]{0,4})*)")
 _STDERR_LIMIT = 600
 _REMOTE_OPS = frozenset({"ls-remote", "fetch"})
 _UNADVERTISED = re.compile(
@@ -179,6 +183,53 @@ class GitSource:
                 )
             return self._read(full, ())
 
+    def resolve(self, rev: str) -> str:
+        """The full sha of the commit ``rev`` names on this remote: a branch, a tag, ``HEAD`` (the followed
+        ref), a sha or unique prefix of one, each optionally with ``~N``/``^N`` suffixes (``HEAD~1``, ``v1.2^``).
+
+        Names are asked of the remote (``ls-remote``) and fetched into the cache under
+        ``refs/descope-gitops/rev/``, so a branch means where it points now. RevisionNotFound when
+        nothing matches; SourceUnavailable when the remote or the cache cannot be read.
+        """
+        match = _REV.fullmatch(rev)
+        if match is None:
+            raise RevisionNotFound(f"{rev!r} is not a git revision (a branch, tag, sha, HEAD, or one of them with ~N)")
+        base, suffix = match.group("base"), match.group("suffix")
+        with self._lock:
+            self._ensure_cache()
+            if base in ("HEAD", "@"):
+                start = self._pinned or self._update()[0]
+            elif _SHORT_SHA.match(base) and (local := self._resolve_local(f"{base.lower()}^{{commit}}")):
+                start = local
+            else:
+                start = self._fetch_name(base, rev)
+            full = self._resolve_local(f"{start}{suffix}^{{commit}}")
+        if full is None:
+            raise RevisionNotFound(f"{rev!r}: commit {start[:12]} has no {suffix!r} in {self._shown_url}")
+        return full
+
+    def _fetch_name(self, name: str, rev: str) -> str:
+        """The commit a branch or tag of the remote points to, fetched into the cache."""
+        try:
+            remote_ref, commit = self._ls_remote(name)
+        except SourceUnavailable as exc:
+            if "not found on" not in str(exc):
+                raise
+            if _SHORT_SHA.match(name):  # maybe a commit we have not fetched: take every branch and tag, look again
+                self._git("fetch", ["fetch", "--quiet", "--no-write-fetch-head", self.url, *_ALL_REFS])
+                found = self._resolve_local(f"{name.lower()}^{{commit}}")
+                if found is not None:
+                    return found
+            raise RevisionNotFound(
+                f"{rev!r} names no branch, tag or commit of {self._shown_url} (see `git ls-remote`)"
+            ) from exc
+        if not self._has_commit(commit):
+            local = f"{_REV_NS}{remote_ref.removeprefix('refs/')}"
+            self._git(
+                "fetch", ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", self.url, f"+{remote_ref}:{local}"]
+            )
+        return commit
+
     def __repr__(self) -> str:
         return f"GitSource(url={self._shown_url!r}, ref={self.ref!r}, path={self.path or '.'!r})"
 
@@ -232,9 +283,9 @@ class GitSource:
             raise SourceUnavailable(f"commit {sha} not found on {self._shown_url}")
         return sha, True
 
-    def _ls_remote(self) -> tuple[str, str]:
-        """(full remote ref name, commit sha it points to, annotated tags peeled)."""
-        ref = self.ref
+    def _ls_remote(self, name: str | None = None) -> tuple[str, str]:
+        """(full remote ref name, commit sha it points to, annotated tags peeled) of ``name`` or the followed ref."""
+        ref = self.ref if name is None else name
         candidates = [ref] if ref == "HEAD" or ref.startswith("refs/") else [f"refs/heads/{ref}", f"refs/tags/{ref}"]
         patterns = [*candidates, *(f"{c}^{{}}" for c in candidates if c.startswith("refs/tags/"))]
         out = self._git("ls-remote", ["ls-remote", self.url, *patterns])

@@ -19,7 +19,7 @@ from git.cmd import Git
 
 from controller.adapters.git_source import GitSource
 from controller.core.loader import parse_tenant_files
-from controller.errors import ConfigError, SourceUnavailable, TenantsFileInvalid
+from controller.errors import ConfigError, RevisionNotFound, SourceUnavailable, TenantsFileInvalid
 
 TENANTS_A = b"tenants:\n  - {id: a, name: A}\n"
 TENANTS_B = b"tenants:\n  - {id: b, name: B}\n"
@@ -350,6 +350,47 @@ def test_read_at_returns_an_earlier_cached_commit(remote: Remote, tmp_path: Path
         src.read_at("1234567890abcdef1234567890abcdef12345678")
     with pytest.raises(SourceUnavailable, match="not a commit sha"):
         src.read_at("--output=/tmp/x")
+
+
+def test_resolve_takes_what_git_resolves_and_names_the_commit(remote: Remote, tmp_path: Path) -> None:
+    first = remote.commit({"tenants.yaml": TENANTS_A})
+    remote.git("tag", "v1", first)
+    remote.git("tag", "-a", "v1-annotated", "-m", "release", first)
+    second = remote.commit({"tenants.yaml": TENANTS_B})
+    remote.git("branch", "hotfix", first)
+    remote.git("checkout", "--quiet", "-b", "feature")
+    third = remote.commit({"tenants.yaml": TENANTS_A}, message="feature work")
+    remote.git("checkout", "--quiet", "main")
+    src = source(remote, tmp_path)  # follows main
+    src.fetch()
+
+    assert src.resolve("HEAD") == second
+    assert src.resolve("HEAD~1") == first
+    assert src.resolve("main^") == first
+    assert src.resolve(first[:7]) == first
+    assert src.resolve("v1") == first and src.resolve("v1-annotated") == first
+    assert src.resolve("hotfix") == first
+    assert src.resolve("feature") == third, "a branch the cache never followed is fetched"
+    assert src.read_at(src.resolve("feature~1")).files == {"tenants.yaml": TENANTS_B}
+
+
+@pytest.mark.parametrize(
+    ("rev", "message"),
+    [
+        ("no-such-branch", "names no branch, tag or commit"),
+        ("HEAD~5", "has no '~5'"),
+        ("--upload-pack=evil", "is not a git revision"),
+        ("main:tenants.yaml", "is not a git revision"),
+        ("HEAD@{1}", "is not a git revision"),
+        ("deadbeef", "names no branch, tag or commit"),
+    ],
+)
+def test_resolve_refuses_what_names_no_commit(remote: Remote, tmp_path: Path, rev: str, message: str) -> None:
+    remote.commit({"tenants.yaml": TENANTS_A})
+    src = source(remote, tmp_path)
+    src.fetch()
+    with pytest.raises(RevisionNotFound, match=re.escape(message)):
+        src.resolve(rev)
 
 
 # -- the remote or the cache failing ---------------------------------------------------------------------

@@ -234,8 +234,13 @@ def test_restore_a_whole_snapshot_and_from_a_git_revision(
     assert whole.returncode == 0, whole.stdout + whole.stderr
     assert {t: v["name"] for t, v in sandbox.tenants().items()} == {"a": "A2", "b": "B2"}
 
-    old = cli("restore", "--tenant", "a", "--git-rev", first, env=git_env)
+    unknown = cli("restore", "--tenant", "a", "--git-rev", "release-9", env=git_env)
+    assert unknown.returncode == 1 and "'release-9' names no branch, tag or commit" in unknown.stderr
+    assert len(unknown.stderr.strip().splitlines()) == 1, unknown.stderr
+    assert sandbox.tenants()["a"]["name"] == "A2", "nothing written"
+
+    old = cli("restore", "--tenant", "a", "--git-rev", "HEAD~1", env=git_env)
     assert old.returncode == 0, old.stdout + old.stderr
-    assert "from git" in old.stdout
+    assert f"from git HEAD~1, resolved to commit {first}" in old.stdout
     assert sandbox.tenants()["a"]["name"] == "A"
     assert "the daemon will revert this restore" in old.stdout  # HEAD of main says A2

@@ -438,7 +438,7 @@ class Bench:
         sandbox.seed([live_record(i) for i in range(updates)], replace=True)
         tenants_file = here / "tenants.yaml"
         tenants_file.write_bytes(tenants_yaml(range(k), plan_for=lambda i: "enterprise" if i < updates else None))
-        sandbox.configure(latency_ms=LATENCY_MS, rate_limit=RATE, rate_window_s=1.0)
+        sandbox.configure(latency_ms=LATENCY_MS, rate_limit=RATE)
         timeline: list[tuple[float, float, str]] = []  # (sent, answered, status) by the client's monotonic clock
 
         def on_request(op: str, code: str, elapsed: float) -> None:
@@ -585,7 +585,7 @@ class Bench:
         sha = repo.commit({"tenants.yaml": tenants_yaml(range(k))})
         with self.sandbox() as sandbox:
             sandbox.seed([], replace=True)
-            sandbox.configure(latency_ms=LATENCY_MS, rate_limit=RATE, rate_window_s=1.0)
+            sandbox.configure(latency_ms=LATENCY_MS, rate_limit=RATE)
             sandbox.reset_stats()
             daemon = Daemon(self.processes, here, sandbox=sandbox, repo=repo, rate_limit=RATE)
             try:
@@ -723,7 +723,7 @@ class Bench:
         cycles: list[float] = []
         with self.sandbox() as sandbox:
             sandbox.seed([live_record(i) for i in range(n)], replace=True)
-            sandbox.configure(latency_ms=LATENCY_MS, rate_limit=RATE, rate_window_s=1.0)
+            sandbox.configure(latency_ms=LATENCY_MS, rate_limit=RATE)
             daemon = Daemon(self.processes, here, sandbox=sandbox, repo=repo, rate_limit=RATE, interval=3600)
             try:
                 daemon.start()

@@ -41,12 +41,11 @@ class Knobs:
         return values
 
 
-def _number(value: object, name: str, *, low: float, high: float = math.inf, low_inclusive: bool = True) -> float:
+def _number(value: object, name: str, *, low: float, high: float = math.inf) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise invalid(name, "a number")
-    if value > high or value < low or (value == low and not low_inclusive):
-        bound = f">= {low:g}" if low_inclusive else f"> {low:g}"
-        raise invalid(name, f"a number {bound}" + (f" and <= {high:g}" if high != math.inf else ""))
+    if value > high or value < low:
+        raise invalid(name, f"a number >= {low:g}" + (f" and <= {high:g}" if high != math.inf else ""))
     return float(value)
 
 

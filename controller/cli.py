@@ -22,6 +22,7 @@ from types import FrameType
 from typing import Any
 
 from controller import __version__
+from controller.descope_api import RateLimit
 from controller.errors import (
     ConfigError,
     DescopeAuthError,
@@ -51,6 +52,13 @@ settings come from --config FILE (TOML) and the environment: DESCOPE_PROJECT_ID,
 DESCOPE_MANAGEMENT_KEY (or DESCOPE_GITOPS_DESCOPE__MANAGEMENT_KEY_FILE), DESCOPE_BASE_URI, and any
 key as DESCOPE_GITOPS_<SECTION>__<KEY>, e.g. DESCOPE_GITOPS_RECONCILE__PRUNE=true.
 """
+
+
+def _rate_limit(text: str) -> RateLimit:
+    try:
+        return RateLimit.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
 
 
 def _add_config(parser: argparse.ArgumentParser) -> None:
@@ -234,7 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--management-key", default=None, help="default: $DESCOPE_MANAGEMENT_KEY or 'sandbox-key'")
     p.add_argument("--state", metavar="FILE", help="JSON file that keeps tenants across restarts")
     p.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every API request")
-    p.add_argument("--rate-limit", type=float, default=None, metavar="N", help="requests per second before 429")
+    p.add_argument(
+        "--rate-limit",
+        type=_rate_limit,
+        default=None,
+        metavar="N/Ws",
+        help='at most N requests in any W seconds, then 429 for W seconds, as Descope does ("20/4s"; '
+        "a plain number is per second)",
+    )
     p.add_argument("--fail-rate", type=float, default=0.0, metavar="F", help="share of requests answered 503")
     p.add_argument("--seed", type=int, default=None, help="make injected failures repeatable")
     p.add_argument(

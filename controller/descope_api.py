@@ -10,6 +10,7 @@ A leaf module: any layer (and the sandbox) may import it; it imports nothing of 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -303,3 +304,78 @@ def _options(raw: object, where: str) -> tuple[tuple[str, str], ...]:
             raise ValueError(f"{where}.options[{index}]: option value {value!r} is listed twice")
         options.append((label, value))
     return tuple(options)
+
+
+# ----- rate limits (§6) -----------------------------------------------------------------------------
+
+_RATE_FORM: Final = re.compile(r"(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*s")
+RATE_FORM_HINT: Final = 'must be "N/Ws" (at most N requests in any W seconds, e.g. "100/60s") or requests per second'
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A limit as Descope states its own: at most ``count`` requests in any ``window_s``-second span.
+
+    Descope counts the requests that *arrive* in a sliding window and, once a client has sent one
+    too many, refuses everything it sends for one whole window (docs.descope.com/rate-limiting:
+    "100 requests / 60 s" with "a backoff of 60 s").
+    """
+
+    count: int
+    window_s: float
+
+    def __post_init__(self) -> None:
+        if isinstance(self.count, bool) or not isinstance(self.count, int) or self.count < 1:
+            raise ValueError('must allow at least 1 request per window ("N/Ws" with N >= 1)')
+        if not (math.isfinite(self.window_s) and self.window_s > 0):
+            raise ValueError('the window must be longer than 0 seconds ("N/Ws" with W > 0)')
+
+    @classmethod
+    def parse(cls, value: object) -> RateLimit:
+        """``"N/Ws"`` (Descope's form), or a number of requests per second (``10``, ``"2.5"``).
+
+        A fractional rate keeps its rate with a whole count: 2.5 per second is 2 per 0.8 s.
+        Raises ValueError with a one-line reason that does not repeat ``value``.
+        """
+        if isinstance(value, RateLimit):
+            return value
+        if isinstance(value, str):
+            form = _RATE_FORM.fullmatch(value.strip())
+            if form is not None:
+                return cls(int(form[1]), float(form[2]))
+            try:
+                value = float(value.strip())
+            except ValueError:
+                raise ValueError(RATE_FORM_HINT) from None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(RATE_FORM_HINT)
+        if not math.isfinite(value):
+            raise ValueError('must be a finite number of requests per second (or "N/Ws", e.g. "100/60s")')
+        if value <= 0:
+            raise ValueError('must be more than 0 requests per second (or "N/Ws", e.g. "100/60s")')
+        count = max(1, math.floor(value))
+        return cls(count, count / value)
+
+    def __str__(self) -> str:
+        window = int(self.window_s) if self.window_s.is_integer() else self.window_s
+        return f"{self.count}/{window}s"
+
+
+API_RATE_LIMIT: Final = RateLimit(100, 60.0)
+"""Descope's published limit for plain API traffic, per IP: "100 requests / 60 s", and once it is
+exceeded a backoff of 60 s (docs.descope.com/rate-limiting; §6). No tenant-specific limit is published.
+*Choice*: the tenant Management API is held to this one, the stricter of the two published limits, and
+it is our default ``[descope] rate_limit``."""
+
+SDK_RATE_LIMIT: Final = RateLimit(1000, 10.0)
+"""Descope's published limit for backend SDK traffic, per IP: "1000 requests / 10 s", backoff 10 s
+(docs.descope.com/rate-limiting). Which limit a project gets depends on its license tier (§6, inferred),
+which ``GET /v1/mgmt/license`` answers as ``rateLimitTier`` and the SDKs send back as ``x-descope-license``."""
+
+RATE_LIMITED_STATUS: Final = 429
+"""Descope's answer to a client over its limit (docs; py, go, java), with body code ``E130429``."""
+
+RETRY_AFTER_HEADER: Final = "Retry-After"
+"""Whole seconds to wait after a 429 (py ``API_RATE_LIMIT_RETRY_AFTER_HEADER``, go, java). A 429 may come
+without it when the CDN in front of Descope answers (java treats any 429 as rate limited and then waits
+60 s); the client then waits its limit's window, the backoff Descope publishes."""

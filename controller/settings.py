@@ -13,20 +13,22 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
+    PlainValidator,
     SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
-from controller.descope_api import parse_attribute_definitions
+from controller.descope_api import API_RATE_LIMIT, RateLimit, parse_attribute_definitions
 from controller.errors import ConfigError
 
 ENV_PREFIX = "DESCOPE_GITOPS_"
@@ -36,6 +38,15 @@ DESCOPE_ENV = {
     "DESCOPE_BASE_URI": "base_url",
 }
 MAX_SECRET_FILE_BYTES = 64 * 1024
+
+
+RateLimitSetting = Annotated[
+    RateLimit,
+    NoDecode,  # "20/4s" in an environment variable is not JSON
+    PlainValidator(RateLimit.parse),
+    PlainSerializer(str, return_type=str),
+]
+"""``"N/Ws"`` as Descope writes its limits (``"100/60s"``), or a number of requests per second."""
 
 
 class _Section(BaseModel):
@@ -72,7 +83,9 @@ class DescopeSettings(_Section):
     management_key: SecretStr | None = None
     management_key_file: Path | None = None
     base_url: str | None = Field(default=None, description="default: derived from the project id")
-    rate_limit: float = Field(default=10.0, gt=0, description="client-side requests per second")
+    rate_limit: RateLimitSetting = Field(
+        default=API_RATE_LIMIT, description='at most N requests in any W seconds, "N/Ws"; a number is per second'
+    )
     max_concurrency: int = Field(default=4, ge=1, le=64)
     timeout: float = Field(default=30.0, gt=0, description="seconds per HTTP request")
     max_retries: int = Field(default=3, ge=0, le=10)

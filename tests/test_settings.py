@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from controller.descope_api import RateLimit
 from controller.errors import ConfigError
 from controller.settings import Settings, load_settings
 
@@ -37,7 +38,7 @@ def test_environment_overrides_file_and_descope_variables_are_honoured(
     monkeypatch.setenv("DESCOPE_GITOPS_RECONCILE__PRUNE", "true")
     settings = load_settings(config)
     assert settings.descope.project_id == "Penv"
-    assert settings.descope.rate_limit == 5
+    assert settings.descope.rate_limit == RateLimit(5, 1.0)  # a plain number is still per second
     assert settings.reconcile.prune is True
     assert settings.descope.management_key is not None
     assert settings.descope.management_key.get_secret_value() == "key-from-env"
@@ -76,6 +77,40 @@ def test_every_problem_reported_once_with_a_suggestion(tmp_path: Path) -> None:
     assert "http.listen" in message
     assert len(info.value.problems) == 5
     assert "hunter22" not in message
+
+
+def test_rate_limit_defaults_to_descopes_published_api_limit() -> None:
+    assert str(Settings().descope.rate_limit) == "100/60s"
+    assert Settings().descope.rate_limit == RateLimit(100, 60.0)
+
+
+def test_rate_limit_in_descopes_form_from_file_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = write(tmp_path, '[descope]\nrate_limit = "1000/10s"\n')
+    assert load_settings(config).descope.rate_limit == RateLimit(1000, 10.0)
+    monkeypatch.setenv("DESCOPE_GITOPS_DESCOPE__RATE_LIMIT", "20/4s")
+    assert load_settings(config).descope.rate_limit == RateLimit(20, 4.0)
+    monkeypatch.setenv("DESCOPE_GITOPS_DESCOPE__RATE_LIMIT", "2.5")
+    assert load_settings(config).descope.rate_limit == RateLimit(2, 0.8)  # 2.5 per second, in whole requests
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ('"100/0s"', "the window must be longer than 0 seconds"),
+        ('"0/60s"', "must allow at least 1 request per window"),
+        ('"abc"', 'must be "N/Ws"'),
+        ('"100/1m"', 'must be "N/Ws"'),
+        ("0", "must be more than 0 requests per second"),
+        ("-3", "must be more than 0 requests per second"),
+    ],
+)
+def test_a_bad_rate_limit_is_one_clear_line(tmp_path: Path, value: str, reason: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, f"[descope]\nrate_limit = {value}\n"))
+    assert len(info.value.problems) == 1
+    (problem,) = info.value.problems
+    assert problem.startswith("descope.rate_limit: ") and reason in problem and "\n" not in problem
+    assert f"(got {value.strip(chr(34))!r})" in problem or f"(got {value})" in problem
 
 
 def test_secret_value_never_echoed_in_errors(tmp_path: Path) -> None:
@@ -143,4 +178,5 @@ def test_config_example_documents_every_setting_with_its_default() -> None:
         for key, value in values.items():
             actual = getattr(getattr(defaults, section), key)
             expected = Path(value) if isinstance(actual, Path) else value
+            expected = RateLimit.parse(value) if isinstance(actual, RateLimit) else expected
             assert actual == expected, f"{section}.{key}: example {value!r}, default {actual!r}"

@@ -1,8 +1,9 @@
 """The one place that talks to Descope's tenant Management API, turning HTTP into our errors.
 
 ``DescopeClient`` wraps an injected ``httpx.Client`` (its timeouts, pool and transport are the
-caller's), sends Descope's auth and SDK headers, paces requests through a ``RateLimiter`` and
-retries with ``tenacity``. It decides no policy: what to write is the engine's business.
+caller's), sends Descope's auth and SDK headers, keeps requests under a ``RateLimiter`` (N requests
+in any W seconds, Descope's own form) and retries with ``tenacity``. It decides no policy: what to
+write is the engine's business.
 Facts about the API are in shared/reference/descope-tenant-api.md (§ numbers below refer to it).
 
 Error mapping (§5), decided by HTTP status, never by Descope's error code:
@@ -24,8 +25,10 @@ are never put into errors, and every message is scrubbed of the key as a last li
 
 Retry policy (``max_retries`` retries after the first attempt; tenacity drives the loop):
     * 429 on any call: the limiter's shared cooldown holds *every* thread until ``Retry-After``
-      (integer seconds or HTTP-date; 10 s when missing; capped at ``max_retry_wait``) has passed,
-      then the call is retried. The last 429 is raised as DescopeRateLimited.
+      (integer seconds or HTTP-date; when missing, as from the CDN, the limit's window, which is the
+      backoff Descope publishes: 60 s for the default and when no limit is set; capped at
+      ``max_retry_wait``) has passed, then the call is retried. Every 429, retried or not, is
+      reported to ``on_request``. The last 429 is raised as DescopeRateLimited.
     * Reads (load, load_all, settings, search): retried on transport errors and 5xx, including
       500 (a read cannot do harm twice).
     * Writes: retried on transport errors and ``descope_api.EDGE_STATUSES``: the statuses the SDKs
@@ -66,12 +69,16 @@ from tenacity.wait import wait_exponential, wait_random
 from controller import __version__
 from controller.adapters.ratelimit import RateLimiter
 from controller.descope_api import (
+    API_RATE_LIMIT,
     ATTRIBUTE_UNDEFINED_CODE,
     ATTRIBUTE_VALUE_CODE,
     EDGE_STATUSES,
     PATCH_MISSING_STATUSES,
+    RATE_LIMITED_STATUS,
+    RETRY_AFTER_HEADER,
     SETTINGS_TENANT_KEYS,
     TENANT_FIELDS_NOT_UPDATABLE,
+    RateLimit,
 )
 from controller.errors import (
     DescopeAttributeRefused,
@@ -97,8 +104,6 @@ TRANSIENT_STATUSES: Final[frozenset[int]] = EDGE_STATUSES
 READ_RETRY_STATUSES: Final[frozenset[int]] = TRANSIENT_STATUSES | {500}
 """Reads also retry 500: repeating a read cannot change anything."""
 
-DEFAULT_RETRY_AFTER: Final = 10.0
-"""Seconds to wait after a 429 without a usable Retry-After header (what Descope's TF client does)."""
 BACKOFF_FIRST: Final = 0.5
 BACKOFF_CAP: Final = 10.0
 BACKOFF_JITTER: Final = 0.5
@@ -146,7 +151,7 @@ class DescopeClient:
         project_id: str,
         management_key: str,
         base_url: str,
-        rate_limit: float | None = None,
+        rate_limit: RateLimit | None = None,
         max_retries: int = 3,
         max_retry_wait: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
@@ -170,6 +175,8 @@ class DescopeClient:
         self._patch_missing = False  # set once Descope has shown it has no PATCH endpoint
         self._patch_lock = threading.Lock()
         self.limiter = RateLimiter(rate_limit, clock=clock, sleep=sleep)
+        # a 429 without a usable Retry-After: wait the backoff Descope publishes, one window
+        self.default_retry_after = (rate_limit or API_RATE_LIMIT).window_s
         self._license_tier: str | None = None
         self._headers: Final = {
             "Authorization": f"Bearer {project_id}:{management_key}",
@@ -181,7 +188,7 @@ class DescopeClient:
     def __repr__(self) -> str:
         return (
             f"DescopeClient(project_id={self.project_id!r}, base_url={self.base_url!r}, "
-            f"rate_limit={self.limiter.rate!r}, max_retries={self.max_retries})"
+            f"rate_limit={self.limiter.limit}, max_retries={self.max_retries})"
         )
 
     # ------------------------------------------------------------------ reads
@@ -447,25 +454,25 @@ class DescopeClient:
         subject: str = "",
     ) -> Any:
         """One attempt: wait for the limiter, send, report, and return the parsed JSON (None if empty)."""
-        self.limiter.acquire()
         headers = dict(self._headers)
         if self._license_tier:
             headers["x-descope-license"] = self._license_tier
-        started = self._clock()
-        try:
-            response = self._http.request(
-                method,
-                self.base_url + path,
-                params=dict(params) if params is not None else None,
-                json=dict(body) if body is not None else None,
-                headers=headers,
-            )
-        except httpx.TransportError as exc:  # includes every httpx.TimeoutException
-            self._report(op, type(exc).__name__, started)
-            reason = _SPACES.sub(" ", str(exc)).strip()[:SNIPPET_CHARS] or "no detail"
-            what = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
-            message = f"request to {self.host} for {op} {what} ({type(exc).__name__}: {reason})"
-            raise self._error(DescopeUnreachable, message, op, None, None) from exc
+        with self.limiter.acquire():  # the ticket is held until the answer (or the error) is back
+            started = self._clock()
+            try:
+                response = self._http.request(
+                    method,
+                    self.base_url + path,
+                    params=dict(params) if params is not None else None,
+                    json=dict(body) if body is not None else None,
+                    headers=headers,
+                )
+            except httpx.TransportError as exc:  # includes every httpx.TimeoutException
+                self._report(op, type(exc).__name__, started)
+                reason = _SPACES.sub(" ", str(exc)).strip()[:SNIPPET_CHARS] or "no detail"
+                what = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
+                message = f"request to {self.host} for {op} {what} ({type(exc).__name__}: {reason})"
+                raise self._error(DescopeUnreachable, message, op, None, None) from exc
         self._report(op, str(response.status_code), started)
         if 200 <= response.status_code < 300:
             return self._parse_ok(op, response)
@@ -515,7 +522,7 @@ class DescopeClient:
                 if refused is not None:
                     return refused
             return self._error(DescopeValidationError, f"{what} rejected: {detail}", op, status, code)
-        if status == 429:
+        if status == RATE_LIMITED_STATUS:
             retry_after = self._retry_after(response)
             self.limiter.pause_until(self._clock() + retry_after)
             message = f"rate limited; retry after {retry_after:g} s ({detail})"
@@ -573,10 +580,10 @@ class DescopeClient:
         )
 
     def _retry_after(self, response: httpx.Response) -> float:
-        """Seconds to wait after a 429: ``Retry-After`` seconds or HTTP-date, default 10, capped."""
-        seconds = _parse_retry_after(response.headers.get("Retry-After"), response.headers.get("Date"))
+        """Seconds to wait after a 429: ``Retry-After`` seconds or HTTP-date, else the limit's window; capped."""
+        seconds = _parse_retry_after(response.headers.get(RETRY_AFTER_HEADER), response.headers.get("Date"))
         if seconds is None:
-            seconds = DEFAULT_RETRY_AFTER
+            seconds = self.default_retry_after
         return min(max(0.0, seconds), self.max_retry_wait)
 
     def _tenant_list(self, op: str, data: Any) -> list[dict[str, Any]]:

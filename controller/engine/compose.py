@@ -32,11 +32,6 @@ from controller.engine.reconciler import CycleOptions, CycleReport, Reconciler
 from controller.errors import DescopeGitopsError
 from controller.settings import Settings
 
-RATE_HEADROOM = 0.9
-"""The client paces at 90% of ``[descope] rate_limit``: Descope counts arrivals in a sliding window,
-so pacing at exactly the limit lets network jitter put one request too many in a window, and each
-429 then costs a whole second of Retry-After for every thread (measured in BENCHMARKS.md)."""
-
 
 def descope_base_url(settings: Settings) -> str:
     return settings.descope.base_url or base_url_for_project_id(settings.descope.project_id)
@@ -64,7 +59,9 @@ def descope_client(
             project_id=settings.descope.project_id,
             management_key=key.get_secret_value(),
             base_url=descope_base_url(settings),
-            rate_limit=settings.descope.rate_limit * RATE_HEADROOM,
+            # no headroom: the limiter counts from when answers are back, so Descope never sees more
+            # than N arrivals in W seconds at exactly the limit (BENCHMARKS.md: no 429)
+            rate_limit=settings.descope.rate_limit,
             max_retries=settings.descope.max_retries,
             on_request=on_request,
             on_notice=lambda message: logger.warning("{}", message),

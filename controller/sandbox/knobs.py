@@ -12,12 +12,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from controller.descope_api import EDGE_STATUSES
+from controller.descope_api import EDGE_STATUSES, RateLimit
 
 from .wire import (
     HTML_TYPE,
     INTERNAL,
     JSON_TYPE,
+    VALIDATION_FAILURE,
+    ApiError,
     Response,
     encode,
     invalid,
@@ -28,22 +30,32 @@ from .wire import (
 @dataclass(frozen=True)
 class Knobs:
     latency_ms: float = 0.0
-    rate_limit: float | None = None
-    rate_window_s: float = 1.0
+    rate_limit: RateLimit | None = None
     fail_rate: float = 0.0
     fail_status: int = 503
 
     def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The knobs as the control API shows them: ``rate_limit`` in Descope's form, ``"20/4s"``."""
+        values = dataclasses.asdict(self)
+        values["rate_limit"] = None if self.rate_limit is None else str(self.rate_limit)
+        return values
 
 
-def _number(value: object, name: str, *, low: float, high: float = math.inf, low_inclusive: bool = True) -> float:
+def _number(value: object, name: str, *, low: float, high: float = math.inf) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise invalid(name, "a number")
-    if value > high or value < low or (value == low and not low_inclusive):
-        bound = f">= {low:g}" if low_inclusive else f"> {low:g}"
-        raise invalid(name, f"a number {bound}" + (f" and <= {high:g}" if high != math.inf else ""))
+    if value > high or value < low:
+        raise invalid(name, f"a number >= {low:g}" + (f" and <= {high:g}" if high != math.inf else ""))
     return float(value)
+
+
+def _rate_limit(value: object, name: str) -> RateLimit | None:
+    if value is None:
+        return None
+    try:
+        return RateLimit.parse(value)
+    except ValueError as exc:
+        raise ApiError(400, VALIDATION_FAILURE, "Validation failure", f"The {name} field {exc}, or null") from None
 
 
 def _status(value: object, name: str, low: int) -> int:
@@ -54,8 +66,7 @@ def _status(value: object, name: str, low: int) -> int:
 
 _KNOB_CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
     "latency_ms": lambda value, name: _number(value, name, low=0),
-    "rate_limit": lambda value, name: None if value is None else _number(value, name, low=0, low_inclusive=False),
-    "rate_window_s": lambda value, name: _number(value, name, low=0, low_inclusive=False),
+    "rate_limit": _rate_limit,
     "fail_rate": lambda value, name: _number(value, name, low=0, high=1),
     "fail_status": lambda value, name: _status(value, name, 400),
 }
@@ -90,31 +101,40 @@ class KnobBox:
 
 
 class RateLimiter:
-    """A sliding-window log: at most N admitted requests in any window; refused requests are not recorded.
+    """Descope's rule: at most N arrivals in any W seconds (a sliding-window log); the one request too many
+    blocks the client for W seconds from then, during which every request is refused.
 
-    A fractional limit keeps its rate: 2.5 per 1 s admits 2 per 0.8 s, and 0.5 per 1 s admits 1 per 2 s.
+    Refused requests are not recorded and do not extend the block (a choice: see the server docstring).
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
         self._admitted: deque[float] = deque()
+        self._blocked_until = -math.inf
         self._clock = clock
 
-    def admit(self, limit: float | None, window_s: float) -> int | None:
-        """None when admitted, else the whole seconds (>= 1) until a request would be admitted."""
+    def admit(self, limit: RateLimit | None) -> int | None:
+        """None when admitted, else ``Retry-After``: the whole seconds (>= 1) left in the block."""
         if limit is None:
             return None
-        count = max(1, math.floor(limit))
-        span = window_s * count / limit
         with self._lock:
             now = self._clock()
-            while self._admitted and self._admitted[0] <= now - span:
+            if now < self._blocked_until:
+                return max(1, math.ceil(self._blocked_until - now))
+            while self._admitted and self._admitted[0] <= now - limit.window_s:
                 self._admitted.popleft()
-            if len(self._admitted) < count:
+            if len(self._admitted) < limit.count:
                 self._admitted.append(now)
                 return None
-            wait = self._admitted[len(self._admitted) - count] + span - now
-        return max(1, math.ceil(wait))
+            self._blocked_until = now + limit.window_s
+            self._admitted.clear()  # all older than a window once the block is over
+            return max(1, math.ceil(limit.window_s))
+
+    def reset(self) -> None:
+        """Forget what was admitted and any block: a newly set limit starts with a full budget."""
+        with self._lock:
+            self._admitted.clear()
+            self._blocked_until = -math.inf
 
 
 @dataclass

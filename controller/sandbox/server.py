@@ -27,7 +27,7 @@ Control API (no auth; not counted, rate limited or faulted)::
 
     GET  /_sandbox/stats          counters of tenant-API requests;  POST /_sandbox/stats/reset
     GET  /_sandbox/config         the knobs;  POST /_sandbox/config {"latency_ms", "rate_limit",
-                                  "rate_window_s", "fail_rate", "fail_status"} (any subset) -> the knobs
+                                  "fail_rate", "fail_status"} (any subset) -> the knobs
     GET  /_sandbox/faults         pending rules;  DELETE /_sandbox/faults clears them
     POST /_sandbox/faults         {"rules": [{"path", "status", "count", "body", "delay_ms",
                                   "after_commit", "retry_after"}]} queues exact faults (all keys optional)
@@ -55,10 +55,14 @@ other statuses a Descope-shaped body with code ``E000500-sandbox``. ``fail_rate`
 ``fail_status`` with those same default bodies, and draw from a ``random.Random(seed)``, so a given seed
 and request sequence fail the same requests every run.
 
-Rate limit: a sliding-window log. At most ``rate_limit`` requests are admitted in any ``rate_window_s``
-window. A fractional limit keeps its rate (2.5 per 1 s admits 2 per 0.8 s). Refused (429) requests do
-not use up the window. ``Retry-After`` is the whole seconds, at least 1, until a request would be
-admitted again.
+Rate limit: as Descope's (``descope_api.RateLimit``). ``rate_limit`` is ``"N/Ws"`` (``"20/4s"``: at most
+20 requests in any 4 s), a number of requests per second (a fraction keeps its rate: 2.5 is 2 per
+0.8 s; the knobs show it as ``"2/0.8s"``), or null for none. A sliding-window log admits at most N
+requests whose arrival falls in any W-second span; the one request too many is refused, and from
+then on **every** request is refused until W seconds have passed since that refusal (Descope's
+published backoff is the window's length). Each refusal is a 429 with Descope's rate-limit body and
+``Retry-After`` = the whole seconds left in the block, at least 1. Setting ``rate_limit`` (even to
+the same value) starts an empty window with no block, so a test or benchmark begins with a full budget.
 
 Custom attributes: the project may define its tenant custom attributes, as Descope's console (or its
 Terraform provider) does: a list of ``{"name", "displayName", "type", "options"}``, where ``name`` is
@@ -152,6 +156,10 @@ Choices where Descope's behaviour is unknown
   defined, and reads show it, but a write that sends that key back is refused. The state file is the
   sandbox's own record, so loading it checks nothing.
 * Answers list tenants in creation order.
+* Rate limit: requests refused during a block do not extend it, and are not counted in the window.
+  Descope publishes a backoff of the window's length from when the limit was exceeded, not what a
+  client that keeps sending meanwhile gets; the client never sends during a block anyway (it pauses
+  every thread), except requests already in flight, and those must not be what decides a test.
 """
 
 from __future__ import annotations
@@ -175,7 +183,7 @@ from types import TracebackType
 from typing import Any, Final, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
-from controller.descope_api import AttributeDefinition
+from controller.descope_api import AttributeDefinition, RateLimit
 
 from .attributes import Catalogue, catalogue_from_body, catalogue_wire, parse_catalogue
 from .knobs import FaultQueue, FaultRule, KnobBox, Knobs, RateLimiter, changed_knobs, parse_rules
@@ -358,7 +366,7 @@ class _App:
         if request.error is not None:
             return error_response(request.error), False
         knobs = self.knobs.current()
-        retry_after = self.limiter.admit(knobs.rate_limit, knobs.rate_window_s)
+        retry_after = self.limiter.admit(knobs.rate_limit)
         if retry_after is not None:
             self.stats.rate_limited()
             return rate_limited_response(retry_after), False
@@ -431,7 +439,10 @@ class _App:
         return self.knobs.current().as_dict()
 
     def change_config(self, body: dict[str, Any]) -> object:
-        return self.knobs.change(body).as_dict()
+        knobs = self.knobs.change(body)
+        if "rate_limit" in body:
+            self.limiter.reset()
+        return knobs.as_dict()
 
     def pending_faults(self, body: dict[str, Any]) -> object:
         return {"rules": self.faults.pending()}
@@ -625,8 +636,7 @@ class SandboxServer:
         state_file: str | os.PathLike[str] | None = None,
         attributes: Sequence[Mapping[str, Any] | AttributeDefinition] | None = None,
         latency_ms: float = 0,
-        rate_limit: float | None = None,
-        rate_window_s: float = 1.0,
+        rate_limit: RateLimit | str | float | None = None,
         fail_rate: float = 0.0,
         fail_status: int = 503,
         seed: int | None = None,
@@ -635,7 +645,7 @@ class SandboxServer:
     ) -> None:
         if not project_id or not management_key:
             raise ValueError("the sandbox needs a project_id and a management_key")
-        knobs = _initial_knobs(latency_ms, rate_limit, rate_window_s, fail_rate, fail_status)
+        knobs = _initial_knobs(latency_ms, rate_limit, fail_rate, fail_status)
         catalogue = _initial_catalogue(attributes)
         # Separate generators: whether a request fails must not depend on how many ids were generated.
         id_random = random.Random(None if seed is None else f"{seed}:ids")  # noqa: S311 - test data, not secrets
@@ -722,12 +732,11 @@ class SandboxServer:
 
 
 def _initial_knobs(
-    latency_ms: float, rate_limit: float | None, rate_window_s: float, fail_rate: float, fail_status: int
+    latency_ms: float, rate_limit: RateLimit | str | float | None, fail_rate: float, fail_status: int
 ) -> Knobs:
     values = {
         "latency_ms": latency_ms,
         "rate_limit": rate_limit,
-        "rate_window_s": rate_window_s,
         "fail_rate": fail_rate,
         "fail_status": fail_status,
     }

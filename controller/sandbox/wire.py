@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from controller.descope_api import RATE_LIMITED_STATUS, RETRY_AFTER_HEADER
+
 JSON_TYPE: Final = "application/json"
 HTML_TYPE: Final = "text/html; charset=utf-8"
 
@@ -74,8 +76,8 @@ def rate_limit_body() -> dict[str, str]:
 
 
 def rate_limited_response(retry_after_s: int | None) -> Response:
-    headers = {} if retry_after_s is None else {"Retry-After": str(retry_after_s)}
-    return json_response(429, rate_limit_body(), headers)
+    headers = {} if retry_after_s is None else {RETRY_AFTER_HEADER: str(retry_after_s)}
+    return json_response(RATE_LIMITED_STATUS, rate_limit_body(), headers)
 
 
 def bad_request(message: str) -> ApiError:

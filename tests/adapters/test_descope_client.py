@@ -13,6 +13,8 @@ import respx
 
 from controller import __version__
 from controller.adapters.descope import DescopeClient, base_url_for_project_id
+from controller.adapters.metrics import Metrics
+from controller.descope_api import RateLimit
 from controller.errors import (
     DescopeAuthError,
     DescopeBadResponse,
@@ -779,23 +781,28 @@ def test_429_retries_are_bounded_then_rate_limited(
 
 
 @pytest.mark.parametrize(
-    ("headers", "expected"),
+    ("headers", "limit", "expected"),
     [
-        ({"Retry-After": "7"}, 7),
-        ({}, 10),  # missing: default
-        ({"Retry-After": "soon"}, 10),  # unparseable: default
-        ({"Retry-After": "600"}, 60),  # capped by max_retry_wait
-        ({"Retry-After": "Wed, 21 Oct 2015 07:28:30 GMT", "Date": "Wed, 21 Oct 2015 07:28:00 GMT"}, 30),
-        ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT", "Date": "Wed, 21 Oct 2015 07:29:00 GMT"}, 0),
+        ({"Retry-After": "7"}, "20/4s", 7),
+        ({}, "20/4s", 4),  # missing (a CDN 429): the configured window, Descope's published backoff
+        ({"Retry-After": "soon"}, "20/4s", 4),  # unparseable: the same
+        ({}, "100/60s", 60),  # the default limit
+        ({}, None, 60),  # no limit configured: the published API window
+        ({}, "1/600s", 90),  # a longer window is capped by max_retry_wait
+        ({"Retry-After": "600"}, None, 90),  # capped by max_retry_wait
+        ({"Retry-After": "Wed, 21 Oct 2015 07:28:30 GMT", "Date": "Wed, 21 Oct 2015 07:28:00 GMT"}, None, 30),
+        ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT", "Date": "Wed, 21 Oct 2015 07:29:00 GMT"}, None, 0),
     ],
 )
 def test_retry_after_forms(
     api: respx.MockRouter,
     make_client: Callable[..., DescopeClient],
     headers: dict[str, str],
+    limit: str | None,
     expected: float,
 ) -> None:
-    client = make_client(max_retries=0, max_retry_wait=60)
+    rate_limit = None if limit is None else RateLimit.parse(limit)
+    client = make_client(max_retries=0, max_retry_wait=90, rate_limit=rate_limit)
     api.get(ALL).respond(429, headers=headers, text="Too Many Requests")
     with pytest.raises(DescopeRateLimited) as info:
         client.load_all()
@@ -817,14 +824,50 @@ def test_a_429_pauses_other_threads_for_retry_after(
     assert ft.sleeps == [5]  # ... but another thread still waited out the cooldown
 
 
-def test_the_rate_limit_spaces_requests(
+def test_the_rate_limit_sends_a_burst_then_waits_a_window_after_the_first_answer(
     api: respx.MockRouter, make_client: Callable[..., DescopeClient], ft: FakeTime
 ) -> None:
-    client = make_client(rate_limit=2)
-    api.patch(PATCH).respond(200, json={})
+    client = make_client(rate_limit=RateLimit.parse("2/10s"))
+
+    def answer_after_a_second(request: httpx.Request) -> httpx.Response:
+        ft.now += 1.0
+        return httpx.Response(200, json={})
+
+    api.patch(PATCH).mock(side_effect=answer_after_a_second)
     for _ in range(3):
         client.patch("t1", {"disabled": True})
-    assert ft.sleeps == pytest.approx([0.5, 0.5])
+    # two at once (each takes 1 s), then the third 10 s after the first answer came back (at 1001)
+    assert ft.sleeps == pytest.approx([9.0])
+
+
+def test_a_429_without_retry_after_pauses_the_whole_client_for_the_window(
+    api: respx.MockRouter, make_client: Callable[..., DescopeClient], ft: FakeTime
+) -> None:
+    client = make_client(max_retries=0, rate_limit=RateLimit.parse("20/4s"))
+    api.get(ALL).respond(429, text="<html><title>429 Too Many Requests</title></html>")
+    api.get(ONE).respond(200, json={"id": "t1", "name": "A"})
+    with pytest.raises(DescopeRateLimited):
+        client.load_all()
+    assert client.limiter.paused_for() == pytest.approx(4)
+    other = threading.Thread(target=client.load, args=("t1",))
+    other.start()
+    other.join()
+    assert ft.sleeps == [4]
+
+
+def test_every_429_is_counted_in_metrics_including_retried_ones(
+    api: respx.MockRouter, make_client: Callable[..., DescopeClient]
+) -> None:
+    metrics = Metrics()
+    client = make_client(max_retries=3, on_request=metrics.on_request)
+    api.get(ALL).mock(side_effect=[rate_limited("1"), rate_limited(None), httpx.Response(200, json={"tenants": []})])
+    api.post(CREATE).mock(return_value=rate_limited("2"))
+    assert client.load_all() == []  # two 429s, retried
+    with pytest.raises(DescopeRateLimited):
+        client.create({"id": "t1", "name": "ACME"})  # four 429s: the first try and 3 retries
+    assert metrics.registry.get_sample_value("descope_gitops_descope_rate_limited_total") == 6
+    create_429s = {"operation": "tenant.create", "code": "429"}
+    assert metrics.registry.get_sample_value("descope_gitops_descope_requests_total", create_429s) == 4
 
 
 @pytest.mark.parametrize(

@@ -164,7 +164,7 @@ class Sandbox:
         self._http.post("/_sandbox/stats/reset").raise_for_status()
 
     def quiet(self, seconds: float = 1.2) -> None:
-        """Let the rate limiter's sliding window empty, so the next scenario starts with a full budget."""
+        """Let the client's window (R = 50/1s) empty too, so the next scenario starts with a full budget."""
         time.sleep(seconds)
 
     def close(self) -> None:
@@ -183,7 +183,7 @@ class Daemon:
         *,
         sandbox: Sandbox,
         repo: GitRepo,
-        rate_limit: float,
+        rate_limit: float | str,
         max_concurrency: int = 4,
         interval: float = 3600.0,
     ) -> None:
@@ -195,7 +195,7 @@ class Daemon:
         self.config.write_text(
             f"""
 [descope]
-rate_limit = {rate_limit}
+rate_limit = "{rate_limit}"
 max_concurrency = {max_concurrency}
 timeout = 10
 [source]

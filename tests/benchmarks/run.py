@@ -7,6 +7,10 @@ Scenarios (BENCHMARKS.md has the targets and the reasoning):
 1. ``no_change``  a no-change cycle at 1k/10k/100k tenants (--quick: 1k/10k): calls, wall, CPU, memory.
 2. ``apply``      k creates+updates under a sandbox rate limit of R/s (k = 100, 1000; --quick: 100),
                   client limit = R, then once with the client limit at 2R (the 429 + Retry-After path).
+2b. ``window``    k creates under Descope's form "N/Ws", client and sandbox limited the same ("20/4s"
+                  k = 60, 300; the default "100/60s" k = 150; --quick: "20/4s" k = 60), against the ideal
+                  floor((r-1)/N)*W + request time for the r requests of the cycle; then the client at
+                  "40/4s" against the sandbox's "20/4s" (what a 429 and its block cost).
 3. ``resume``     ``descope-gitops run`` killed with SIGKILL half-way through k creates, restarted.
 4. ``webhook``    push webhook → change visible in the sandbox, 5 times, with a daemon on a long interval.
 5. ``load``       tenants.yaml load + validate at 10k and 100k (reuses scenario 1's runs when it ran).
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import os
 import signal
 import statistics
@@ -35,6 +40,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from controller.descope_api import API_RATE_LIMIT, RateLimit
 from tests.benchmarks.harness import (
     CREATE,
     LOAD_SETTINGS,
@@ -54,12 +60,11 @@ from tests.benchmarks.harness import (
 )
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
-SCENARIOS = ("no_change", "apply", "resume", "webhook", "load")
+SCENARIOS = ("no_change", "apply", "window", "resume", "webhook", "load")
 
 RATE = 50.0  # R: requests/s the sandbox admits (rate_window_s = 1)
 LATENCY_MS = 20.0  # sandbox latency for the write scenarios
 HANDFUL = 5  # "at most a handful of 429s"
-HEADROOM = 0.9  # the diagnostic run paces the client at 90% of the sandbox's limit
 MAX_CONCURRENCY = 4  # the default [descope] max_concurrency
 PLAN_CPU_PER_100K = 1.0  # DESIGN: "planning 100k tenants takes well under a second of CPU"
 WEBHOOK_REPEATS = 5
@@ -124,7 +129,7 @@ class Bench:
         tenants_file: Path,
         store: Path,
         *,
-        rate_limit: float,
+        rate_limit: float | str,
         on_request: Callable[[str, str, float], None] | None = None,
     ) -> Iterator[Any]:
         """The Reconciler exactly as ``descope-gitops sync --apply`` builds it (minus the store lock)."""
@@ -346,7 +351,7 @@ class Bench:
                     "writes": stats["writes"],
                     "status": report.status,
                     "wall_s_at_client_rate_1000": round(wall, 3),
-                    "seconds_per_cycle_at_default_rate_limit_10": (calls - 1) / 10,
+                    "seconds_per_cycle_at_default_rate_limit": ideal_seconds(calls, API_RATE_LIMIT),
                 },
             )
         )
@@ -422,8 +427,6 @@ class Bench:
         with self.sandbox() as sandbox:
             for k in ks:
                 self._apply(sandbox, k, client_rate=RATE)
-            # diagnosis: the same run with 10% headroom under the sandbox's limit
-            self._apply(sandbox, ks[-1], client_rate=HEADROOM * RATE, variant="0.9R")
             self._apply(sandbox, 100, client_rate=2 * RATE, variant="2R")
 
     def _apply(self, sandbox: Sandbox, k: int, *, client_rate: float, variant: str = "R") -> None:
@@ -438,7 +441,7 @@ class Bench:
         sandbox.seed([live_record(i) for i in range(updates)], replace=True)
         tenants_file = here / "tenants.yaml"
         tenants_file.write_bytes(tenants_yaml(range(k), plan_for=lambda i: "enterprise" if i < updates else None))
-        sandbox.configure(latency_ms=LATENCY_MS, rate_limit=RATE, rate_window_s=1.0)
+        sandbox.configure(latency_ms=LATENCY_MS, rate_limit=RATE)
         timeline: list[tuple[float, float, str]] = []  # (sent, answered, status) by the client's monotonic clock
 
         def on_request(op: str, code: str, elapsed: float) -> None:
@@ -493,20 +496,6 @@ class Bench:
             "rate_limited": stats["rate_limited"],
         } | _timeline_facts(timeline)
         prefix = f"apply {k} @ {variant}={client_rate:g}/s"
-        if variant == "0.9R":
-            self.add(
-                Row(
-                    "apply",
-                    f"{prefix}: wall time (diagnosis: 10% headroom)",
-                    round(wall, 3),
-                    "s",
-                    f"informative; 1.2 x k/R = {1.2 * ideal:g} s",
-                    None,
-                    details,
-                )
-            )
-            self.add(Row("apply", f"{prefix}: 429s received", stats["rate_limited"], "", "informative"))
-            return
         if variant == "2R":
             self.add(
                 Row(
@@ -576,6 +565,111 @@ class Bench:
             )
         )
 
+    # ----- 2b: k creates under Descope's form, "N/Ws" ------------------------------------------------
+    def window(self) -> None:
+        runs = [("20/4s", "20/4s", 60)]  # (client limit, sandbox limit, creates)
+        if not self.quick:
+            runs += [("20/4s", "20/4s", 300), ("100/60s", "100/60s", 150)]
+        runs.append(("40/4s", "20/4s", 60))  # diagnosis: the client set above the project's limit
+        with self.sandbox() as sandbox:
+            for client_limit, sandbox_limit, k in runs:
+                self._window(sandbox, k, client_limit=client_limit, sandbox_limit=sandbox_limit)
+
+    def _window(self, sandbox: Sandbox, k: int, *, client_limit: str, sandbox_limit: str) -> None:
+        limit = RateLimit.parse(sandbox_limit)
+        print(f"[window] {k} creates @ client {client_limit}, sandbox {sandbox_limit}", file=sys.stderr)
+        here = self.dir(f"window-{k}-{client_limit.replace('/', '-')}")
+        sandbox.configure(latency_ms=0, rate_limit=None)
+        sandbox.seed([], replace=True)
+        tenants_file = here / "tenants.yaml"
+        tenants_file.write_bytes(tenants_yaml(range(k)))
+        timeline: list[tuple[float, float, str]] = []
+
+        def on_request(op: str, code: str, elapsed: float) -> None:
+            now = time.monotonic()
+            timeline.append((now - elapsed, now, code))
+
+        with self.reconciler(sandbox, tenants_file, here / "store", rate_limit=client_limit, on_request=on_request) as (
+            reconciler,
+            options,
+            _,
+        ):
+            sandbox.configure(latency_ms=LATENCY_MS, rate_limit=sandbox_limit)  # a fresh window: a full budget
+            sandbox.reset_stats()
+            wall0 = time.perf_counter()
+            report = reconciler.run_cycle(options)
+            wall = time.perf_counter() - wall0
+            stats = sandbox.stats()
+        sandbox.configure(latency_ms=0, rate_limit=None)
+        created = len(sandbox.tenants())
+        needed = stats["total"] - stats["rate_limited"]  # what the cycle had to send: a refused request goes again
+        trips = [answered - sent for sent, answered, code in timeline if code != "429"]
+        request_s = statistics.median(trips) if trips else 0.0
+        ideal = ideal_seconds(needed, limit, request_s, MAX_CONCURRENCY)
+        failed = len(report.applied.failed) if report.applied else None
+        details = {
+            "k": k,
+            "client_rate_limit": client_limit,
+            "sandbox_rate_limit": sandbox_limit,
+            "sandbox_latency_ms": LATENCY_MS,
+            "max_concurrency": MAX_CONCURRENCY,
+            "requests_needed": needed,
+            "median_request_s": round(request_s, 4),
+            "ideal_s": round(ideal, 3),
+            "ideal_formula": "floor((r-1)/N)*W + ceil(last window's requests / max_concurrency) * median request",
+            "ideal_k_writes_only_s": round(ideal_seconds(k, limit, request_s, MAX_CONCURRENCY), 3),
+            "ratio_to_ideal": round(wall / ideal, 3) if ideal else None,
+            "over_ideal_s": round(wall - ideal, 3),
+            "status": report.status,
+            "failed_actions": failed,
+            "first_failures": [f.error[:200] for f in (report.applied.failed if report.applied else ())][:3],
+            "created": created,
+            "requests": stats["requests"],
+            "status_codes": stats["status"],
+            "writes_applied": stats["writes"],
+            "rate_limited": stats["rate_limited"],
+        } | _timeline_facts(timeline, limit.window_s)
+        prefix = f"{k} creates @ {client_limit}" + ("" if client_limit == sandbox_limit else f" vs {sandbox_limit}")
+        if client_limit != sandbox_limit:
+            self.add(
+                Row(
+                    "window",
+                    f"{prefix}: wall time (client ABOVE the limit)",
+                    round(wall, 3),
+                    "s",
+                    "informative",
+                    None,
+                    details,
+                )
+            )
+            self.add(Row("window", f"{prefix}: 429s received", stats["rate_limited"], "", "— (expected > 0)"))
+            self.add(Row("window", f"{prefix}: created", f"{created}/{k}", "", f"informative; {failed} failed"))
+            return
+        self.add(
+            Row(
+                "window",
+                f"{prefix}: wall time vs ideal {ideal:.2f} s ({needed} requests)",
+                round(wall, 3),
+                "s",
+                f"≤ 1.1 x ideal = {1.1 * ideal:.2f} s",
+                wall <= 1.1 * ideal and report.status == "succeeded",
+                details,
+            )
+        )
+        self.add(
+            Row("window", f"{prefix}: 429s received", stats["rate_limited"], "", "= 0", stats["rate_limited"] == 0)
+        )
+        self.add(
+            Row(
+                "window",
+                f"{prefix}: created",
+                f"{created}/{k}",
+                "",
+                f"{k}/{k}, written once",
+                created == k and stats["writes"] == k and report.status == "succeeded",
+            )
+        )
+
     # ----- 3: SIGKILL in the middle of the creates, restart, resume -------------------------------------
     def resume(self) -> None:
         k = 100 if self.quick else 1000
@@ -585,7 +679,7 @@ class Bench:
         sha = repo.commit({"tenants.yaml": tenants_yaml(range(k))})
         with self.sandbox() as sandbox:
             sandbox.seed([], replace=True)
-            sandbox.configure(latency_ms=LATENCY_MS, rate_limit=RATE, rate_window_s=1.0)
+            sandbox.configure(latency_ms=LATENCY_MS, rate_limit=RATE)
             sandbox.reset_stats()
             daemon = Daemon(self.processes, here, sandbox=sandbox, repo=repo, rate_limit=RATE)
             try:
@@ -723,7 +817,7 @@ class Bench:
         cycles: list[float] = []
         with self.sandbox() as sandbox:
             sandbox.seed([live_record(i) for i in range(n)], replace=True)
-            sandbox.configure(latency_ms=LATENCY_MS, rate_limit=RATE, rate_window_s=1.0)
+            sandbox.configure(latency_ms=LATENCY_MS, rate_limit=RATE)
             daemon = Daemon(self.processes, here, sandbox=sandbox, repo=repo, rate_limit=RATE, interval=3600)
             try:
                 daemon.start()
@@ -801,14 +895,23 @@ class Bench:
         return "\n".join(out)
 
 
-def _timeline_facts(timeline: list[tuple[float, float, str]]) -> dict[str, Any]:
-    """What the client did, by its own clock: its busiest 1 s window, and how long it paused after each 429."""
+def ideal_seconds(requests: int, limit: RateLimit, request_s: float = 0.0, concurrency: int = 1) -> float:
+    """The least time ``requests`` take under N per W: full windows, then the last window's requests."""
+    if requests <= 0:
+        return 0.0
+    windows = (requests - 1) // limit.count
+    last = requests - windows * limit.count
+    return float(windows * limit.window_s + math.ceil(last / concurrency) * request_s)
+
+
+def _timeline_facts(timeline: list[tuple[float, float, str]], window: float = 1.0) -> dict[str, Any]:
+    """What the client did, by its own clock: its busiest window, and how long it paused after each 429."""
     if not timeline:
         return {}
     sent = sorted(t[0] for t in timeline)
     busiest, j = 0, 0
-    for i, start in enumerate(sent):  # requests sent in [start, start + 1 s)
-        while j < len(sent) and sent[j] < start + 1.0:
+    for i, start in enumerate(sent):  # requests sent in [start, start + window)
+        while j < len(sent) and sent[j] < start + window:
             j += 1
         busiest = max(busiest, j - i)
     pauses, slipped = [], 0
@@ -817,13 +920,13 @@ def _timeline_facts(timeline: list[tuple[float, float, str]]) -> dict[str, Any]:
             later = [s for s in sent if s > answered]
             if later:
                 pauses.append(min(later) - answered)
-            # sent inside the next 0.9 s: a request already past the limiter when the 429 came back
-            slipped += sum(1 for s in sent if answered < s < answered + 0.9)
-    facts: dict[str, Any] = {"client_max_sends_in_any_1s": busiest, "client_requests": len(sent)}
+            # sent inside the next 0.9 windows: a request already past the limiter when the 429 came back
+            slipped += sum(1 for s in sent if answered < s < answered + 0.9 * window)
+    facts: dict[str, Any] = {f"client_max_sends_in_any_{window:g}s": busiest, "client_requests": len(sent)}
     if pauses:
         facts["median_pause_after_429_s"] = round(statistics.median(pauses), 3)
         facts["pauses_after_429_s"] = [round(p, 3) for p in pauses[:20]]
-        facts["sends_within_0.9s_after_a_429"] = slipped
+        facts[f"sends_within_{0.9 * window:g}s_after_a_429"] = slipped
     return facts
 
 

@@ -209,7 +209,7 @@ def test_one_failing_tenant_gives_partial_and_the_rest_is_applied(cli: Run, sand
 def test_rate_limited_sandbox_every_change_applied_once(cli: Run, sandbox: Sandbox, tmp_path: Path) -> None:
     many = "tenants:\n" + "".join(f"  - id: r{i}\n    name: R{i}\n" for i in range(15))
     path = write(tmp_path, many)
-    sandbox.configure(rate_limit=10, rate_window_s=1)
+    sandbox.configure(rate_limit="10/1s")
     result = cli(
         "sync",
         str(path),

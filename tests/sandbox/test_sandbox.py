@@ -16,8 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from controller.descope_api import SETTINGS_POST_KEYS, SETTINGS_SESSION_KEYS, SETTINGS_TENANT_KEYS
+from controller.descope_api import SETTINGS_POST_KEYS, SETTINGS_SESSION_KEYS, SETTINGS_TENANT_KEYS, RateLimit
 from controller.sandbox import SandboxServer, SandboxStateError
+from controller.sandbox.knobs import RateLimiter
 
 PROJECT = "P2aAc4T2V93bddihGEx2Ryhc8e5Z"
 KEY = "K-secret-management-key"
@@ -431,7 +432,8 @@ def test_search_with_an_empty_body_and_a_bad_filter(three: httpx.Client) -> None
 def test_rate_limit_answers_429_with_retry_after_and_changes_nothing(
     server: SandboxServer, api: httpx.Client, control: httpx.Client
 ) -> None:
-    assert control.post("/_sandbox/config", json={"rate_limit": 2, "rate_window_s": 30}).status_code == 200
+    configured = control.post("/_sandbox/config", json={"rate_limit": "2/30s"})
+    assert configured.status_code == 200 and configured.json()["rate_limit"] == "2/30s"
     create(api, id="t1", name="One")
     assert api.get(ALL).status_code == 200
 
@@ -452,15 +454,80 @@ def test_rate_limit_answers_429_with_retry_after_and_changes_nothing(
     assert api.get(ALL).status_code == 200
 
 
-def test_rate_limit_window_frees_up() -> None:
+def test_rate_limit_blocks_for_the_window_then_frees_up() -> None:
     with (
-        sandbox(rate_limit=1, rate_window_s=0.2) as limited,
+        sandbox(rate_limit="1/0.2s") as limited,
         client(limited.url) as limited_api,
     ):
         assert limited_api.get(ALL).status_code == 200
         assert limited_api.get(ALL).status_code == 429
         time.sleep(0.25)
         assert limited_api.get(ALL).status_code == 200
+
+
+def test_rate_limit_as_descope_once_exceeded_everything_is_refused_for_a_window() -> None:
+    ft = FakeClock()
+    limiter = RateLimiter(clock=ft)
+    limit = RateLimit.parse("3/10s")
+    assert [limiter.admit(limit) for _ in range(3)] == [None, None, None]  # a full burst
+    ft.now = 104.0
+    assert limiter.admit(limit) == 10  # one too many at 104: blocked until 114
+    ft.now = 110.5
+    # a plain sliding window would admit again at 110 (the burst is 10 s old); Descope blocks a whole window
+    assert limiter.admit(limit) == 4  # Retry-After: whole seconds left, rounded up
+    ft.now = 113.9
+    assert limiter.admit(limit) == 1  # at least 1
+    ft.now = 114.0  # refusals at 110.5 and 113.9 did not extend the block
+    assert [limiter.admit(limit) for _ in range(3)] == [None, None, None]  # a fresh window
+    assert limiter.admit(limit) == 10
+
+
+def test_rate_limit_sliding_window_admits_n_in_any_span() -> None:
+    ft = FakeClock()
+    limiter = RateLimiter(clock=ft)
+    limit = RateLimit.parse("2/10s")
+    assert limiter.admit(limit) is None  # 100
+    ft.now = 105.0
+    assert limiter.admit(limit) is None  # 105
+    ft.now = 110.0
+    assert limiter.admit(limit) is None  # the one at 100 has left the span [100.x, 110]
+    ft.now = 114.0
+    assert limiter.admit(limit) == 10  # 105 and 110 are both within 10 s: blocked
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [("20/4s", "20/4s"), (" 1000 / 10s ", "1000/10s"), (5, "5/1s"), (2.5, "2/0.8s"), ("50", "50/1s"), (None, None)],
+)
+def test_rate_limit_knob_takes_descopes_form_or_a_number_per_second(
+    control: httpx.Client, value: object, shown: str | None
+) -> None:
+    answer = control.post("/_sandbox/config", json={"rate_limit": value})
+    assert answer.status_code == 200
+    assert answer.json()["rate_limit"] == shown
+    assert control.get("/_sandbox/config").json()["rate_limit"] == shown
+
+
+@pytest.mark.parametrize("value", ["100/0s", "0/60s", "abc", 0, -1, True, [20, 4]])
+def test_a_bad_rate_limit_knob_is_refused(control: httpx.Client, value: object) -> None:
+    assert_error(control.post("/_sandbox/config", json={"rate_limit": value}), 400, "E011003", "rate_limit")
+    assert control.get("/_sandbox/config").json()["rate_limit"] is None
+
+
+def test_setting_the_rate_limit_starts_a_full_budget(api: httpx.Client, control: httpx.Client) -> None:
+    control.post("/_sandbox/config", json={"rate_limit": "1/60s"})
+    assert api.get(ALL).status_code == 200
+    assert api.get(ALL).status_code == 429  # blocked for a minute ...
+    control.post("/_sandbox/config", json={"rate_limit": "1/60s"})
+    assert api.get(ALL).status_code == 200  # ... until the limit is set again
 
 
 def test_latency_delays_each_request_and_requests_overlap(control: httpx.Client, server: SandboxServer) -> None:

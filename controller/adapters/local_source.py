@@ -18,11 +18,13 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Sequence
+from pathlib import Path
 
 from controller.core.loader import LoadLimits
 from controller.errors import Problem, SourceUnavailable, TenantsFileInvalid
 
-__all__ = ["YAML_SUFFIXES", "read_tenant_files"]
+__all__ = ["YAML_SUFFIXES", "is_tenants_change", "read_tenant_files"]
 
 YAML_SUFFIXES = (".yaml", ".yml")
 _DEFAULTS = LoadLimits()
@@ -153,3 +155,22 @@ def _read(file_path: str, display: str, limit: int) -> bytes:
 def _too_big(display: str, size: int | None, limit: int) -> Problem:
     shown = f"{size:,} bytes" if size is not None else "larger than that"
     return Problem(display, None, f"file is over the size limit of {limit:,} bytes ({shown}); not read")
+
+
+def is_tenants_change(changed: str, source: Path, ignored: Sequence[Path] = ()) -> bool:
+    """Whether a changed path is part of the tenants source: the file itself, or a visible ``*.yaml``/
+    ``*.yml`` under the source directory; never anything under ``ignored`` (the controller's own store).
+
+    A watcher that fires on every change in the folder triggers itself when the store lives there:
+    each cycle writes its checkpoint, which starts the next cycle, forever. Paths are compared as
+    given; pass resolved paths on both sides.
+    """
+    path = Path(changed)
+    if any(path == root or root in path.parents for root in ignored):
+        return False
+    if path == source:
+        return True
+    if source not in path.parents:
+        return False
+    relative = path.relative_to(source).parts
+    return not any(part.startswith(".") for part in relative) and path.name.lower().endswith(YAML_SUFFIXES)

@@ -136,8 +136,16 @@ def parse_tenant_files(
     names = sorted(files)
     problems = _Problems(limits.max_problems, names)
     tenants: list[DesiredTenant] = []
-    with _gc_paused(), suppress(_Stop):
-        tenants = _load(files, names, limits, problems, attributes)
+    try:
+        with _gc_paused(), suppress(_Stop):
+            tenants = _load(files, names, limits, problems, attributes)
+    except Exception as exc:  # whatever breaks, this revision is refused, never half-loaded
+        # An input no check foresaw must make the revision invalid (the last good one stays enforced),
+        # not crash a cycle or a command with a traceback.
+        where = problems.current or (names[0] if names else "<no file>")
+        problems.items.append(
+            Problem(where, None, f"could not be loaded ({type(exc).__name__}: {_clip(str(exc), 200)})")
+        )
     if problems.items:
         raise TenantsFileInvalid(problems.sorted())
     return DesiredState(tenants=tuple(tenants), files=tuple(names))
@@ -164,6 +172,7 @@ def _load(
             raise _Stop
     validator = _Validator(problems, limits, attributes)
     for name in names:
+        problems.current = name
         validator.file_name = name
         validator.held = []
         root = _compose_file(name, files[name], limits, problems, validator.tenant)
@@ -211,6 +220,7 @@ class _Problems:
         self.items: list[Problem] = []
         self.order = {name: i for i, name in enumerate(names)}
         self.truncated = False
+        self.current: str | None = None  # the file being read, for a problem nothing else located
 
     def add(self, file: str, line: int | None, message: str) -> None:
         if len(self.items) >= self.limit:
@@ -312,7 +322,7 @@ def _convert(tag: str, text: str) -> Any:
     if tag == _BOOL:
         return _BOOL_VALUES[text.lower()]
     if tag == _INT:
-        return _CONSTRUCTOR.construct_yaml_int(ScalarNode(tag, text))
+        return _bounded(_CONSTRUCTOR.construct_yaml_int(ScalarNode(tag, text)))
     if tag == _FLOAT:
         return _CONSTRUCTOR.construct_yaml_float(ScalarNode(tag, text))
     # implicit timestamps, the '=' value key and the like stay plain strings
@@ -343,7 +353,7 @@ def _resolve_plain(text: str) -> Any:
     if text[:1] in _ONLY_CONSTANTS:
         return text
     if text.isdigit() and text.isascii() and (text[0] != "0" or len(text) == 1):
-        return int(text)
+        return int(text) if len(text) < 19 else _bounded(int(text))
     for tag, regexp in _RESOLVERS.get(text[:1], ()):
         if regexp.match(text):
             if tag == _TAG_PREFIX + "merge":
@@ -481,7 +491,10 @@ class _Composer:
         try:
             return _convert(tag, event.value)
         except (ValueError, KeyError):
-            self.problems.add(self.name, line, f"{_q(event.value)} is not a valid {_short_tag(tag)}")
+            if tag == _INT and (len(event.value) > _MAX_NUMBER_CHARS or _looks_numeric(event.value)):
+                self.problems.add(self.name, line, _huge_number(event.value))
+            else:
+                self.problems.add(self.name, line, f"{_q(event.value)} is not a valid {_short_tag(tag)}")
             return _BAD
 
     def document(self) -> Any:
@@ -517,7 +530,11 @@ class _Composer:
                 raw = event.value
                 line = event.start_mark.line + 1
                 if event.implicit[0]:
-                    value = _resolve_plain(raw) if not raw or raw[0] in needs_resolving else raw
+                    try:
+                        value = _resolve_plain(raw) if not raw or raw[0] in needs_resolving else raw
+                    except ValueError:  # Python refuses int(str) of more than 4,300 digits
+                        problems.add(name, line, _huge_number(raw))
+                        value = _BAD
                 else:
                     value = self.scalar_value(event, line)
                 if event.anchor is not None:
@@ -1107,6 +1124,28 @@ def _check_for(name: str) -> _Check:
 
 
 _CHECKS: Final[dict[str, _Check]] = {name: _check_for(name) for name in TENANT_FIELDS}
+
+
+_MAX_NUMBER_CHARS: Final = 4300  # CPython's default limit on int(str) digits
+_INT64: Final = 2**63  # Descope's numbers are 64-bit at most; a larger one cannot be sent or stored
+
+
+def _bounded(value: int) -> int:
+    """``value`` when it fits in 64 bits; ValueError otherwise (hex and octal dodge int()'s digit limit)."""
+    if -_INT64 <= value < _INT64:
+        return value
+    raise ValueError("integer out of the 64-bit range")
+
+
+def _looks_numeric(text: str) -> bool:
+    return bool(text) and text.lstrip("+-")[:1].isdigit()
+
+
+def _huge_number(text: str) -> str:
+    return (
+        f"{_q(text)} is a number of {len(text):,} characters, too large to read "
+        "(the limit is 64 bits); no tenants.yaml field takes a number that large"
+    )
 
 
 def _clip(text: str, limit: int = 60) -> str:

@@ -18,6 +18,7 @@ from controller import __version__
 from controller.adapters.attribute_file import read_attribute_file
 from controller.adapters.backup_store import BackupStore
 from controller.adapters.descope import DescopeClient, base_url_for_project_id
+from controller.adapters.local_source import is_tenants_change
 from controller.adapters.metrics import Metrics
 from controller.adapters.source import LocalSource, Source
 from controller.adapters.state_store import StateStore
@@ -123,14 +124,30 @@ def source_from_settings(settings: Settings, *, on_fetch: Callable[[str], None] 
     return source
 
 
-def watch_local(path: Path) -> Callable[[Callable[[str], None], threading.Event], None]:
-    """A watcher thread body: a saved change under ``path`` triggers a cycle at once."""
+def watch_local(path: Path, *, store_dir: Path) -> Callable[[Callable[[str], None], threading.Event], None]:
+    """A watcher thread body: a saved change to the tenants file(s) triggers a cycle at once.
+
+    Only the tenants files count (``is_tenants_change``): the store, where every cycle writes, may
+    live in the same folder (the default store dir is relative to the working directory), and a
+    watcher that saw those writes would start cycle after cycle. A file is watched through its
+    folder, not recursively. A burst of saves is one trigger (debounce); triggers that arrive during
+    a cycle are coalesced by the daemon into at most one more cycle.
+    """
 
     def watch(trigger: Callable[[str], None], stop: threading.Event) -> None:
         import watchfiles
 
-        target = path if path.is_dir() else path.parent
-        for changes in watchfiles.watch(target, stop_event=stop, debounce=300, raise_interrupt=False):
+        source = path.resolve()
+        ignored = (store_dir.resolve(),)
+        folder = source if source.is_dir() else source.parent
+        for changes in watchfiles.watch(
+            folder,
+            watch_filter=lambda _change, changed: is_tenants_change(changed, source, ignored),
+            recursive=source.is_dir(),
+            stop_event=stop,
+            debounce=500,
+            raise_interrupt=False,
+        ):
             names = sorted({Path(p).name for _, p in changes})
             trigger(f"file change: {', '.join(names[:5])}")
 
@@ -230,7 +247,11 @@ def daemon(settings: Settings) -> Iterator[Daemon]:
             http=http,
             jobs=[("snapshot", snapshot, settings.backups.snapshot_interval, _first_snapshot_delay(settings, backups))],
             on_cycle=on_cycle,
-            watcher=watch_local(Path(settings.source.path)) if settings.source.kind == "local" else None,
+            watcher=(
+                watch_local(Path(settings.source.path), store_dir=Path(settings.store.dir))
+                if settings.source.kind == "local"
+                else None
+            ),
         )
         daemon_ref.append(the_daemon)
         yield the_daemon

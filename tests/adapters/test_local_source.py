@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from controller.adapters import local_source
-from controller.adapters.local_source import read_tenant_files
+from controller.adapters.local_source import is_tenants_change, read_tenant_files
 from controller.core.loader import parse_tenant_files
 from controller.errors import SourceUnavailable, TenantsFileInvalid
 
@@ -199,3 +199,23 @@ def test_directory_problems_name_the_relative_file_and_line(tmp_path: Path) -> N
     assert [str(p) for p in info.value.problems] == [
         "us/b.yaml:2: duplicate tenant id 'acme': also declared at eu/a.yaml:2"
     ]
+
+
+@pytest.mark.parametrize(
+    ("source", "changed", "counts"),
+    [
+        ("/ops/tenants.yaml", "/ops/tenants.yaml", True),
+        ("/ops/tenants.yaml", "/ops/other.yaml", False),  # a file source is that file only
+        ("/ops/tenants.yaml", "/ops/state/state.json", False),
+        ("/ops/tenants", "/ops/tenants/eu.yaml", True),
+        ("/ops/tenants", "/ops/tenants/eu/acme.YML", True),
+        ("/ops/tenants", "/ops/tenants/README.md", False),
+        ("/ops/tenants", "/ops/tenants/.hidden.yaml", False),
+        ("/ops/tenants", "/ops/tenants/.git/x.yaml", False),
+        ("/ops/tenants", "/ops/tenants/state/backups/x.yaml", False),  # the store inside the source folder
+        ("/ops/tenants", "/ops/tenants/state", False),
+        ("/ops/tenants", "/elsewhere/eu.yaml", False),
+    ],
+)
+def test_only_changes_to_the_tenants_files_count(source: str, changed: str, counts: bool) -> None:
+    assert is_tenants_change(changed, Path(source), (Path("/ops/tenants/state"),)) is counts

@@ -764,7 +764,7 @@ _LABEL = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?", fullmatch=True)
 _DOMAIN = st.builds(lambda a, b: f"{a}.{b}", _LABEL, st.from_regex(r"[a-z]{2,6}", fullmatch=True))
 _ATTRIBUTE = st.one_of(
     st.text(_CHARS, max_size=20),
-    st.integers(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),  # the loader refuses numbers beyond 64 bits
     st.floats(allow_nan=False, allow_infinity=False),
     st.booleans(),
     st.none(),
@@ -842,3 +842,37 @@ def test_plain_scalars_resolve_as_pyyaml_safe_load(plain: str) -> None:
     state = load(tenant(f"    customAttributes:\n      v: {plain}\n"))
     got = state.tenants[0].fields["customAttributes"]["v"]
     assert got == expected and type(got) is type(expected)
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        pytest.param("1" + "0" * 5000, id="5000-digit-decimal"),
+        pytest.param("!!int 1" + "0" * 5000, id="5000-digit-tagged"),
+        pytest.param("0x" + "f" * 5000, id="5000-digit-hex"),
+        pytest.param("9223372036854775808", id="just-over-int64"),
+        pytest.param("-9223372036854775809", id="just-under-int64"),
+    ],
+)
+@pytest.mark.parametrize("where", ["settings: {sessionTokenExpiration: N}", "customAttributes: {seats: N}"])
+def test_a_huge_number_is_a_problem_on_its_line_not_a_crash(backend: str, number: str, where: str) -> None:
+    text = "tenants:\n  - id: a\n    name: A\n    " + where.replace("N", number) + "\n"
+    found = refused_fast(text)
+    assert_problems(found, [(4, "too large to read (the limit is 64 bits)")])
+
+
+def test_the_largest_64_bit_number_is_accepted() -> None:
+    state = load("tenants:\n  - id: a\n    name: A\n    customAttributes: {seats: 9223372036854775807}\n")
+    assert state.tenants[0].fields["customAttributes"] == {"seats": 2**63 - 1}
+
+
+def test_anything_unforeseen_while_loading_refuses_the_revision_naming_the_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a loader bug")
+
+    monkeypatch.setattr(loader, "_resolve_plain", broken)
+    found = problems_of({"a.yaml": "tenants: []\n", "b.yaml": "tenants:\n  - id: x\n    name: X\n"})
+    assert len(found) == 1
+    assert found[0].file == "a.yaml" and "could not be loaded (RuntimeError: a loader bug)" in found[0].message

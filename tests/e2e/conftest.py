@@ -106,8 +106,8 @@ def wait_until(predicate: Callable[[], Any], *, timeout: float = 15.0, interval:
 class DaemonProcess:
     """``descope-gitops run`` as a real process, with its log kept for the assertion messages."""
 
-    def __init__(self, config: Path, env: dict[str, str], log: Path) -> None:
-        self.config, self.env, self.log_path = config, env, log
+    def __init__(self, config: Path, env: dict[str, str], log: Path, *, cwd: Path | None = None) -> None:
+        self.config, self.env, self.log_path, self.cwd = config, env, log, cwd
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> DaemonProcess:
@@ -115,6 +115,7 @@ class DaemonProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "controller", "run", "--config", str(self.config)],
             env=self.env,
+            cwd=self.cwd,
             stdout=handle,
             stderr=subprocess.STDOUT,
         )

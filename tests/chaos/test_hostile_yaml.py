@@ -53,4 +53,4 @@ def _invalid(world: World) -> bool:
         text = httpx.get(f"{world.url}/metrics", timeout=5).text
     except httpx.HTTPError:
         return False
-    return 'descope_gitops_reconcile_total{result="invalid"} 0.0' not in text and "result=\"invalid\"}" in text
+    return 'descope_gitops_reconcile_total{result="invalid"} 0.0' not in text and 'result="invalid"}' in text

@@ -88,7 +88,9 @@ class DescopeSettings(_Section):
     )
     max_concurrency: int = Field(default=4, ge=1, le=64)
     timeout: float = Field(default=30.0, gt=0, description="seconds per HTTP request")
-    max_retries: int = Field(default=3, ge=0, le=10)
+    max_retries: int = Field(
+        default=6, ge=0, le=10, description="retries of a transient failure (503, timeout) before a call fails"
+    )
     attributes: list[dict[str, Any]] | None = Field(
         default=None, description="the project's tenant custom attribute definitions, for offline checks"
     )

@@ -404,7 +404,8 @@ class DescopeClient:
     def _created_already(self, op: str, tenant_id: str, name: object) -> bool:
         """After an uncertain create: did it land? True if the tenant exists with our name."""
         try:
-            existing = self._load_once(tenant_id)  # one attempt; a failure counts as a failed create attempt
+            # a read, retried on its own: under a 503 storm the check must not use up the create's attempts
+            existing = self._retry(READ_RETRY_STATUSES, lambda: self._load_once(tenant_id))
         except DescopeNotFound:
             return False
         if existing.get("name") == name:

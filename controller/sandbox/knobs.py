@@ -74,7 +74,8 @@ _KNOB_CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
 
 def changed_knobs(base: Knobs, changes: Mapping[str, object]) -> Knobs:
     """``base`` with the keys present in ``changes`` applied; an unknown key or bad value is a 400."""
-    values = base.as_dict()
+    # the typed values (not as_dict()'s display form, nor asdict()'s, which turns the RateLimit into a dict)
+    values: dict[str, Any] = {field.name: getattr(base, field.name) for field in dataclasses.fields(base)}
     for name, value in changes.items():
         check = _KNOB_CHECKS.get(name)
         if check is None:

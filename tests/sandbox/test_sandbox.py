@@ -516,6 +516,12 @@ def test_rate_limit_knob_takes_descopes_form_or_a_number_per_second(
     assert control.get("/_sandbox/config").json()["rate_limit"] == shown
 
 
+def test_changing_another_knob_keeps_the_rate_limit_working(api: httpx.Client, control: httpx.Client) -> None:
+    control.post("/_sandbox/config", json={"rate_limit": "2/30s"})
+    assert control.post("/_sandbox/config", json={"fail_rate": 0.0}).json()["rate_limit"] == "2/30s"
+    assert [api.get(ALL).status_code for _ in range(3)] == [200, 200, 429]
+
+
 @pytest.mark.parametrize("value", ["100/0s", "0/60s", "abc", 0, -1, True, [20, 4]])
 def test_a_bad_rate_limit_knob_is_refused(control: httpx.Client, value: object) -> None:
     assert_error(control.post("/_sandbox/config", json={"rate_limit": value}), 400, "E011003", "rate_limit")

@@ -257,6 +257,11 @@ def restores_log(settings: Settings) -> Path:
     return Path(settings.store.dir) / "restores.jsonl"
 
 
+def restore_drills_log(settings: Settings) -> Path:
+    """One line per restore drill (``backup verify --restore-drill``); /metrics reports the last one."""
+    return Path(settings.store.dir) / "restore-drills.jsonl"
+
+
 def _seed_metrics(observer: CycleObserver, store: StateStore, backups: BackupStore) -> None:
     """Timestamps survive restarts: read them back from the stores (best effort, never fatal)."""
     try:

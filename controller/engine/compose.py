@@ -166,7 +166,7 @@ def daemon(settings: Settings) -> Iterator[Daemon]:
     secret = secret or None  # an empty secret would let anyone sign: treat it as "webhook off"
     register_secret(secret)
     store = state_store(settings)
-    metrics = Metrics(restores_log=restores_log(settings))
+    metrics = Metrics(restores_log=restores_log(settings), restore_drills_log=restore_drills_log(settings))
     metrics.interval.set(settings.source.interval)
     metrics.report_policy.set(1 if settings.reconcile.drift_policy == "report" else 0)
     observer = CycleObserver(metrics)

@@ -62,9 +62,8 @@ def test_the_drill_passes_on_a_good_snapshot_and_fails_on_a_tampered_one(
 
     drill = cli("backup", "verify", "--restore-drill")  # with the configured project's credentials at hand
     assert drill.returncode == 0, drill.stdout + drill.stderr
-    assert "holding: ok" in drill.stdout and "acme: ok" in drill.stdout
     assert "restore drill passed: all 2 tenants of snapshot" in drill.stdout
-    assert "round-tripped" in drill.stdout
+    assert "round-tripped, every field equal" in drill.stdout
     assert sum(sandbox.stats()["requests"].values()) == 0, "the configured project is never contacted"
     assert sorted((store / "backups").rglob("*")) == backups_before, "a drill adds no backups to the store"
     offline = cli("backup", "verify", "--restore-drill", env=OFFLINE)

@@ -21,7 +21,7 @@ from prometheus_client import (
     disable_created_metrics,
     make_wsgi_app,
 )
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from controller import __version__
@@ -62,8 +62,57 @@ class _RestoresCollector(Collector):
         yield family
 
 
+class _RestoreDrillCollector(Collector):
+    """The last restore drill, from ``restore-drills.jsonl`` (``backup verify --restore-drill`` appends to it).
+
+    Until a drill has run, both families are exported without a sample, so no alert on them fires.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+
+    def collect(self) -> Iterable[Metric]:
+        last_run = GaugeMetricFamily(
+            f"{PREFIX}restore_drill_last_run_timestamp_seconds", "When the last restore drill ran"
+        )
+        success = GaugeMetricFamily(
+            f"{PREFIX}restore_drill_success",
+            "1 if every tenant of the newest snapshot round-tripped in the last restore drill, else 0",
+        )
+        last = self._last()
+        if last is not None:
+            last_run.add_metric([], last[0])
+            success.add_metric([], 1 if last[1] else 0)
+        yield last_run
+        yield success
+
+    def _last(self) -> tuple[float, bool] | None:
+        """(time, passed) of the newest readable line; a torn or foreign line is skipped."""
+        if self.path is None:
+            return None
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return None
+        for line in reversed(lines):
+            try:
+                record = json.loads(line)
+                when, result = float(record["time"]), record["result"]
+            except (ValueError, KeyError, TypeError):
+                continue
+            if result in ("passed", "failed"):
+                return when, result == "passed"
+        return None
+
+
 class Metrics:
-    def __init__(self, *, restores_log: Path | None = None, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        restores_log: Path | None = None,
+        restore_drills_log: Path | None = None,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
         disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created series double the output and no alert or panel uses them
         self.registry = registry or CollectorRegistry(auto_describe=True)
         r = self.registry
@@ -133,6 +182,7 @@ class Metrics:
         self.store_files = Gauge(f"{PREFIX}backup_store_files", "Backup files", registry=r)
         self.build_info = Gauge(f"{PREFIX}build_info", "Build information (value 1)", ["version"], registry=r)
         r.register(_RestoresCollector(restores_log))
+        r.register(_RestoreDrillCollector(restore_drills_log))
         self.build_info.labels(version=__version__).set(1)
         for result in ("succeeded", "partial", "failed", "blocked", "invalid", "unavailable", "planned"):
             self.reconcile_total.labels(result=result)

@@ -180,7 +180,7 @@ def daemon(settings: Settings) -> Iterator[Daemon]:
     secret = secret or None  # an empty secret would let anyone sign: treat it as "webhook off"
     register_secret(secret)
     store = state_store(settings)
-    metrics = Metrics(restores_log=restores_log(settings))
+    metrics = Metrics(restores_log=restores_log(settings), restore_drills_log=restore_drills_log(settings))
     metrics.interval.set(settings.source.interval)
     metrics.report_policy.set(1 if settings.reconcile.drift_policy == "report" else 0)
     observer = CycleObserver(metrics)
@@ -273,6 +273,11 @@ def _first_snapshot_delay(settings: Settings, backups: BackupStore) -> float:
 
 def restores_log(settings: Settings) -> Path:
     return Path(settings.store.dir) / "restores.jsonl"
+
+
+def restore_drills_log(settings: Settings) -> Path:
+    """One line per restore drill (``backup verify --restore-drill``); /metrics reports the last one."""
+    return Path(settings.store.dir) / "restore-drills.jsonl"
 
 
 def _seed_metrics(observer: CycleObserver, store: StateStore, backups: BackupStore) -> None:

@@ -18,6 +18,7 @@ ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yaml"
 ALERT_TESTS = ROOT / "deploy" / "prometheus" / "alerts_test.yaml"
 DASHBOARD = ROOT / "deploy" / "grafana" / "descope-gitops.json"
 README = ROOT / "README.md"
+DOCKERFILE = ROOT / "Dockerfile"
 
 # The metric contract: every family the daemon exports (counters with their _total suffix, histograms
 # by their base name). Alerts and the dashboard may use nothing else, and must use all of it;
@@ -49,6 +50,8 @@ EXPORTED_METRICS = frozenset(
         "descope_gitops_backup_store_bytes",
         "descope_gitops_backup_store_files",
         "descope_gitops_restores_total",
+        "descope_gitops_restore_drill_last_run_timestamp_seconds",
+        "descope_gitops_restore_drill_success",
         "descope_gitops_build_info",
     }
 )
@@ -73,6 +76,8 @@ EXPECTED_ALERTS = frozenset(
         "BackupsStale",
         "BackupsFailing",
         "SuspendedForLong",
+        "RestoreDrillFailed",
+        "RestoreDrillStale",
     }
 )
 SEVERITIES = frozenset({"critical", "warning", "info"})
@@ -178,6 +183,44 @@ def test_every_alert_has_a_severity_and_a_summary_description_and_runbook() -> N
     assert severity["SuspendedForLong"] == "info"
 
 
+def readme_anchors() -> list[str]:
+    """The anchors GitHub gives the README's headings (code blocks left out; a repeated one gets -1, -2, ...)."""
+    text = re.sub(r"^```.*?^```", "", README.read_text(encoding="utf-8"), flags=re.MULTILINE | re.DOTALL)
+    anchors: list[str] = []
+    times: dict[str, int] = {}
+    for line in text.splitlines():
+        heading = re.fullmatch(r"#{1,6} +(.+?) *#*", line)
+        if heading is None:
+            continue
+        slug = re.sub(r"[^\w\- ]", "", heading.group(1).strip().lower()).replace(" ", "-")
+        anchors.append(f"{slug}-{times[slug]}" if slug in times else slug)
+        times[slug] = times.get(slug, 0) + 1
+    return anchors
+
+
+def source_url() -> str:
+    """The repository the image names (Dockerfile ``ARG SOURCE_URL``): the one base of every link to the docs."""
+    (url,) = re.findall(r"^ARG SOURCE_URL=(\S+)$", DOCKERFILE.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    return url
+
+
+def test_every_alert_links_its_own_runbook_entry_in_the_readme() -> None:
+    anchors = readme_anchors()
+    assert "backups-and-restore-on-call" in anchors, "GitHub's rules: lower case, punctuation dropped, - for spaces"
+    base = f"{source_url()}/blob/main/README.md#"
+    seen: dict[str, str] = {}
+    for rule in rules():
+        name = rule["alert"]
+        url = rule["annotations"].get("runbook_url", "")
+        assert url.startswith(base), f"{name}: runbook_url {url!r} does not start with {base!r}"
+        anchor = url.removeprefix(base)
+        assert anchor in anchors, f"{name}: README.md has no heading with anchor #{anchor}"
+        assert anchor not in seen, f"{name} and {seen.get(anchor)} share the runbook entry #{anchor}"
+        seen[anchor] = name
+        # the entry is the alert's own: its heading is the alert's name
+        assert anchor == name.lower(), f"{name}: runbook_url points at #{anchor}, not at the alert's own entry"
+
+
 def test_stale_threshold_comes_from_the_exported_interval() -> None:
     expr = {r["alert"]: r["expr"] for r in rules()}["SyncStale"]
     assert "descope_gitops_reconcile_interval_seconds" in expr
@@ -198,7 +241,7 @@ def test_every_alert_has_a_unit_test_where_it_fires_and_one_where_it_stays_quiet
             for alert in expected:
                 fires.add(name)
                 assert alert["exp_labels"]["severity"] == severity[name], name
-                assert set(alert["exp_annotations"]) >= {"summary", "description", "runbook"}, name
+                assert set(alert["exp_annotations"]) >= {"summary", "description", "runbook", "runbook_url"}, name
     assert sorted(EXPECTED_ALERTS - fires) == [], "alerts never tested firing"
     assert sorted(EXPECTED_ALERTS - quiet) == [], "alerts never tested quiet"
 
@@ -264,6 +307,8 @@ def test_dashboard_shows_what_an_sre_needs() -> None:
         "backup store files",
         "restores",
         "resumed cycles",
+        "last restore drill",
+        "time since last restore drill",
     ):
         assert words in titles, f"no panel about {words!r}"
 

@@ -606,6 +606,27 @@ def test_restore_job_is_a_template_that_mirrors_the_daemon() -> None:
     build_parser().parse_args(args)
 
 
+def test_restore_job_lands_on_the_store_volumes_node_or_fails_in_time() -> None:
+    """The store is ReadWriteOnce: the Job must run where the daemon's pod has it attached, and never hang."""
+    assert _one("PersistentVolumeClaim")["spec"]["accessModes"] == ["ReadWriteOnce"]
+    affinity = _pod_spec("Job")["affinity"]
+    assert set(affinity) == {"podAffinity"}
+    pod_affinity = affinity["podAffinity"]
+    assert set(pod_affinity) == {"requiredDuringSchedulingIgnoredDuringExecution"}, "required, not preferred"
+    (term,) = pod_affinity["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert term["topologyKey"] == "kubernetes.io/hostname", "the same node, not just the same zone"
+    assert "namespaces" not in term and "namespaceSelector" not in term, "the daemon in the Job's own namespace"
+    selector = term["labelSelector"]
+    assert set(selector) == {"matchLabels"}
+    daemon_labels = _one("Deployment")["spec"]["template"]["metadata"]["labels"]
+    own_labels = _one("Job")["spec"]["template"]["metadata"]["labels"]
+    assert selector["matchLabels"].items() <= daemon_labels.items(), "selects the daemon's pod"
+    assert not selector["matchLabels"].items() <= own_labels.items(), "never satisfied by another restore Job"
+    deadline = _one("Job")["spec"]["activeDeadlineSeconds"]
+    # counted from the Job's start, Pending included: a Job whose affinity cannot be met fails instead of hanging
+    assert isinstance(deadline, int) and 0 < deadline <= 6 * 3600
+
+
 # ================================================================================= Dockerfile
 
 

@@ -421,7 +421,7 @@ class HttpEndpoints:
             # waitress counts its own listening socket and wake-up pipe among the connections
             connection_limit=limits.max_connections + 2,
             threads=WORKER_THREADS,
-            channel_timeout=max(limits.request_timeout, 1.0),
+            channel_timeout=limits.request_timeout + 5,  # waitress' idle timeout: a backstop, our deadline comes first
             cleanup_interval=1,
             asyncore_loop_timeout=LOOP_SECONDS,
             asyncore_use_poll=True,  # select() cannot watch file descriptors past 1024

@@ -50,6 +50,8 @@ EXPORTED_METRICS = frozenset(
         "descope_gitops_backup_store_files",
         "descope_gitops_restores_total",
         "descope_gitops_build_info",
+        "descope_gitops_webhook_deliveries_total",
+        "descope_gitops_http_deadline_exceeded_total",
     }
 )
 HISTOGRAMS = frozenset(

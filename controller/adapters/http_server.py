@@ -193,6 +193,14 @@ class _Request:
 class _Task(WSGITask):  # type: ignore[misc]  # waitress has no type hints
     """waitress' WSGI task, answering with ``Connection: close``: one request per connection."""
 
+    def service(self) -> None:
+        try:
+            super().service()
+        finally:
+            # Before waitress releases the channel (its request list still holds this request), so the
+            # deadline check never sees an answered connection as one still sending its request.
+            self.channel.answered_at = time.monotonic()
+
     def build_response_header(self) -> bytes:
         self.set_close_on_finish()
         return super().build_response_header()  # type: ignore[no-any-return]
@@ -200,6 +208,12 @@ class _Task(WSGITask):  # type: ignore[misc]  # waitress has no type hints
 
 class _ErrorTask(ErrorTask):  # type: ignore[misc]
     """waitress' own refusals (framing, sizes) as our JSON, and a lingering close: the body may still be coming."""
+
+    def service(self) -> None:
+        try:
+            super().service()
+        finally:
+            self.channel.answered_at = time.monotonic()  # as in _Task.service
 
     def execute(self) -> None:
         error = self.request.error
@@ -227,15 +241,10 @@ class _Channel(HTTPChannel):  # type: ignore[misc]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.phase_started = time.monotonic()  # since connect; since the answer was ready once it is
-        self.answered = False
+        self.connected_at = time.monotonic()  # the request must be in by connected_at + request_timeout
+        self.answered_at: float | None = None  # and the answer read by answered_at + request_timeout
         self.linger_until: float | None = None
         self.lingered_bytes = 0
-
-    def service(self) -> None:
-        super().service()
-        self.answered = True
-        self.phase_started = time.monotonic()  # reading the answer gets its own request_timeout
 
     # lingering close ------------------------------------------------------------------------------
 
@@ -316,10 +325,11 @@ class _BoundedServer(TcpWSGIServer):  # type: ignore[misc]
                     to_close.append(channel)
                 continue
             if channel.requests or channel.will_close:
-                continue  # a worker owns it (its answer is being made), or it is closing anyway
-            if clock - channel.phase_started > self.request_timeout:
+                continue  # received whole and queued or being answered (not the client's delay), or closing
+            answered_at = channel.answered_at
+            if clock - (channel.connected_at if answered_at is None else answered_at) > self.request_timeout:
                 channel.will_close = True  # the loop closes it at once (a closing channel is writable)
-                self.on_deadline(not channel.answered)
+                self.on_deadline(answered_at is None)
         for channel in to_close:
             channel.close_now()
 
@@ -338,9 +348,7 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind((host, port))
+        sock.bind((host, port))  # "[::]" keeps the system's dual-stack default, as the stdlib server did
     except BaseException:
         sock.close()
         raise

@@ -24,12 +24,13 @@ limits, all built in and long used; pure Python without dependencies). The bound
 - **connections** (``max_connections``, 500): above it, new connections wait in the backlog until one
   closes; they are not refused. Worker threads are fixed (``WORKER_THREADS`` plus ``PROBE_THREADS``,
   and one I/O thread), whatever the number of clients.
-- **request deadline** (``request_timeout``, 10 s): a client has that long from connecting to finish
+- **request deadline** (``request_timeout``, 10 s): a client has that long from being accepted to finish
   sending its request, headers and body (a slowloris dribbling a byte a second is closed at the
   deadline), and that long again to read our answer. Checked about every second.
 - **one request per connection** (``Connection: close``), as before: no idle keep-alive connections.
 - **probes never queue behind scrapes**: ``/healthz`` and ``/readyz`` run on their own small pool, so
-  a scrape storm or a slow callback cannot make a Kubernetes probe (1 s timeout) fail.
+  a scrape storm, a slow ``/metrics`` or a stuck webhook callback cannot make a Kubernetes probe
+  (1 s timeout) wait.
 
 Refusals are JSON ``{"error": ...}``: 413 body over ``max_body_bytes`` (decided from
 ``Content-Length`` before the body is read, and while decoding a chunked body, never after buffering

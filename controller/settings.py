@@ -170,6 +170,14 @@ class HttpSettings(_Section):
     listen: str = "0.0.0.0:9464"  # all interfaces: Prometheus and Git webhooks reach us from outside
     webhook_secret: SecretStr | None = None
     webhook_secret_file: Path | None = None
+    # Bounds of the port (see controller/adapters/http_server.py); the defaults suit a scrape storm.
+    backlog: int = Field(default=1024, ge=1, le=65535, description="listen backlog: connections the kernel queues")
+    max_connections: int = Field(
+        default=500, ge=1, le=10000, description="open connections at once; more wait in the backlog"
+    )
+    request_timeout: float = Field(
+        default=10.0, gt=0, le=600, description="seconds a client has to send its whole request (and to read ours)"
+    )
 
     @field_validator("listen")
     @classmethod

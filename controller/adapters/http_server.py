@@ -1,70 +1,74 @@
 """The daemon's one HTTP port: health and readiness probes, Prometheus metrics and the Git push webhook.
 
-A small WSGI application served by the standard library's ``wsgiref.simple_server`` with a
-threading mixin (no new dependency; ``prometheus_client.start_http_server`` serves the same way),
-so ``/metrics`` is simply prometheus-client's ``make_wsgi_app()`` mounted beside our own routes::
+A small WSGI application, with prometheus-client's ``make_wsgi_app()`` mounted at ``/metrics``::
 
     GET  /healthz    200 {"status": "ok", **detail} | 503 {"status": "unavailable", **detail}
     GET  /readyz     same shape, from the readiness callback
     GET  /metrics    the mounted ``metrics_app`` (404 when none is given)
-    POST /hooks/git  push webhook: verified, then ``on_push(PushEvent)`` and 202 {"triggered": true}
+    POST /hooks/git  push webhook: verified (``controller.adapters.webhook``), de-duplicated, then
+                     ``on_push(PushEvent)`` and 202 {"triggered": true}
     anything else    404; a known path with the wrong method 405 (with ``Allow``)
 
 This is an adapter: it does I/O only. Whether the process is alive or ready, and what a push
-means, is decided by the callbacks the daemon passes in; ``on_push`` must return fast (the daemon
-only sets a flag so that the next cycle starts now; polling stays on).
+means, is decided by the callbacks the daemon passes in and by the pure ``webhook.decide``;
+``on_push`` must return fast (the daemon only sets a flag so that the next cycle starts now).
 
-Webhook verification (the secret is never logged, echoed or put in an error; every comparison
-is constant-time with ``hmac.compare_digest``):
+Served by waitress (a new dependency, for this reason: a production WSGI server whose one I/O thread
+reads every request whole before a worker sees it, so a slow or malicious client holds a socket,
+never a thread; a fixed worker pool, a listen backlog, a connection limit, header and body size
+limits, all built in and long used; pure Python without dependencies). The bounds, all in
+``HttpLimits`` and ``[http]`` settings:
 
-- GitHub (``X-GitHub-Event`` present): ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, raw body)>``.
-  ``push`` triggers, ``ping`` answers 200 pong, any other event 202 ignored. Delivery id from
-  ``X-GitHub-Delivery``; ``ref`` and ``after`` from the payload.
-- GitLab (``X-Gitlab-Token`` or ``X-Gitlab-Event`` present): GitLab does not sign, it sends the
-  secret itself in ``X-Gitlab-Token``. ``Push Hook`` and ``Tag Push Hook`` trigger, others are
-  ignored. ``after`` (or ``checkout_sha``) from the payload; delivery id from ``X-Gitlab-Event-UUID``.
-- Generic (anything else): ``X-Signature-256`` or ``X-Hub-Signature-256`` with the same HMAC as
-  GitHub, any JSON body (``ref``/``after`` used when it is an object that has them); delivery id
-  from ``X-Delivery-Id``.
+- **listen backlog** (``backlog``, 1024): a burst of connections waits in the kernel queue instead
+  of being dropped (the kernel's ``somaxconn`` may cap it lower).
+- **connections** (``max_connections``, 500): above it, new connections wait in the backlog until one
+  closes; they are not refused. Worker threads are fixed (``WORKER_THREADS`` plus ``PROBE_THREADS``,
+  and one I/O thread), whatever the number of clients.
+- **request deadline** (``request_timeout``, 10 s): a client has that long from being accepted to finish
+  sending its request, headers and body (a slowloris dribbling a byte a second is closed at the
+  deadline), and that long again to read our answer. Checked about every second.
+- **one request per connection** (``Connection: close``), as before: no idle keep-alive connections.
+- **probes never queue behind scrapes**: ``/healthz`` and ``/readyz`` run on their own small pool, so
+  a scrape storm, a slow ``/metrics`` or a stuck webhook callback cannot make a Kubernetes probe
+  (1 s timeout) wait.
 
-The body must be ``application/json`` or ``application/x-www-form-urlencoded`` with a ``payload``
-field (GitHub's form mode; the HMAC is over the raw form body). Refusals, all JSON ``{"error": ...}``:
-401 unsigned, wrongly signed or wrong token; 413 body over ``max_body_bytes`` (decided from
-``Content-Length`` before reading, and while decoding a chunked body, never after buffering it
-all); 415 another content type; 400 malformed body or payload; 404 when no secret is configured.
-A verified push whose ``ref`` the ``accepted_refs`` predicate rejects answers 202
-``{"triggered": false, ...}``; a push without a ``ref`` is always passed on (a trigger only makes
-the next poll come early). Each refusal is reported as one line to the optional ``log`` callback,
-with the reason only.
+Refusals are JSON ``{"error": ...}``: 413 body over ``max_body_bytes`` (decided from
+``Content-Length`` before the body is read, and while decoding a chunked body, never after buffering
+it all; the connection then lingers, bounded in time and bytes, so a sender still writing reads our
+answer instead of a reset), 400 malformed framing, 431 headers too large, 501 another
+Transfer-Encoding; webhook refusals as in ``controller.adapters.webhook``, plus 404 when no secret
+is configured. A verified delivery whose id (``X-GitHub-Delivery``, ``X-Gitlab-Event-UUID``,
+``X-Delivery-Id``) was already accepted within the replay window answers 200
+``{"triggered": false, "duplicate": true}`` and triggers nothing. Each refusal and duplicate is one
+line to the optional ``log`` callback, and each webhook outcome is reported to ``on_webhook``.
 
 Robustness: every exception inside a route, including those raised by the callbacks or by the
 mounted metrics app, becomes a 500 ``{"error": "internal error"}`` without a traceback, and the
-server keeps serving. The server is quiet: no per-request lines on stderr. Each connection serves
-one request with a socket timeout (no slow client can hold a thread forever); when a request body
-was left unread (a 413, say) the connection is closed gracefully ("lingering close", bounded in
-time and bytes) so the client reads our answer instead of a connection reset.
+server keeps serving. The server is quiet: no per-request lines on stderr.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import json
+import logging
 import math
-import re
 import socket
-import socketserver
-import sys
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import IO, TYPE_CHECKING, Any, Final
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
+from waitress import wasyncore
+from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
+from waitress.server import TcpWSGIServer
+from waitress.task import ErrorTask, ThreadedTaskDispatcher, WSGITask
+
+from controller.adapters.replay import RecentDeliveries
+from controller.adapters.webhook import PushEvent, Verdict, decide, short, sign, verify_signature
 from controller.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -72,21 +76,23 @@ if TYPE_CHECKING:
 
     from _typeshed import OptExcInfo
 
-__all__ = ["Health", "HttpEndpoints", "PushEvent", "sign", "verify_signature"]
+__all__ = ["Health", "HttpEndpoints", "HttpLimits", "PushEvent", "sign", "verify_signature"]
 
 DEFAULT_MAX_BODY_BYTES: Final = 1024 * 1024
-SOCKET_TIMEOUT_SECONDS: Final = 15.0  # per read/write on a connection
-POLL_INTERVAL_SECONDS: Final = 0.1  # how quickly stop() is noticed by the serving loop
+DEFAULT_BACKLOG: Final = 1024
+DEFAULT_MAX_CONNECTIONS: Final = 500
+DEFAULT_REQUEST_TIMEOUT: Final = 10.0
+WORKER_THREADS: Final = 4  # webhook and /metrics; CPU-bound under the GIL, more threads would not help
+PROBE_THREADS: Final = 2  # /healthz and /readyz only
+MAX_HEADER_BYTES: Final = 64 * 1024  # request line + headers; a webhook's are a few KiB
 LINGER_SECONDS: Final = 1.0  # lingering close after a body was left unread
 LINGER_MAX_BYTES: Final = 8 * 1024 * 1024
-_MAX_CHUNK_LINE: Final = 1024
-_MAX_TRAILER_LINES: Final = 64
-_MAX_FORM_FIELDS: Final = 100
-_HEX_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
-_UNREAD_MARK: Final = "descope_gitops.mark_body_unread"
-_JSON_TYPE: Final = "application/json"
-_FORM_TYPE: Final = "application/x-www-form-urlencoded"
-_GITLAB_PUSH_EVENTS: Final = frozenset({"Push Hook", "Tag Push Hook"})
+LOOP_SECONDS: Final = 1.0  # the I/O loop wakes at least this often: deadlines are checked about every second
+PROBE_PATHS: Final = frozenset({"/healthz", "/readyz"})
+
+# waitress warns "Task queue depth is N" on every request that waits for a worker: under a scrape
+# storm that is hundreds of lines saying the bound works. Its other warnings stay (connection limit).
+logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
 
 @dataclass(frozen=True)
@@ -98,42 +104,22 @@ class Health:
 
 
 @dataclass(frozen=True)
-class PushEvent:
-    """What a verified webhook tells the daemon."""
+class HttpLimits:
+    """How much the port accepts at once and how long a client may take (see the module docstring)."""
 
-    provider: str  # "github" | "gitlab" | "generic"
-    ref: str | None  # e.g. "refs/heads/main", when the payload says
-    after: str | None  # the new head sha, when the payload says
-    delivery_id: str | None
+    backlog: int = DEFAULT_BACKLOG
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
 
-
-def sign(secret: str, body: bytes) -> str:
-    """The signature header value for ``body``: ``"sha256=<hex HMAC-SHA256(secret, body)>"`` (as GitHub sends)."""
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-
-
-def verify_signature(secret: str, body: bytes, header_value: str | None) -> bool:
-    """True when ``header_value`` is ``sha256=<hex>`` of ``body`` under ``secret`` (constant-time compare)."""
-    if not header_value:
-        return False
-    algorithm, sep, digest = header_value.strip().partition("=")
-    if not sep or algorithm.strip().lower() != "sha256":
-        return False
-    try:
-        given = digest.strip().lower().encode("ascii")
-    except UnicodeEncodeError:
-        return False
-    expected = sign(secret, body).partition("=")[2].encode("ascii")
-    return hmac.compare_digest(expected, given)
-
-
-def _token_matches(secret: str, token: str) -> bool:
-    """Constant-time comparison of GitLab's plain ``X-Gitlab-Token`` with the configured secret."""
-    try:
-        given = token.strip().encode("latin-1")  # WSGI decodes header bytes as latin-1; this restores them
-    except UnicodeEncodeError:
-        return False
-    return hmac.compare_digest(secret.encode("utf-8"), given)
+    def problems(self) -> list[str]:
+        found = []
+        if self.backlog < 1:
+            found.append(f"http.backlog must be at least 1, not {self.backlog}")
+        if self.max_connections < 1:
+            found.append(f"http.max_connections must be at least 1, not {self.max_connections}")
+        if not self.request_timeout > 0:
+            found.append(f"http.request_timeout must be more than 0 seconds, not {self.request_timeout}")
+        return found
 
 
 # --------------------------------------------------------------------------------------------- responses
@@ -161,8 +147,12 @@ def _json_safe(value: object) -> object:
     return value
 
 
+def _json_body(payload: dict[str, object]) -> bytes:
+    return json.dumps(_json_safe(payload), default=str, allow_nan=False).encode("utf-8")
+
+
 def _json(code: int, payload: dict[str, object], headers: Iterable[tuple[str, str]] = ()) -> _Response:
-    body = json.dumps(_json_safe(payload), default=str, allow_nan=False).encode("utf-8")
+    body = _json_body(payload)
     fixed = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Cache-Control", "no-store")]
     return _Response(_status_line(code), [*fixed, *headers], body)
 
@@ -170,30 +160,16 @@ def _json(code: int, payload: dict[str, object], headers: Iterable[tuple[str, st
 _INTERNAL_ERROR: Final = _json(500, {"error": "internal error"})
 
 
-class _Refused(Exception):
-    """A webhook request is refused with ``code`` and a short reason that never carries the secret."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-
 # --------------------------------------------------------------------------------------------- requests
 
 
 class _Request:
-    """One WSGI request: header lookup and a bounded body reader that remembers whether the body was read."""
+    """One WSGI request as waitress hands it over: the body is already received whole (and de-chunked)."""
 
     def __init__(self, environ: WSGIEnvironment) -> None:
         self.environ = environ
         self.method = str(environ.get("REQUEST_METHOD", "GET")).upper()
         self.path = str(environ.get("PATH_INFO", "") or "/")
-        self.body_read = False
-        length = str(environ.get("CONTENT_LENGTH", "") or "").strip()
-        self.transfer_encoding = (self.header("Transfer-Encoding") or "").strip().lower()
-        self.content_length = length
-        self.declares_body = bool(self.transfer_encoding) or (length not in ("", "0"))
 
     def header(self, name: str) -> str | None:
         value = self.environ.get("HTTP_" + name.upper().replace("-", "_"))
@@ -202,185 +178,161 @@ class _Request:
     def media_type(self) -> str:
         return str(self.environ.get("CONTENT_TYPE", "") or "").split(";", 1)[0].strip().lower()
 
-    def read_body(self, limit: int) -> bytes:
-        """The whole body, or ``_Refused``: 413 over ``limit`` (never buffered past it), 400 malformed, 408 slow."""
+    def read_body(self, limit: int) -> bytes | None:
+        """The whole body, or None when it is over ``limit`` (waitress refuses those first; this is a backstop)."""
+        length = str(self.environ.get("CONTENT_LENGTH", "") or "0").strip()
+        size = int(length) if length.isdigit() else 0
+        if size > limit:
+            return None
         stream: IO[bytes] = self.environ["wsgi.input"]
+        return stream.read(size) if size else b""
+
+
+# --------------------------------------------------------------------------------------------- transport
+
+
+class _Task(WSGITask):  # type: ignore[misc]  # waitress has no type hints
+    """waitress' WSGI task, answering with ``Connection: close``: one request per connection."""
+
+    def service(self) -> None:
         try:
-            if self.transfer_encoding:
-                if self.transfer_encoding != "chunked":
-                    raise _Refused(501, "unsupported Transfer-Encoding (only chunked)")
-                body = _read_chunked(stream, limit)
+            super().service()
+        finally:
+            # Before waitress releases the channel (its request list still holds this request), so the
+            # deadline check never sees an answered connection as one still sending its request.
+            self.channel.answered_at = time.monotonic()
+
+    def build_response_header(self) -> bytes:
+        self.set_close_on_finish()
+        return super().build_response_header()  # type: ignore[no-any-return]
+
+
+class _ErrorTask(ErrorTask):  # type: ignore[misc]
+    """waitress' own refusals (framing, sizes) as our JSON, and a lingering close: the body may still be coming."""
+
+    def service(self) -> None:
+        try:
+            super().service()
+        finally:
+            self.channel.answered_at = time.monotonic()  # as in _Task.service
+
+    def execute(self) -> None:
+        error = self.request.error
+        code = int(error.code)
+        if code == 413:
+            limit = int(self.channel.server.adj.max_request_body_size) - 1
+            reason = f"body larger than {limit} bytes"
+        else:
+            reason = short(f"{error.reason}: {error.body}", 200)
+        body = _json_body({"error": reason})
+        self.status = f"{code} {error.reason}"
+        self.response_headers.extend([("Content-Type", "application/json"), ("Cache-Control", "no-store")])
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.channel.linger = True
+        self.write(body)
+
+
+class _Channel(HTTPChannel):  # type: ignore[misc]
+    """One connection: its deadline clock, and a bounded lingering close after a refusal left input unread."""
+
+    task_class = _Task
+    error_task_class = _ErrorTask
+    linger = False  # set by _ErrorTask: close by lingering, not at once
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connected_at = time.monotonic()  # the request must be in by connected_at + request_timeout
+        self.answered_at: float | None = None  # and the answer read by answered_at + request_timeout
+        self.linger_until: float | None = None
+        self.lingered_bytes = 0
+
+    # lingering close ------------------------------------------------------------------------------
+
+    def handle_close(self) -> None:
+        if self.linger and self.linger_until is None and self.connected:
+            try:
+                self.socket.shutdown(socket.SHUT_WR)  # our FIN: the client sees the whole answer
+            except OSError:
+                pass
             else:
-                if not self.content_length:
-                    body = b""  # a request with neither Content-Length nor Transfer-Encoding has no body
-                else:
-                    if not self.content_length.isdigit():
-                        raise _Refused(400, "invalid Content-Length")
-                    size = int(self.content_length)
-                    if size > limit:
-                        raise _Refused(413, f"body larger than {limit} bytes")
-                    body = _read_exact(stream, size)
-                    if len(body) != size:
-                        raise _Refused(400, "body shorter than its Content-Length")
-        except TimeoutError as exc:
-            raise _Refused(408, "timed out reading the body") from exc
-        except OSError as exc:
-            raise _Refused(400, "connection failed while reading the body") from exc
-        self.body_read = True
-        return body
+                self.linger_until = time.monotonic() + LINGER_SECONDS
+                self.will_close = self.close_when_flushed = False
+                return
+        self.linger_until = None
+        super().handle_close()
 
+    def readable(self) -> bool:
+        if self.linger_until is not None:
+            return True
+        return bool(super().readable())
 
-def _read_exact(stream: IO[bytes], size: int) -> bytes:
-    parts: list[bytes] = []
-    remaining = size
-    while remaining > 0:
-        chunk = stream.read(remaining)
-        if not chunk:
-            break
-        parts.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(parts)
+    def writable(self) -> bool:
+        if self.linger_until is not None:
+            return False
+        return bool(super().writable())
 
-
-def _read_chunked(stream: IO[bytes], limit: int) -> bytes:
-    """Decode a chunked body, refusing with 413 as soon as the declared chunk sizes pass ``limit``."""
-    body = bytearray()
-    while True:
-        line = stream.readline(_MAX_CHUNK_LINE + 1)
-        if not line.endswith(b"\n"):
-            raise _Refused(400, "malformed chunked body")
-        size_text = line.split(b";", 1)[0].strip()
-        if not _HEX_SIZE.fullmatch(size_text):
-            raise _Refused(400, "malformed chunked body")
-        size = int(size_text, 16)
-        if size == 0:
-            for _ in range(_MAX_TRAILER_LINES):
-                trailer = stream.readline(_MAX_CHUNK_LINE + 1)
-                if trailer in (b"\r\n", b"\n"):
-                    return bytes(body)
-                if not trailer.endswith(b"\n"):
-                    raise _Refused(400, "malformed chunked body")
-            raise _Refused(400, "malformed chunked body")
-        if len(body) + size > limit:
-            raise _Refused(413, f"body larger than {limit} bytes")
-        data = _read_exact(stream, size)
-        if len(data) != size or stream.readline(3) not in (b"\r\n", b"\n"):
-            raise _Refused(400, "malformed chunked body")
-        body += data
-
-
-def _decode_payload(media_type: str, body: bytes) -> object:
-    """The JSON document of a webhook body, raw JSON or GitHub's form-encoded ``payload=`` field."""
-    try:
-        if media_type == _FORM_TYPE:
-            fields = urllib.parse.parse_qs(
-                body.decode("utf-8"), keep_blank_values=True, max_num_fields=_MAX_FORM_FIELDS
-            )
-            if not fields.get("payload"):
-                raise _Refused(400, "form body has no payload field")
-            return json.loads(fields["payload"][0])
-        return json.loads(body)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise _Refused(400, "body is not valid JSON") from exc
-
-
-def _str_or_none(payload: object, key: str) -> str | None:
-    if isinstance(payload, dict):
-        value = payload.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-def _short(text: str, limit: int = 64) -> str:
-    """An attacker-influenced value made safe to put in a one-line answer."""
-    cleaned = "".join(ch if ch.isprintable() else "?" for ch in text)
-    return cleaned if len(cleaned) <= limit else cleaned[:limit] + "..."
-
-
-# --------------------------------------------------------------------------------------------- server
-
-
-class _QuietErrors:
-    """wsgiref's error stream: swallowed, since the application itself never lets an exception out."""
-
-    def flush(self) -> None:
-        return None
-
-    def write(self, s: str, /) -> None:
-        return None
-
-    def writelines(self, seq: list[str], /) -> None:
-        return None
-
-
-class _RequestHandler(WSGIRequestHandler):
-    """One request per connection, no access log, a socket timeout, and a lingering close when needed."""
-
-    timeout = SOCKET_TIMEOUT_SECONDS
-    server_version = "descope-gitops"
-    _body_unread = False
-
-    def get_environ(self) -> WSGIEnvironment:
-        environ = super().get_environ()
-        environ[_UNREAD_MARK] = self._mark_body_unread
-        return environ
-
-    def get_stderr(self) -> _QuietErrors:
-        return _QuietErrors()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-    def _mark_body_unread(self) -> None:
-        self._body_unread = True
-
-    def finish(self) -> None:
-        super().finish()
-        if self._body_unread:
-            self._linger()
-
-    def _linger(self) -> None:
-        """Send our FIN, then read and drop what the client still sends (bounded), so it sees the answer, not a RST."""
-        sock: socket.socket = self.connection
+    def handle_read(self) -> None:
+        if self.linger_until is None:
+            super().handle_read()
+            return
         try:
-            sock.shutdown(socket.SHUT_WR)
-            deadline = time.monotonic() + LINGER_SECONDS
-            drained = 0
-            while drained < LINGER_MAX_BYTES:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                sock.settimeout(remaining)
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                drained += len(chunk)
+            data = self.socket.recv(65536)  # read and drop: the request was refused already
         except OSError:
-            pass
+            data = b""
+        self.lingered_bytes += len(data)
+        if not data or self.lingered_bytes > LINGER_MAX_BYTES or time.monotonic() > self.linger_until:
+            self.close_now()
+
+    def close_now(self) -> None:
+        self.linger = False
+        self.linger_until = None
+        super().handle_close()
 
 
-class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    report_error: Callable[[str], None] | None = None
+class _BoundedServer(TcpWSGIServer):  # type: ignore[misc]
+    """waitress' server with the request deadline, and probes dispatched apart from everything else."""
 
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind would call socket.getfqdn(), a reverse DNS lookup that can stall startup.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name = str(host)
-        self.server_port = int(port)
-        self.setup_environ()
+    channel_class = _Channel
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # socketserver would print a traceback to stderr; one line to the log is enough (it is a client problem).
-        if self.report_error is not None:
-            self.report_error(f"http: error serving a connection: {type(sys.exc_info()[1]).__name__}")
+    def __init__(
+        self,
+        *args: Any,
+        request_timeout: float,
+        probe_dispatcher: ThreadedTaskDispatcher,
+        on_deadline: Callable[[bool], None],
+        **kwargs: Any,
+    ) -> None:
+        self.request_timeout = request_timeout
+        self.probe_dispatcher = probe_dispatcher
+        self.on_deadline = on_deadline
+        super().__init__(*args, **kwargs)
 
+    def add_task(self, task: _Channel) -> None:
+        # the channel is the task; its next request is the one to serve
+        requests = task.requests
+        if requests and requests[0].error is None and requests[0].path in PROBE_PATHS:
+            self.probe_dispatcher.add_task(task)
+        else:
+            super().add_task(task)
 
-class _ThreadingWSGIServerV6(_ThreadingWSGIServer):
-    address_family = socket.AF_INET6
+    def maintenance(self, now: float) -> None:
+        super().maintenance(now)  # waitress' idle timeout
+        clock = time.monotonic()
+        to_close: list[_Channel] = []
+        for channel in list(self.active_channels.values()):
+            if channel.linger_until is not None:
+                if clock > channel.linger_until:
+                    to_close.append(channel)
+                continue
+            if channel.requests or channel.will_close:
+                continue  # received whole and queued or being answered (not the client's delay), or closing
+            answered_at = channel.answered_at
+            if clock - (channel.connected_at if answered_at is None else answered_at) > self.request_timeout:
+                channel.will_close = True  # the loop closes it at once (a closing channel is writable)
+                self.on_deadline(answered_at is None)
+        for channel in to_close:
+            channel.close_now()
 
 
 def _parse_listen(listen: str) -> tuple[str, int]:
@@ -390,6 +342,18 @@ def _parse_listen(listen: str) -> tuple[str, int]:
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     return host or "0.0.0.0", int(port_text)  # noqa: S104 - ":9464" means every interface, as the user asked
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))  # "[::]" keeps the system's dual-stack default, as the stdlib server did
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 # --------------------------------------------------------------------------------------------- endpoints
@@ -413,11 +377,18 @@ class HttpEndpoints:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         accepted_refs: Callable[[str], bool] | None = None,
         log: Callable[[str], None] | None = None,
+        limits: HttpLimits | None = None,
+        deliveries: RecentDeliveries | None = None,
+        on_webhook: Callable[[str], None] | None = None,
+        on_deadline: Callable[[], None] | None = None,
     ) -> None:
         if webhook_secret is not None and not webhook_secret:
             raise ConfigError(["http.webhook_secret is empty; leave it unset to turn the webhook off"])
         if max_body_bytes < 1:
             raise ConfigError([f"http max body size must be at least 1 byte, not {max_body_bytes}"])
+        self.limits = limits or HttpLimits()
+        if problems := self.limits.problems():
+            raise ConfigError(problems)
         self._liveness = liveness
         self._readiness = readiness
         self._on_push = on_push
@@ -426,6 +397,10 @@ class HttpEndpoints:
         self._max_body_bytes = max_body_bytes
         self._accepted_refs = accepted_refs
         self._log_callback = log
+        self._deliveries = deliveries or RecentDeliveries()
+        self._on_webhook = on_webhook
+        self._on_deadline_callback = on_deadline
+        self.deadline_closes = 0  # connections closed at the request deadline before they were answered
         self._routes: dict[str, tuple[frozenset[str], Route]] = {
             "/healthz": (frozenset({"GET"}), lambda req: self._probe(self._liveness)),
             "/readyz": (frozenset({"GET"}), lambda req: self._probe(self._readiness)),
@@ -434,19 +409,53 @@ class HttpEndpoints:
         }
 
         host, port = _parse_listen(listen)
-        server_class = _ThreadingWSGIServerV6 if ":" in host else _ThreadingWSGIServer
         try:
-            self._server = server_class((host, port), _RequestHandler)
+            sock = _listening_socket(host, port)
         except OSError as exc:
             raise ConfigError([f"http.listen: cannot listen on {listen}: {exc.strerror or exc}"]) from exc
-        self._server.report_error = self._log
-        self._server.set_app(self._app)
-        self.port: int = int(self._server.server_address[1])
+        self._server = self._make_server(sock)
+        self.port: int = int(sock.getsockname()[1])
         url_host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104
         self.url: str = f"http://[{url_host}]:{self.port}" if ":" in url_host else f"http://{url_host}:{self.port}"
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
         self._stopped = False
+
+    def _make_server(self, sock: socket.socket) -> _BoundedServer:
+        limits = self.limits
+        adjustments = Adjustments(
+            sockets=[sock],
+            backlog=limits.backlog,
+            # waitress counts its own listening socket and wake-up pipe among the connections
+            connection_limit=limits.max_connections + 2,
+            threads=WORKER_THREADS,
+            channel_timeout=limits.request_timeout + 5,  # waitress' idle timeout: a backstop, our deadline comes first
+            cleanup_interval=1,
+            asyncore_loop_timeout=LOOP_SECONDS,
+            asyncore_use_poll=True,  # select() cannot watch file descriptors past 1024
+            max_request_header_size=MAX_HEADER_BYTES,
+            max_request_body_size=self._max_body_bytes + 1,  # waitress refuses at >=, we at >
+            ident="descope-gitops",
+            log_socket_errors=False,  # a client hanging up is not our error
+            expose_tracebacks=False,
+        )
+        workers = ThreadedTaskDispatcher()  # threads start in start()
+        probes = ThreadedTaskDispatcher()
+        self._dispatchers = (workers, probes)
+        return _BoundedServer(
+            self._app,
+            {},
+            True,
+            sock,
+            dispatcher=workers,
+            adj=adjustments,
+            bind_socket=False,
+            sockinfo=(sock.family, sock.type, sock.proto, sock.getsockname()),
+            request_timeout=limits.request_timeout,
+            probe_dispatcher=probes,
+            on_deadline=self._deadline_hit,
+        )
 
     # lifecycle ---------------------------------------------------------------------------------------
 
@@ -456,14 +465,32 @@ class HttpEndpoints:
             if self._stopped:
                 raise RuntimeError("HttpEndpoints was stopped; create a new one")
             if self._thread is None:
+                workers, probes = self._dispatchers
+                workers.set_thread_count(WORKER_THREADS)
+                probes.set_thread_count(PROBE_THREADS)
                 self._thread = threading.Thread(
-                    target=self._server.serve_forever,
-                    kwargs={"poll_interval": POLL_INTERVAL_SECONDS},
-                    name=f"descope-gitops-http:{self.port}",
-                    daemon=True,
+                    target=self._serve, name=f"descope-gitops-http:{self.port}", daemon=True
                 )
                 self._thread.start()
         return self
+
+    def _serve(self) -> None:
+        socket_map = self._server._map
+        try:
+            while not self._stopping.is_set():
+                wasyncore.loop(timeout=LOOP_SECONDS, use_poll=True, map=socket_map, count=1)
+        except Exception as exc:  # pragma: no cover - waitress handles per-connection errors itself
+            self._log(f"http: server loop stopped: {type(exc).__name__}: {short(str(exc), 200)}")
+        finally:
+            self._close_all()
+
+    def _close_all(self) -> None:
+        # In the loop's own thread (or after it ended): asyncore's map is not safe to change from another.
+        with contextlib.suppress(Exception):
+            wasyncore.close_all(self._server._map, ignore_all=True)
+        for dispatcher in self._dispatchers:
+            with contextlib.suppress(Exception):
+                dispatcher.shutdown(cancel_pending=True, timeout=2)
 
     def stop(self) -> None:
         """Stop serving and close the listening socket; safe to call more than once."""
@@ -472,16 +499,24 @@ class HttpEndpoints:
                 return
             self._stopped = True
             thread = self._thread
-        if thread is not None:
-            self._server.shutdown()
-            thread.join(timeout=5)
-        self._server.server_close()
+        self._stopping.set()
+        if thread is None:
+            self._close_all()
+            return
+        with contextlib.suppress(Exception):
+            self._server.pull_trigger()  # wake the loop now rather than at its next timeout
+        thread.join(timeout=10)
 
     def __enter__(self) -> HttpEndpoints:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def thread_count(self) -> int:
+        """Threads serving this port: the I/O loop and both worker pools (fixed, whatever the load)."""
+        workers, probes = self._dispatchers
+        return int(len(workers.threads) + len(probes.threads)) + (1 if self._thread is not None else 0)
 
     # WSGI --------------------------------------------------------------------------------------------
 
@@ -491,13 +526,9 @@ class HttpEndpoints:
             request = _Request(environ)
             response = self._dispatch(request)
         except Exception as exc:
-            where = f"{request.method} {_short(request.path)}" if request is not None else "request"
-            self._log(f"http: {where} failed: {type(exc).__name__}: {_short(str(exc), 200)}")
+            where = f"{request.method} {short(request.path)}" if request is not None else "request"
+            self._log(f"http: {where} failed: {type(exc).__name__}: {short(str(exc), 200)}")
             response = _INTERNAL_ERROR
-        if request is not None and request.declares_body and not request.body_read:
-            mark = environ.get(_UNREAD_MARK)
-            if callable(mark):
-                mark()
         start_response(response.status, list(response.headers))
         return [response.body]
 
@@ -516,6 +547,14 @@ class HttpEndpoints:
         with contextlib.suppress(Exception):  # a broken logger must not break the endpoint
             self._log_callback(line)
 
+    def _deadline_hit(self, before_answer: bool) -> None:
+        if not before_answer:
+            return  # a client slow to read our answer: closed all the same, but it had its answer
+        self.deadline_closes += 1
+        if self._on_deadline_callback is not None:
+            with contextlib.suppress(Exception):
+                self._on_deadline_callback()
+
     # routes ------------------------------------------------------------------------------------------
 
     @staticmethod
@@ -531,76 +570,41 @@ class HttpEndpoints:
         return _call_wsgi(self._metrics_app, request.environ)
 
     def _webhook(self, request: _Request) -> _Response:
-        try:
-            return self._handle_webhook(request)
-        except _Refused as refused:
-            self._log(f"webhook refused ({refused.code}): {refused.reason}")
-            return _json(refused.code, {"error": refused.reason})
+        verdict = self._webhook_verdict(request)
+        if verdict.outcome == "refused":
+            self._log(f"webhook refused ({verdict.code}): {verdict.reason}")
+        elif verdict.outcome == "duplicate":
+            self._log(f"webhook: {verdict.reason}; nothing triggered")
+        if self._on_webhook is not None:
+            with contextlib.suppress(Exception):
+                self._on_webhook(verdict.outcome)
+        return _json(verdict.code, verdict.body, verdict.headers)
 
-    def _handle_webhook(self, request: _Request) -> _Response:
+    def _webhook_verdict(self, request: _Request) -> Verdict:
         if self._secret is None:
-            raise _Refused(404, "webhook not configured")
-        media_type = request.media_type()
-        if media_type not in (_JSON_TYPE, _FORM_TYPE):
-            raise _Refused(415, f"Content-Type must be {_JSON_TYPE} or {_FORM_TYPE}")
+            return Verdict(404, {"error": "webhook not configured"}, "refused", reason="webhook not configured")
         body = request.read_body(self._max_body_bytes)
-        provider = self._authenticate(request, body, self._secret)
-
-        if provider == "github":
-            event = request.header("X-GitHub-Event") or ""
-            if event == "ping":
-                return _json(200, {"status": "pong", "triggered": False})
-            if event != "push":
-                return _json(202, {"triggered": False, "reason": f"event {_short(event)!r} ignored"})
-            delivery = request.header("X-GitHub-Delivery")
-        elif provider == "gitlab":
-            event = request.header("X-Gitlab-Event") or ""
-            if event not in _GITLAB_PUSH_EVENTS:
-                return _json(202, {"triggered": False, "reason": f"event {_short(event)!r} ignored"})
-            delivery = request.header("X-Gitlab-Event-UUID")
-        else:
-            delivery = request.header("X-Delivery-Id")
-
-        payload = _decode_payload(media_type, body)
-        if provider != "generic" and not isinstance(payload, dict):
-            raise _Refused(400, "payload must be a JSON object")
-        after = _str_or_none(payload, "after")
-        if provider == "gitlab" and after is None:
-            after = _str_or_none(payload, "checkout_sha")
-        push = PushEvent(
-            provider=provider,
-            ref=_str_or_none(payload, "ref"),
-            after=after,
-            delivery_id=_short(delivery, 128) if delivery else None,
+        if body is None:
+            reason = f"body larger than {self._max_body_bytes} bytes"
+            return Verdict(413, {"error": reason}, "refused", reason=reason)
+        verdict = decide(
+            request.header, request.media_type(), body, secret=self._secret, accepted_refs=self._accepted_refs
         )
-        if push.ref is not None and self._accepted_refs is not None and not self._accepted_refs(push.ref):
-            return _json(202, {"triggered": False, "reason": f"ref {_short(push.ref, 200)!r} not followed"})
-        self._on_push(push)
-        return _json(202, {"triggered": True})
-
-    @staticmethod
-    def _authenticate(request: _Request, body: bytes, secret: str) -> str:
-        """Which provider sent this, once its credential checks out; ``_Refused(401)`` otherwise."""
-        token = request.header("X-Gitlab-Token")
-        if token is not None or request.header("X-Gitlab-Event") is not None:
-            if token is None:
-                raise _Refused(401, "missing X-Gitlab-Token")
-            if not _token_matches(secret, token):
-                raise _Refused(401, "X-Gitlab-Token does not match")
-            return "gitlab"
-        if request.header("X-GitHub-Event") is not None:
-            signature = request.header("X-Hub-Signature-256")
-            if signature is None:
-                raise _Refused(401, "missing X-Hub-Signature-256")
-            if not verify_signature(secret, body, signature):
-                raise _Refused(401, "X-Hub-Signature-256 does not match the body")
-            return "github"
-        signature = request.header("X-Signature-256") or request.header("X-Hub-Signature-256")
-        if signature is None:
-            raise _Refused(401, "missing X-Signature-256 (or X-Hub-Signature-256)")
-        if not verify_signature(secret, body, signature):
-            raise _Refused(401, "signature does not match the body")
-        return "generic"
+        push = verdict.push
+        if push is None:
+            return verdict
+        # Only a verified delivery reaches this point, so nobody without the secret can fill or probe the memory.
+        key = f"{push.provider}:{push.delivery_id}" if push.delivery_id else None
+        if key is not None and not self._deliveries.claim(key):
+            reason = f"{push.provider} delivery {push.delivery_id!r} was already received"
+            return Verdict(200, {"triggered": False, "duplicate": True, "reason": reason}, "duplicate", reason=reason)
+        try:
+            self._on_push(push)
+        except BaseException:
+            if key is not None:
+                self._deliveries.release(key)  # not handled: a redelivery must be able to trigger
+            raise
+        return verdict
 
 
 def _call_wsgi(app: WSGIApplication, environ: WSGIEnvironment) -> _Response:

@@ -31,6 +31,7 @@ CYCLE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 APPLY_LAG_BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 REQUEST_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 KEPT_THEM_IN_LINE = ("succeeded", "partial", "planned")
+WEBHOOK_RESULTS = ("triggered", "duplicate", "ignored", "refused")
 
 
 class _RestoresCollector(Collector):
@@ -180,6 +181,17 @@ class Metrics:
         )
         self.store_bytes = Gauge(f"{PREFIX}backup_store_bytes", "Bytes used by backups", registry=r)
         self.store_files = Gauge(f"{PREFIX}backup_store_files", "Backup files", registry=r)
+        self.webhook_deliveries = Counter(
+            f"{PREFIX}webhook_deliveries",
+            "Push webhook deliveries by result: triggered, duplicate (replayed id), ignored, refused",
+            ["result"],
+            registry=r,
+        )
+        self.http_deadline = Counter(
+            f"{PREFIX}http_deadline_exceeded",
+            "Connections closed because their request did not arrive within [http] request_timeout",
+            registry=r,
+        )
         self.build_info = Gauge(f"{PREFIX}build_info", "Build information (value 1)", ["version"], registry=r)
         r.register(_RestoresCollector(restores_log))
         r.register(_RestoreDrillCollector(restore_drills_log))
@@ -197,6 +209,8 @@ class Metrics:
             self.planned.labels(action=action)
         for reason in ("max_deletes", "max_delete_ratio", "source_shrank", "empty_source"):
             self.guard_blocked.labels(reason=reason)  # so increase() sees the first block
+        for result in WEBHOOK_RESULTS:
+            self.webhook_deliveries.labels(result=result)
         self.config_valid.set(1)
 
     # -- hooks handed to adapters ----------------------------------------------------------------
@@ -209,6 +223,12 @@ class Metrics:
 
     def on_fetch(self, result: str) -> None:
         self.git_fetch.labels(result=result).inc()
+
+    def on_webhook(self, result: str) -> None:
+        self.webhook_deliveries.labels(result=result if result in WEBHOOK_RESULTS else "refused").inc()
+
+    def on_http_deadline(self) -> None:
+        self.http_deadline.inc()
 
     def on_backup(self, kind: str, ok: bool, at: float | None = None) -> None:
         self.backups_total.labels(kind=kind, result="success" if ok else "failure").inc()

@@ -174,7 +174,7 @@ def daemon_options(settings: Settings) -> CycleOptions:
 @contextmanager
 def daemon(settings: Settings) -> Iterator[Daemon]:
     """The daemon with every part built from settings; the HTTP client is closed on exit."""
-    from controller.adapters.http_server import HttpEndpoints
+    from controller.adapters.http_server import HttpEndpoints, HttpLimits
 
     secret = settings.http.webhook_secret.get_secret_value() if settings.http.webhook_secret else None
     secret = secret or None  # an empty secret would let anyone sign: treat it as "webhook off"
@@ -231,6 +231,13 @@ def daemon(settings: Settings) -> Iterator[Daemon]:
                 metrics_app=metrics.wsgi_app(),
                 accepted_refs=accepted_refs(settings),
                 log=lambda line: logger.warning("{}", line),
+                limits=HttpLimits(
+                    backlog=settings.http.backlog,
+                    max_connections=settings.http.max_connections,
+                    request_timeout=settings.http.request_timeout,
+                ),
+                on_webhook=metrics.on_webhook,
+                on_deadline=metrics.on_http_deadline,
             )
 
         the_daemon = Daemon(

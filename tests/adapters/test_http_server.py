@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -13,7 +14,7 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Counter, make_wsgi_app
 
-from controller.adapters.http_server import Health, HttpEndpoints, PushEvent, sign, verify_signature
+from controller.adapters.http_server import Health, HttpEndpoints, HttpLimits, PushEvent, sign, verify_signature
 from controller.errors import ConfigError
 
 SECRET = "s3cr3t-webhook-token"
@@ -366,7 +367,7 @@ def test_a_sender_still_writing_its_body_reads_the_413_not_a_broken_pipe(make: M
         time.sleep(0.2)  # the server answers 413 meanwhile; a naive sender keeps writing before it reads
         sock.sendall(b"x" * 100_000)  # without a lingering close this is a broken pipe / connection reset
         answer = sock.recv(64)
-    assert answer.startswith(b"HTTP/1.0 413 ")
+    assert answer.startswith((b"HTTP/1.0 413 ", b"HTTP/1.1 413 "))
     assert rec.pushes == []
 
 
@@ -379,7 +380,7 @@ def test_oversize_content_length_is_refused_before_the_body_arrives(make: Make) 
         b"X-GitHub-Event: push\r\nX-Hub-Signature-256: sha256=00\r\nContent-Length: 50000000\r\n\r\n{}"
     )
     answer = raw_request(endpoints, head)
-    assert answer.startswith(b"HTTP/1.0 413 ")
+    assert answer.startswith((b"HTTP/1.0 413 ", b"HTTP/1.1 413 "))
     assert time.monotonic() - started < 2.5
     assert rec.pushes == []
 
@@ -496,4 +497,160 @@ def test_a_port_in_use_or_a_bad_listen_address_is_a_config_error(make: Make) -> 
             readiness=lambda: Health(True),
             on_push=lambda event: None,
             webhook_secret=None,
+        )
+
+
+# ------------------------------------------------------------------------------------------ replays
+
+
+def test_a_replayed_github_delivery_is_answered_as_a_duplicate_and_triggers_nothing(make: Make) -> None:
+    outcomes: list[str] = []
+    endpoints, rec = make(on_webhook=outcomes.append)
+    body = json.dumps(PUSH).encode()
+    assert post(endpoints.url, body, github(body)).json() == {"triggered": True}
+    replay = post(endpoints.url, body, github(body))
+    assert replay.status_code == 200
+    assert replay.json()["duplicate"] is True
+    assert replay.json()["triggered"] is False
+    assert "72d3162e-cc78-11e3-81ab-4c9367dc0958" in replay.json()["reason"]
+    assert len(rec.pushes) == 1
+    assert outcomes == ["triggered", "duplicate"]
+    assert any("already received" in line for line in rec.lines)
+    other = post(endpoints.url, body, github(body, **{"X-GitHub-Delivery": "another-delivery"}))
+    assert other.json() == {"triggered": True}
+    assert len(rec.pushes) == 2
+
+
+def test_gitlab_event_uuid_is_a_delivery_id_too(make: Make) -> None:
+    endpoints, rec = make()
+    body = json.dumps({"ref": "refs/heads/main", "checkout_sha": SHA}).encode()
+    headers = {"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": SECRET, "X-Gitlab-Event-UUID": "uuid-7"}
+    assert post(endpoints.url, body, headers).status_code == 202
+    replay = post(endpoints.url, body, headers)
+    assert replay.status_code == 200
+    assert replay.json()["duplicate"] is True
+    assert len(rec.pushes) == 1
+
+
+def test_a_forged_delivery_cannot_use_up_a_real_delivery_id(make: Make) -> None:
+    outcomes: list[str] = []
+    endpoints, rec = make(on_webhook=outcomes.append)
+    body = json.dumps(PUSH).encode()
+    forged = post(endpoints.url, body, github(body, secret="not-the-secret"))
+    assert forged.status_code == 401
+    assert post(endpoints.url, body, github(body)).json() == {"triggered": True}
+    assert len(rec.pushes) == 1
+    assert outcomes == ["refused", "triggered"]
+
+
+def test_a_delivery_that_failed_on_our_side_can_be_redelivered(make: Make) -> None:
+    calls: list[PushEvent] = []
+
+    def flaky(event: PushEvent) -> None:
+        calls.append(event)
+        if len(calls) == 1:
+            raise RuntimeError("scheduler busy")
+
+    endpoints, _ = make(on_push=flaky)
+    body = json.dumps(PUSH).encode()
+    assert post(endpoints.url, body, github(body)).status_code == 500
+    assert post(endpoints.url, body, github(body)).json() == {"triggered": True}  # the host's retry gets through
+    assert len(calls) == 2
+
+
+def test_deliveries_without_an_id_are_never_taken_for_replays(make: Make) -> None:
+    endpoints, rec = make()
+    body = json.dumps({"ref": "refs/tags/v1", "after": SHA}).encode()
+    for _ in range(2):
+        assert post(endpoints.url, body, {"X-Gitlab-Event": "Tag Push Hook", "X-Gitlab-Token": SECRET}).json() == {
+            "triggered": True
+        }
+    assert len(rec.pushes) == 2
+
+
+# ------------------------------------------------------------------------------------------ bounds
+
+
+def test_a_client_that_never_finishes_its_request_is_disconnected_at_the_deadline(make: Make) -> None:
+    cut: list[None] = []
+    endpoints, _ = make(limits=HttpLimits(request_timeout=1), on_deadline=lambda: cut.append(None))
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", endpoints.port), timeout=15) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        sock.setblocking(False)
+        for _ in range(20):  # a byte every half second: each read is quick, the request never ends
+            try:
+                sock.send(b"X")
+                if sock.recv(1) == b"":
+                    break
+            except BlockingIOError:
+                pass
+            except OSError:
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail("still connected after 10 s with a 1 s request deadline")
+    assert time.monotonic() - started >= 0.9
+    assert cut == [None]
+    assert endpoints.deadline_closes == 1
+    assert http.get(endpoints.url + "/healthz").status_code == 200  # honest clients are not affected
+
+
+def test_probes_answer_while_every_worker_is_stuck_in_a_slow_scrape(make: Make) -> None:
+    release = threading.Event()
+
+    def stuck_metrics(environ: Any, start_response: Any) -> list[bytes]:
+        release.wait(30)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"descope_gitops_build_info 1\n"]
+
+    endpoints, _ = make(metrics_app=stuck_metrics)
+    scrapes = [
+        threading.Thread(target=http.get, args=(endpoints.url + "/metrics",), kwargs={"timeout": 30}) for _ in range(8)
+    ]
+    for thread in scrapes:
+        thread.start()
+    try:
+        time.sleep(0.3)  # every worker is now waiting inside the metrics app
+        for path in ("/healthz", "/readyz"):
+            assert http.get(endpoints.url + path, timeout=5).status_code == 200
+    finally:
+        release.set()
+        for thread in scrapes:
+            thread.join(timeout=30)
+
+
+def test_the_thread_count_is_fixed_whatever_the_number_of_connections(make: Make) -> None:
+    endpoints, _ = make()
+    threads = endpoints.thread_count()
+    socks = [socket.create_connection(("127.0.0.1", endpoints.port), timeout=5) for _ in range(100)]
+    try:
+        for sock in socks:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\n")  # started, never finished
+        assert http.get(endpoints.url + "/healthz", timeout=5).status_code == 200
+        assert endpoints.thread_count() == threads
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def test_answers_close_the_connection(make: Make) -> None:
+    endpoints, _ = make()
+    answer = raw_request(endpoints, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")  # returns only once the server closes
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert b"\r\nConnection: close\r\n" in answer
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [HttpLimits(backlog=0), HttpLimits(max_connections=0), HttpLimits(request_timeout=0)],
+)
+def test_nonsense_limits_are_a_config_error(limits: HttpLimits) -> None:
+    with pytest.raises(ConfigError, match="http\\."):
+        HttpEndpoints(
+            liveness=lambda: Health(True),
+            readiness=lambda: Health(True),
+            on_push=lambda event: None,
+            webhook_secret=None,
+            limits=limits,
         )

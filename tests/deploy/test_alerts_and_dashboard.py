@@ -53,6 +53,8 @@ EXPORTED_METRICS = frozenset(
         "descope_gitops_restore_drill_last_run_timestamp_seconds",
         "descope_gitops_restore_drill_success",
         "descope_gitops_build_info",
+        "descope_gitops_webhook_deliveries_total",
+        "descope_gitops_http_deadline_exceeded_total",
     }
 )
 HISTOGRAMS = frozenset(

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,12 +206,13 @@ format = "text"
     def state(self) -> dict[str, Any]:
         return json.loads((self.store / "state.json").read_text())  # type: ignore[no-any-return]
 
-    def push(self, sha: str, *, secret: str = WEBHOOK_SECRET) -> httpx.Response:
+    def push(self, sha: str, *, secret: str = WEBHOOK_SECRET, delivery: str | None = None) -> httpx.Response:
+        """A GitHub push delivery; each one has a fresh delivery id unless ``delivery`` replays one."""
         body = json.dumps({"ref": "refs/heads/main", "after": sha}).encode()
         headers = {
             "Content-Type": "application/json",
             "X-GitHub-Event": "push",
-            "X-GitHub-Delivery": "d-1",
+            "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
             "X-Hub-Signature-256": sign(secret, body),
         }
         return httpx.post(f"{self.url}/hooks/git", content=body, headers=headers, timeout=5)

@@ -10,8 +10,9 @@ resume, keeps the tenants it had created in the inventory, then re-reads Descope
 afresh: actions that had finished (including a create whose answer was lost) are already true
 live and are not repeated.
 
-A revision that fails to validate is refused whole; the last good revision (kept in memory, or
-read back from the source by its id after a restart) stays enforced.
+A revision that fails to validate is refused whole, and a source that cannot be read (the Git
+remote down, moved, or its ref deleted) is waited out; either way the last good revision (kept in
+memory, or read back from the local cache by its id after a restart) stays enforced.
 """
 
 from __future__ import annotations
@@ -33,7 +34,14 @@ from controller.core.plan import Action, ActionKind, Plan, PlanPolicy, make_plan
 from controller.descope_api import AttributeDefinition
 from controller.engine.apply import ActionResult, ApplyResult, TenantWriter, WriteHooks, apply_plan
 from controller.engine.backups import PreImageHooks
-from controller.errors import DescopeAuthError, DescopeError, DescopeGitopsError, SourceError, TenantsFileInvalid
+from controller.errors import (
+    DescopeAuthError,
+    DescopeError,
+    DescopeGitopsError,
+    SourceError,
+    SourceUnavailable,
+    TenantsFileInvalid,
+)
 
 if TYPE_CHECKING:
     from controller.adapters.backup_store import BackupStore
@@ -205,7 +213,19 @@ class Reconciler:
         self.on_resume(open_journal)
 
     def _desired(self, report: CycleReport, state: ControllerState, log: Any) -> tuple[Revision, DesiredState]:
-        revision = self.source.fetch()
+        try:
+            revision = self.source.fetch()
+        except SourceUnavailable as exc:
+            # the remote is down, moved or lost its ref: keep enforcing what was last applied (from the
+            # local cache), as Flux keeps its last artifact; the cycle still counts as unavailable
+            fallback = self._last_good(state)
+            if fallback is None:
+                raise
+            report.status, report.error = "unavailable", exc
+            note = f"source unavailable; last good revision {fallback[0].id} stays enforced"
+            log.error("cannot read the source: {}; {}", exc, note)
+            report.notes.append(note)
+            return fallback
         report.revision = revision
         if self.last_good is not None and self.last_good[0].id == revision.id:
             return self.last_good  # an unchanged revision is not parsed again (most of a 100k cycle)
@@ -240,7 +260,7 @@ class Reconciler:
 
     def _run(self, report: CycleReport, state: ControllerState, options: CycleOptions, log: Any) -> None:
         revision, desired = self._desired(report, state, log)
-        refused = report.status == "invalid"
+        refused = report.status in ("invalid", "unavailable")  # the cycle enforces the last good revision
         report.desired, report.enforced_revision = desired, revision.id
         log = log.bind(revision=(report.revision or revision).id)
         live = self.client.load_all()
@@ -385,7 +405,7 @@ class Reconciler:
                 count = previous.count + 1 if previous else 1
                 wait = min(options.tenant_backoff * 2 ** (count - 1), MAX_TENANT_BACKOFF)
                 state.tenant_failures[tid] = TenantFailure(count, now + wait, result.error[:500])
-        if applied.status != "failed" and report.status != "invalid":
+        if applied.status != "failed" and report.status not in ("invalid", "unavailable"):
             state.last_applied_revision = revision.id
             state.last_applied_count = len(desired.tenants)
             state.last_applied_at = now

@@ -18,7 +18,7 @@ paused during a load (it only slows down building millions of small acyclic obje
 
 A file that fails is rejected whole: ``parse_tenant_files`` either returns the complete state or
 raises ``TenantsFileInvalid`` with all the problems found (up to ``LoadLimits.max_problems``),
-sorted by file and line. Cross-file rules (unique ids and names, declared parents, no parent
+sorted by file and line. Cross-file rules (unique ids, unique names whatever their case, declared parents, no parent
 cycles) run over all files together.
 """
 
@@ -717,7 +717,8 @@ class _Validator:
         self.attributes = attributes  # the project's definitions, when known
         self.tenants: list[DesiredTenant] = []
         self.ids: dict[str, tuple[str, int]] = {}  # id -> (file, line) of its tenant
-        self.names: dict[str, tuple[str, int]] = {}  # name -> (file, line) of its tenant
+        # casefolded name -> (file, line, name as written) of its tenant: Descope's names are unique whatever the case
+        self.names: dict[str, tuple[str, int, str]] = {}
         self.parents: list[tuple[str, str, str, int]] = []  # (id, parent, file, line)
         self.all_ids: set[str] = set()
         self.incomplete = False  # some file failed to compose: undeclared parents may be declared there
@@ -831,16 +832,18 @@ class _Validator:
                 self.ids[tenant_id] = where
         name = fields.get("name")
         if isinstance(name, str):
-            first = self.names.get(name)
-            if first is not None:
+            folded = name.casefold()
+            first_name = self.names.get(folded)
+            if first_name is not None:
+                case = "" if first_name[2] == name else f" as {_q(first_name[2])}"
                 self.add(
                     item_line if aliased else entries["name"][2],
-                    f"duplicate tenant name {_q(name)}: also used at {first[0]}:{first[1]} "
-                    "(names are unique per project)",
+                    f"duplicate tenant name {_q(name)}: also used at {first_name[0]}:{first_name[1]}{case} "
+                    f"(names are unique per project{', whatever the case' if case else ''})",
                 )
                 ok = False
             else:
-                self.names[name] = where
+                self.names[folded] = (*where, name)
         parent = fields.get("parent")
         if tenant_id is not None and isinstance(parent, str) and parent:
             self.parents.append((tenant_id, parent, self.file_name, entries["parent"][2]))

@@ -513,6 +513,17 @@ PROBLEM_CASES = [
         id="duplicate-name",
     ),
     pytest.param(
+        "tenants:\n  - {id: a, name: ACME Corp}\n  - {id: b, name: Acme corp}\n",
+        [
+            (
+                3,
+                "duplicate tenant name 'Acme corp': also used at tenants.yaml:2 as 'ACME Corp' "
+                "(names are unique per project, whatever the case)",
+            )
+        ],
+        id="duplicate-name-ignores-case",
+    ),
+    pytest.param(
         "tenants:\n  - &t {id: a, name: A}\n  - *t\n",
         [(3, "duplicate tenant id 'a': also declared at tenants.yaml:2"), (3, "duplicate tenant name 'A'")],
         id="aliased-tenant-is-a-duplicate",

@@ -49,8 +49,8 @@ checked at construction (exists, readable, holds host keys). Paths reach ssh abs
 ssh's own option parser (quotes, ``%`` tokens) inside the shell quoting git's ``sh -c`` needs.
 ``GIT_TERMINAL_PROMPT=0`` and an empty ``GIT_ASKPASS`` are always set, so git never waits for a password.
 
-Every message passes through this module's ``_redact`` (URL credentials and this source's secrets masked;
-the same masking as ``controller.engine.logs.redact``, which adapters may not import). The composition root
+Every message passes through this source's ``controller.redaction.Redactor`` (URL credentials and this
+source's secrets masked; the logs use the same module). The composition root
 should pass ``GitSource.secrets`` to ``register_secret`` so log lines are masked too. Every git process gets
 ``kill_after_timeout`` (GitPython kills it and its children); one lock serialises all git work of an instance.
 """
@@ -79,6 +79,7 @@ from controller.adapters.local_source import YAML_SUFFIXES
 from controller.adapters.source import Revision
 from controller.core.loader import LoadLimits
 from controller.errors import ConfigError, Problem, RevisionNotFound, SourceUnavailable, TenantsFileInvalid
+from controller.redaction import MASK, Redactor
 
 __all__ = ["FetchResult", "GitSource"]
 
@@ -87,8 +88,6 @@ FetchResult = Literal["success", "error", "skipped"]
 _DEFAULTS = LoadLimits()
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 _SHORT_SHA = re.compile(r"^[0-9a-fA-F]{4,40}$")
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s:]*(?::[^/@\s]*)?@")
-_MASK = "***"
 _SYMLINK_MODE = 0o120000
 _SUBMODULE_MODE = 0o160000
 _PINNED_NS = "refs/descope-gitops/pinned/"
@@ -124,6 +123,7 @@ class GitSource:
         on_fetch: Callable[[str], None] | None = None,
     ) -> None:
         self._secrets: list[str] = []
+        self._redact = Redactor()  # URL credentials and this source's secrets, in every message
         clean_url, url_user, url_token = _split_credentials(url)
         if url_token:
             self._add_secret(url_token)
@@ -559,13 +559,7 @@ class GitSource:
     def _add_secret(self, value: str) -> None:
         if value and value not in self._secrets:
             self._secrets.append(value)
-
-    def _redact(self, text: str) -> str:
-        text = _URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{_MASK}@", text)
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            if len(secret) >= 4:
-                text = text.replace(secret, _MASK)
-        return text
+            self._redact.add(value)
 
     def _report(self, result: FetchResult) -> None:
         if self._on_fetch is not None:
@@ -597,7 +591,7 @@ def _mask_url(url: str) -> str:
     if not parts.scheme or not parts.netloc:
         return url
     host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, f"{_MASK}@{host}", parts.path, parts.query, parts.fragment))
+    return urlunsplit((parts.scheme, f"{MASK}@{host}", parts.path, parts.query, parts.fragment))
 
 
 def _check_settings(url: str, ref: str, path: str, timeout: float, *, has_token: bool) -> list[str]:

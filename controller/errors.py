@@ -30,6 +30,7 @@ that meets them, with ``raise ... from exc``. Each class says whether retrying c
         ├── BackupNotFound              no   no backup has that id (or it does not hold the tenant)
         ├── StoreSymlink                no   a file or folder below the store root is a symlink
         └── StoreWriteFailed            yes  disk full, read-only, permission
+            └── StoreUnwritable         yes  at start: the store's volume cannot take writes
 """
 
 from __future__ import annotations
@@ -226,3 +227,7 @@ class StoreWriteFailed(StoreError):
     """A write to the store failed (disk full, read-only, permission)."""
 
     retryable = True
+
+
+class StoreUnwritable(StoreWriteFailed):
+    """At start-up the store's volume could not take a write (full, read-only, permission); one line says why."""

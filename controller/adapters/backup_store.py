@@ -46,14 +46,21 @@ folder raises StoreSymlink (a pre-image write fails closed); listing reports a s
 file as a problem (like a corrupt file, it is never used); ``prune`` refuses to run while there is
 one, so it never deletes anything outside the store.
 
+Concurrency: ``<store>/backups.lock`` is taken with ``flock``, shared by every backup write
+(pre-images, snapshots: from the daemon, ``backup create`` and ``restore`` alike) and exclusive by
+``prune``. A prune so works on a settled store and waits for a snapshot in progress instead of
+racing it, and a write waits for a prune in progress; writers never wait for one another. Both
+wait at most ``BUSY_TIMEOUT`` seconds, then StoreLocked.
+
 This adapter never logs: it returns data and raises StoreWriteFailed (retryable: disk full,
-read-only, permission), StoreCorrupt, StoreSymlink and BackupNotFound.
+read-only, permission), StoreCorrupt, StoreSymlink, StoreLocked and BackupNotFound.
 """
 
 from __future__ import annotations
 
 import builtins
 import codecs
+import fcntl
 import hashlib
 import json
 import math
@@ -61,7 +68,8 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,7 +77,7 @@ from typing import Any, BinaryIO
 
 from controller.adapters import store_fs
 from controller.adapters.atomic import write_atomic_at
-from controller.errors import BackupNotFound, StoreCorrupt, StoreSymlink, StoreWriteFailed
+from controller.errors import BackupNotFound, StoreCorrupt, StoreLocked, StoreSymlink, StoreWriteFailed
 
 FORMAT_VERSION = 1
 PRE_IMAGE = "pre-image"
@@ -83,6 +91,7 @@ SNAPSHOTS_DIR = "snapshots"
 MAX_ENCODED_LENGTH = 120
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+BUSY_TIMEOUT = 60.0  # seconds a backup write waits for a prune (or a prune for the writes) before giving up
 
 _TAGS = {PRE_IMAGE: "pre", SNAPSHOT: "snap"}
 _KINDS_BY_TAG = {tag: kind for kind, tag in _TAGS.items()}
@@ -161,6 +170,7 @@ class BackupStore:
         # the store root (the folder holding ``backups``) may be a symlink; nothing below it may
         self.root = store_fs.resolve_root(directory.parent)
         self.directory = self.root / directory.name
+        self.lock_path = self.root / f"{directory.name}.lock"
         self._clock = clock
 
     # -- writing ------------------------------------------------------------------------------
@@ -217,14 +227,15 @@ class BackupStore:
                 raise TypeError(f"{name} must be a string or None, not {type(value).__name__}")
         body = _canonical({"tenants": tenants, "settings": settings})
         digest = hashlib.sha256(body).hexdigest()
-        taken_at = float(self._clock())
-        try:
-            with store_fs.open_dir(self.root, folder, create=True, mode=DIR_MODE) as folder_fd:
-                return self._write(
-                    kind, operation, tenants, revision, cycle_id, folder, folder_fd, taken_at, body, digest
-                )
-        except OSError as exc:
-            raise StoreWriteFailed(f"cannot create backup folder {folder}: {exc.strerror or exc}") from exc
+        with self._locked(exclusive=False):
+            try:
+                with store_fs.open_dir(self.root, folder, create=True, mode=DIR_MODE) as folder_fd:
+                    taken_at = float(self._clock())  # under the lock: a prune waiting for us sees this backup
+                    return self._write(
+                        kind, operation, tenants, revision, cycle_id, folder, folder_fd, taken_at, body, digest
+                    )
+            except OSError as exc:
+                raise StoreWriteFailed(f"cannot create backup folder {folder}: {exc.strerror or exc}") from exc
 
     def _write(
         self,
@@ -266,6 +277,42 @@ class BackupStore:
             if store_fs.kind_at(folder_fd, f"{backup_id}.json") is None:
                 return backup_id, folder / f"{backup_id}.json"
         raise StoreWriteFailed(f"cannot write a backup in {folder}: no free file name for {stamp}")
+
+    @contextmanager
+    def _locked(self, *, exclusive: bool) -> Iterator[None]:
+        """``backups.lock``: shared by writes, exclusive for prune; StoreLocked after BUSY_TIMEOUT seconds."""
+        try:
+            with store_fs.open_dir(self.root, self.root, create=True) as root_fd:
+                fd = store_fs.open_at(
+                    root_fd,
+                    self.lock_path.name,
+                    os.O_RDWR | os.O_CREAT,
+                    FILE_MODE,
+                    shown=self.lock_path,
+                    root=self.root,
+                )
+        except OSError as exc:
+            raise StoreWriteFailed(f"cannot open {self.lock_path}: {exc.strerror or exc}") from exc
+        try:
+            deadline = time.monotonic() + BUSY_TIMEOUT
+            mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+            while True:
+                try:
+                    fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        waiting_for = "backups being written" if exclusive else "a prune"
+                        raise StoreLocked(
+                            f"backups in {self.directory} are busy: waited {BUSY_TIMEOUT:.0f}s for {waiting_for} "
+                            f"holding {self.lock_path}; try again"
+                        ) from None
+                    time.sleep(0.05)
+                except OSError as exc:
+                    raise StoreWriteFailed(f"cannot lock {self.lock_path}: {exc.strerror or exc}") from exc
+            yield
+        finally:
+            os.close(fd)  # drops the flock
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -429,7 +476,10 @@ class BackupStore:
         """
         if max_age_days < 0 or keep_snapshots < 0 or math.isnan(max_age_days):
             raise ValueError("max_age_days and keep_snapshots must not be negative")
-        return self._prune(max_age_days, keep_snapshots, dry_run)
+        if not os.path.lexists(self.directory):
+            return []  # no backups yet: nothing to lock, nothing created
+        with self._locked(exclusive=True):
+            return self._prune(max_age_days, keep_snapshots, dry_run)
 
     def _prune(self, max_age_days: float, keep_snapshots: int, dry_run: bool) -> builtins.list[BackupMeta]:
         metas, _unreadable, links = self._scan(tenant_id=None, kind=None)  # unreadable files are never candidates

@@ -92,7 +92,7 @@ def test_too_little_free_space_is_refused_before_a_cycle_could_fail_half_way(
     assert f"the store {tmp_path} cannot be written (No space left on device [ENOSPC])" in message
     assert f"has {HEADROOM / 1024 / 1024:.1f} MiB free" in message
     assert f"+ {snapshot.size / 1024:.1f} KiB for the newest snapshot" in message
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["backups", "store.lock"]  # no probe left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["backups", "backups.lock", "store.lock"]  # no probe left
 
 
 def test_a_read_only_volume_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -151,7 +151,9 @@ class Journal:
             if not keep_aside:
                 raise StoreCorrupt(f"{self.path} has an unreadable header ({exc})") from exc
             try:
-                kept = rename(self.directory, self.path, f"{JOURNAL_FILE}.corrupt-{os.getpid()}")
+                # pid and random, like state.json: a container's pid 1 repeats across restarts
+                stamp = f"{os.getpid()}-{int.from_bytes(os.urandom(3), 'big'):06x}"
+                kept = rename(self.directory, self.path, f"{JOURNAL_FILE}.corrupt-{stamp}")
             except OSError as move:
                 raise StoreWriteFailed(f"cannot move corrupt {self.path} aside: {move.strerror or move}") from move
             raise StoreCorrupt(

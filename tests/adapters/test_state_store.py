@@ -121,6 +121,18 @@ def test_a_journal_with_a_broken_header_is_kept_aside(tmp_path: Path) -> None:
     assert [p.name.startswith("journal.jsonl.corrupt-") for p in tmp_path.iterdir()] == [True]
 
 
+def test_a_second_broken_journal_does_not_overwrite_the_first_one_kept_aside(tmp_path: Path) -> None:
+    from controller.adapters.journal import Journal
+
+    # in a container the daemon is pid 1 after every restart: the kept-aside name must not repeat
+    for content in ("first garbage\n", "second garbage\n"):
+        (tmp_path / "journal.jsonl").write_text(content)
+        with pytest.raises(StoreCorrupt, match="unreadable header"):
+            Journal(tmp_path).read_open()
+    kept = sorted(p.read_text() for p in tmp_path.glob("journal.jsonl.corrupt-*"))
+    assert kept == ["first garbage\n", "second garbage\n"]
+
+
 def test_an_unreadable_suspend_flag_keeps_the_controller_suspended_and_stays_put(tmp_path: Path) -> None:
     (tmp_path / "suspend.json").write_text("{broken")
     store = StateStore(tmp_path)

@@ -17,7 +17,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from controller.core import loader
+from controller.core import yaml_events
 from controller.core.confusables import lookalike_key, mixed_script_words
 from controller.core.loader import LoadLimits, parse_tenant_files, source_digest, suggest
 from controller.core.model import SETTINGS_FIELDS, TENANT_FIELDS, TIME_UNITS, DesiredState
@@ -30,7 +30,7 @@ BACKENDS = ["libyaml", "python"] if yaml.__with_libyaml__ else ["python"]
 def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Run the test once per YAML parser the loader can use."""
     if request.param == "python":
-        monkeypatch.setattr(loader, "_LOADER", yaml.SafeLoader)
+        monkeypatch.setattr(yaml_events, "_LOADER", yaml.SafeLoader)
     yield request.param
 
 
@@ -727,7 +727,7 @@ def test_a_parser_that_bounds_nesting_itself_gets_the_loaders_message(monkeypatc
                 )
             return event
 
-    monkeypatch.setattr(loader, "_LOADER", RefusingLoader)
+    monkeypatch.setattr(yaml_events, "_LOADER", RefusingLoader)
     assert_problems(problems("tenants: [[[]]]\n", max_depth=8), [(3, "nesting is deeper than 8 levels")])
 
 
@@ -901,7 +901,7 @@ def test_anything_unforeseen_while_loading_refuses_the_revision_naming_the_file(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("a loader bug")
 
-    monkeypatch.setattr(loader, "_resolve_plain", broken)
+    monkeypatch.setattr(yaml_events, "_resolve_plain", broken)
     found = problems_of({"a.yaml": "tenants: []\n", "b.yaml": "tenants:\n  - id: x\n    name: X\n"})
     assert len(found) == 1
     assert found[0].file == "a.yaml" and "could not be loaded (RuntimeError: a loader bug)" in found[0].message

@@ -55,7 +55,7 @@ ACCEPTED = [
         tenants(("r1", ROMASHKA), ("r2", ROMASHKA[:-1] + "\u0438")),
         id="two-different-cyrillic-names",
     ),
-    # two all-ASCII strings are never compared, though TR39 would confuse them (loader docstring)
+    # two all-ASCII strings are never compared, though TR39 would confuse them (controller/core/cross_file.py docstring)
     pytest.param(
         tenants(("tenant-l", "A"), ("tenant-1", "B"), ("tenant-I", "C"), ("acme", "D"), ("acrne", "E")),
         id="ascii-pairs-are-left-alone",

@@ -7,7 +7,7 @@ import pytest
 from controller.core.loader import parse_tenant_files
 from controller.descope_api import parse_attribute_definitions
 from controller.errors import TenantsFileInvalid
-from tests.core.test_loader import assert_problems
+from tests.core.loader.support import assert_problems
 
 CATALOGUE = parse_attribute_definitions(
     [

@@ -8,8 +8,9 @@
 #   docker run --rm -v "$PWD:/work:ro" descope-gitops:0.1.0 validate /work/tenants.yaml   # any other command
 #
 # The root filesystem may be read-only: the process writes only under /var/lib/descope-gitops (the
-# store: checkpoints, backups, the git cache and the lock; mount a volume there) and /tmp (HOME,
-# temporary files, ssh's known_hosts). Kubernetes manifests: deploy/kubernetes/.
+# store: checkpoints, backups, the git cache and the lock; mount a volume there) and /tmp (HOME and
+# temporary files). SSH host keys are mounted with the credentials ([source] known_hosts_file), since
+# whatever ssh learns under /tmp is gone at the next start. Kubernetes manifests: deploy/kubernetes/.
 # The base image is pinned to an exact patch release; bump it (and rebuild) for Python and Debian fixes.
 
 # ---- build: a wheel of the package and of every dependency, so the final stage installs offline

@@ -28,7 +28,9 @@ that meets them, with ``raise ... from exc``. Each class says whether retrying c
         ├── StoreCorrupt                no   a file is unreadable or from an unknown version
         ├── StoreLocked                 no   another process holds the store lock
         ├── BackupNotFound              no   no backup has that id (or it does not hold the tenant)
+        ├── StoreSymlink                no   a file or folder below the store root is a symlink
         └── StoreWriteFailed            yes  disk full, read-only, permission
+            └── StoreUnwritable         yes  at start: the store's volume cannot take writes
 """
 
 from __future__ import annotations
@@ -208,7 +210,24 @@ class BackupNotFound(StoreError):
     """No backup has the id asked for, or that backup does not hold the tenant asked for."""
 
 
+class StoreSymlink(StoreError):
+    """A file or folder below the store root is a symlink; it is never followed, so nothing outside is touched."""
+
+    def __init__(self, path: str, target: str, *, root: str) -> None:
+        self.path = path
+        self.target = target
+        super().__init__(
+            f"{path} is a symlink (to {target}): descope-gitops never follows symlinks inside its store {root}, "
+            "so that nothing outside it is written, read or deleted; replace the symlink with the real file or "
+            "folder (or point [store] dir at where the data really is)"
+        )
+
+
 class StoreWriteFailed(StoreError):
     """A write to the store failed (disk full, read-only, permission)."""
 
     retryable = True
+
+
+class StoreUnwritable(StoreWriteFailed):
+    """At start-up the store's volume could not take a write (full, read-only, permission); one line says why."""

@@ -307,12 +307,14 @@ def _ask_for_target(backups: Any, tenant_ids: list[str]) -> int:
 
 def _log_restore(path: Any, report: Any) -> None:
     """One line per restore in the store, which the daemon's /metrics counts (restores_total)."""
+    from controller.adapters.restores_log import append_restore
+    from controller.errors import StoreError
+
     line = json.dumps({"time": time.time(), "result": report.status, "tenants": sorted(report.origins)})
     try:
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
-    except OSError as exc:
-        print(f"warning: could not record the restore in {path}: {exc.strerror or exc}", file=sys.stderr)
+        append_restore(path, line)
+    except StoreError as exc:  # the restore itself is done: say the count is off, do not fail it
+        print(f"warning: could not record the restore: {exc}", file=sys.stderr)
 
 
 def _enforced_state(settings: Any) -> tuple[Any, str]:

@@ -131,6 +131,12 @@ class SourceSettings(_Section):
     token: SecretStr | None = None
     token_file: Path | None = None
     ssh_key_file: Path | None = None
+    known_hosts_file: Path | None = Field(
+        default=None, description="the SSH server's host keys (ssh-keyscan lines); required with an SSH url"
+    )
+    insecure_accept_new_host_keys: bool = Field(
+        default=False, description="SSH without known_hosts_file: trust whatever host key is presented first"
+    )
     interval: float = Field(default=60.0, gt=0, description="seconds between reconcile cycles")
     timeout: float = Field(default=60.0, gt=0, description="seconds per git operation")
 

@@ -145,6 +145,40 @@ def test_missing_config_file_and_unreadable_key_file(tmp_path: Path) -> None:
         load_settings(config)
 
 
+def test_ssh_host_key_settings_from_file_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    hosts = tmp_path / "known_hosts"
+    config = write(
+        tmp_path, f'[source]\nkind = "git"\nurl = "git@github.com:org/tenants.git"\nknown_hosts_file = "{hosts}"\n'
+    )
+    settings = load_settings(config)
+    assert settings.source.known_hosts_file == hosts
+    assert settings.source.insecure_accept_new_host_keys is False  # strict unless said otherwise
+    monkeypatch.setenv("DESCOPE_GITOPS_SOURCE__KNOWN_HOSTS_FILE", "/var/run/secrets/git/known_hosts")
+    monkeypatch.setenv("DESCOPE_GITOPS_SOURCE__INSECURE_ACCEPT_NEW_HOST_KEYS", "true")
+    settings = load_settings(config)
+    assert settings.source.known_hosts_file == Path("/var/run/secrets/git/known_hosts")
+    assert settings.source.insecure_accept_new_host_keys is True
+
+
+def test_an_ssh_source_without_known_hosts_is_refused_when_it_is_built(tmp_path: Path) -> None:
+    """The settings load; building the Git source (every command that reads it, and the daemon) says what to add."""
+    from controller.engine.compose import source_from_settings
+
+    base = f'[store]\ndir = "{tmp_path / "state"}"\n[source]\nkind = "git"\nurl = "ssh://git@github.com/org/t.git"\n'
+    with pytest.raises(ConfigError) as info:
+        source_from_settings(load_settings(write(tmp_path, base)))
+    assert "known_hosts_file: an SSH URL needs the server's host key" in str(info.value)
+    assert "ssh-keyscan github.com" in str(info.value)
+
+    (tmp_path / "known_hosts").write_text("github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoq\n")
+    strict = base + f'known_hosts_file = "{tmp_path}/known_hosts"\n'
+    source = source_from_settings(load_settings(write(tmp_path, strict)))
+    assert "StrictHostKeyChecking=yes" in (getattr(source, "ssh_command", None) or "")
+
+    source = source_from_settings(load_settings(write(tmp_path, base + "insecure_accept_new_host_keys = true\n")))
+    assert getattr(source, "insecure_host_keys", False) is True
+
+
 def test_require_descope_lists_what_is_missing() -> None:
     with pytest.raises(ConfigError) as info:
         load_settings().require_descope()

@@ -2,51 +2,51 @@
 
 Temp file in the same directory, fsync, ``os.replace``, fsync of the directory. Hand-written
 (about twenty lines) because the library that did this, ``atomicwrites``, is archived by its
-author, who points to exactly this recipe.
+author, who points to exactly this recipe. Every step goes through the folder's descriptor,
+reached from the store root without following a symlink (``store_fs``), so a symlinked folder
+or file is refused (StoreSymlink), never written through.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
+import secrets
+from contextlib import suppress
 from pathlib import Path
 
+from controller.adapters.store_fs import fsync_dir, open_at, open_dir, refuse_symlink, write_all
 from controller.errors import StoreWriteFailed
 
 
-def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
-    """Replace ``path`` with ``data`` atomically; StoreWriteFailed (retryable) on any OSError."""
-    directory = path.parent
-    tmp_name: str | None = None
+def write_atomic(path: Path, data: bytes, *, root: Path, mode: int = 0o600, dir_mode: int = 0o700) -> None:
+    """Replace ``path`` (below ``root``) with ``data`` atomically; StoreWriteFailed (retryable) on any OSError.
+
+    Missing folders between ``root`` and ``path`` are made with ``dir_mode``.
+    """
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, mode)
-        os.replace(tmp_name, path)
-        tmp_name = None
-        fsync_directory(directory)
+        with open_dir(root, path.parent, create=True, mode=dir_mode) as folder:
+            write_atomic_at(folder, path, data, root=root, mode=mode)
     except OSError as exc:
         raise StoreWriteFailed(f"cannot write {path}: {exc.strerror or exc}") from exc
-    finally:
-        if tmp_name is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
 
 
-def fsync_directory(directory: Path) -> None:
-    """Make a rename in ``directory`` durable (a no-op where directories cannot be opened)."""
+def write_atomic_at(folder: int, path: Path, data: bytes, *, root: Path, mode: int = 0o600) -> None:
+    """``write_atomic`` into an open folder descriptor (``path`` names the file for messages); OSError as raised."""
+    refuse_symlink(folder, path.name, shown=path, root=root)  # replacing it would hide the tampering
+    tmp = f".{path.name}.{secrets.token_hex(4)}.tmp"
+    fd = open_at(folder, tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode, shown=path.with_name(tmp), root=root)
+    left: str | None = tmp  # the temp file to remove if anything below fails
     try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some filesystems (and Windows) refuse fsync on a directory; the rename still happened
+        try:
+            write_all(fd, data)
+            os.fchmod(fd, mode)  # exactly ``mode``, whatever the umask
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path.name, src_dir_fd=folder, dst_dir_fd=folder)
+        left = None
+        fsync_dir(folder)
     finally:
-        os.close(fd)
+        if left is not None:
+            with suppress(OSError):
+                os.unlink(left, dir_fd=folder)

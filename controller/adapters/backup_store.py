@@ -40,30 +40,44 @@ including case-insensitive ones: ``a-z``, ``0-9`` and ``-`` are kept, every othe
 longer than 120 characters becomes ``_sha256-<hex of the id>`` (it cannot clash with the first
 form, where ``_`` is always followed by two hex digits). The full id is in the metadata.
 
+Symlinks: the folder holding ``backups`` (the store root) is resolved once, so it may be a symlink
+(a mounted volume); nothing below it is ever followed (``store_fs``). Writing through a symlinked
+folder raises StoreSymlink (a pre-image write fails closed); listing reports a symlinked folder or
+file as a problem (like a corrupt file, it is never used); ``prune`` refuses to run while there is
+one, so it never deletes anything outside the store.
+
+Concurrency: ``<store>/backups.lock`` is taken with ``flock``, shared by every backup write
+(pre-images, snapshots: from the daemon, ``backup create`` and ``restore`` alike) and exclusive by
+``prune``. A prune so works on a settled store and waits for a snapshot in progress instead of
+racing it, and a write waits for a prune in progress; writers never wait for one another. Both
+wait at most ``BUSY_TIMEOUT`` seconds, then StoreLocked.
+
 This adapter never logs: it returns data and raises StoreWriteFailed (retryable: disk full,
-read-only, permission), StoreCorrupt and BackupNotFound.
+read-only, permission), StoreCorrupt, StoreSymlink, StoreLocked and BackupNotFound.
 """
 
 from __future__ import annotations
 
 import builtins
 import codecs
+import fcntl
 import hashlib
 import json
 import math
 import os
 import re
-import stat
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from controller.adapters.atomic import write_atomic
-from controller.errors import BackupNotFound, StoreCorrupt, StoreWriteFailed
+from controller.adapters import store_fs
+from controller.adapters.atomic import write_atomic_at
+from controller.errors import BackupNotFound, StoreCorrupt, StoreLocked, StoreSymlink, StoreWriteFailed
 
 FORMAT_VERSION = 1
 PRE_IMAGE = "pre-image"
@@ -77,6 +91,7 @@ SNAPSHOTS_DIR = "snapshots"
 MAX_ENCODED_LENGTH = 120
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+BUSY_TIMEOUT = 60.0  # seconds a backup write waits for a prune (or a prune for the writes) before giving up
 
 _TAGS = {PRE_IMAGE: "pre", SNAPSHOT: "snap"}
 _KINDS_BY_TAG = {tag: kind for kind, tag in _TAGS.items()}
@@ -152,7 +167,10 @@ class BackupStore:
     """Pre-images and snapshots of tenants in one ``backups`` directory (created on the first write)."""
 
     def __init__(self, directory: Path, *, clock: Callable[[], float] = time.time) -> None:
-        self.directory = directory
+        # the store root (the folder holding ``backups``) may be a symlink; nothing below it may
+        self.root = store_fs.resolve_root(directory.parent)
+        self.directory = self.root / directory.name
+        self.lock_path = self.root / f"{directory.name}.lock"
         self._clock = clock
 
     # -- writing ------------------------------------------------------------------------------
@@ -207,11 +225,32 @@ class BackupStore:
         for name, value in (("revision", revision), ("cycle_id", cycle_id)):
             if value is not None and not isinstance(value, str):
                 raise TypeError(f"{name} must be a string or None, not {type(value).__name__}")
-        taken_at = float(self._clock())
         body = _canonical({"tenants": tenants, "settings": settings})
         digest = hashlib.sha256(body).hexdigest()
-        self._make_folders(folder)
-        backup_id, path = self._free_name(folder, taken_at, kind)
+        with self._locked(exclusive=False):
+            try:
+                with store_fs.open_dir(self.root, folder, create=True, mode=DIR_MODE) as folder_fd:
+                    taken_at = float(self._clock())  # under the lock: a prune waiting for us sees this backup
+                    return self._write(
+                        kind, operation, tenants, revision, cycle_id, folder, folder_fd, taken_at, body, digest
+                    )
+            except OSError as exc:
+                raise StoreWriteFailed(f"cannot create backup folder {folder}: {exc.strerror or exc}") from exc
+
+    def _write(
+        self,
+        kind: str,
+        operation: str,
+        tenants: builtins.list[dict[str, Any]],
+        revision: str | None,
+        cycle_id: str | None,
+        folder: Path,
+        folder_fd: int,
+        taken_at: float,
+        body: bytes,
+        digest: str,
+    ) -> BackupMeta:
+        backup_id, path = self._free_name(folder_fd, folder, taken_at, kind)
         tenant_ids = tuple(str(t["id"]) for t in tenants)
         meta = {
             "id": backup_id,
@@ -224,29 +263,56 @@ class BackupStore:
         }
         head = json.dumps(meta, ensure_ascii=False, separators=(",", ":")).encode(_UTF8, _SURROGATES)
         data = b"".join([_HEAD, head, b',"sha256":"', digest.encode(), b'","content":', body, b"}\n"])
-        write_atomic(path, data, mode=FILE_MODE)
+        try:
+            write_atomic_at(folder_fd, path, data, root=self.root, mode=FILE_MODE)
+        except OSError as exc:
+            raise StoreWriteFailed(f"cannot write {path}: {exc.strerror or exc}") from exc
         return BackupMeta(backup_id, kind, operation, taken_at, tenant_ids, revision, cycle_id, digest, len(data), path)
 
-    def _make_folders(self, folder: Path) -> None:
-        try:
-            self.directory.parent.mkdir(parents=True, exist_ok=True)
-            current = self.directory
-            current.mkdir(mode=DIR_MODE, exist_ok=True)
-            for part in folder.relative_to(self.directory).parts:
-                current = current / part
-                current.mkdir(mode=DIR_MODE, exist_ok=True)
-        except OSError as exc:
-            raise StoreWriteFailed(f"cannot create backup folder {folder}: {exc.strerror or exc}") from exc
-
     @staticmethod
-    def _free_name(folder: Path, taken_at: float, kind: str) -> tuple[str, Path]:
+    def _free_name(folder_fd: int, folder: Path, taken_at: float, kind: str) -> tuple[str, Path]:
         stamp = _stamp(taken_at)
         for _ in range(1000):
             backup_id = f"{stamp}-{_SEQUENCE.number(stamp):04x}{os.urandom(2).hex()}-{_TAGS[kind]}"
-            path = folder / f"{backup_id}.json"
-            if not os.path.lexists(path):
-                return backup_id, path
+            if store_fs.kind_at(folder_fd, f"{backup_id}.json") is None:
+                return backup_id, folder / f"{backup_id}.json"
         raise StoreWriteFailed(f"cannot write a backup in {folder}: no free file name for {stamp}")
+
+    @contextmanager
+    def _locked(self, *, exclusive: bool) -> Iterator[None]:
+        """``backups.lock``: shared by writes, exclusive for prune; StoreLocked after BUSY_TIMEOUT seconds."""
+        try:
+            with store_fs.open_dir(self.root, self.root, create=True) as root_fd:
+                fd = store_fs.open_at(
+                    root_fd,
+                    self.lock_path.name,
+                    os.O_RDWR | os.O_CREAT,
+                    FILE_MODE,
+                    shown=self.lock_path,
+                    root=self.root,
+                )
+        except OSError as exc:
+            raise StoreWriteFailed(f"cannot open {self.lock_path}: {exc.strerror or exc}") from exc
+        try:
+            deadline = time.monotonic() + BUSY_TIMEOUT
+            mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+            while True:
+                try:
+                    fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        waiting_for = "backups being written" if exclusive else "a prune"
+                        raise StoreLocked(
+                            f"backups in {self.directory} are busy: waited {BUSY_TIMEOUT:.0f}s for {waiting_for} "
+                            f"holding {self.lock_path}; try again"
+                        ) from None
+                    time.sleep(0.05)
+                except OSError as exc:
+                    raise StoreWriteFailed(f"cannot lock {self.lock_path}: {exc.strerror or exc}") from exc
+            yield
+        finally:
+            os.close(fd)  # drops the flock
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -265,11 +331,19 @@ class BackupStore:
         self, *, tenant_id: str | None = None, kind: str | None = None
     ) -> tuple[builtins.list[BackupMeta], builtins.list[tuple[Path, str]]]:
         """Like ``list``, but files whose metadata cannot be read are returned as (path, problem)."""
+        metas, problems, _links = self._scan(tenant_id=tenant_id, kind=kind)
+        return metas, problems
+
+    def _scan(
+        self, *, tenant_id: str | None, kind: str | None
+    ) -> tuple[builtins.list[BackupMeta], builtins.list[tuple[Path, str]], builtins.list[StoreSymlink]]:
+        """``scan``, plus the symlinks met (also among the problems), which ``prune`` refuses to run beside."""
         if kind not in (None, PRE_IMAGE, SNAPSHOT):
             raise ValueError(f"kind must be {PRE_IMAGE!r} or {SNAPSHOT!r}, not {kind!r}")
         problems: builtins.list[tuple[Path, str]] = []
+        links: builtins.list[StoreSymlink] = []
         metas: builtins.list[BackupMeta] = []
-        for path in self._backup_files(tenant_id=tenant_id, kind=kind, problems=problems):
+        for path in self._backup_files(tenant_id=tenant_id, kind=kind, problems=problems, links=links):
             try:
                 meta = self._head(path)
             except FileNotFoundError:
@@ -280,7 +354,7 @@ class BackupStore:
             if tenant_id is None or tenant_id in meta.tenant_ids:
                 metas.append(meta)
         metas.sort(key=_order)
-        return metas, sorted(problems)
+        return metas, sorted(problems), links
 
     def get(self, backup_id: str) -> BackupMeta:
         """One backup's metadata (checksum not verified); BackupNotFound, StoreCorrupt."""
@@ -359,7 +433,7 @@ class BackupStore:
         matches = sorted(
             {
                 path.stem
-                for path in self._backup_files(tenant_id=None, kind=None, problems=[])
+                for path in self._backup_files(tenant_id=None, kind=None, problems=[], links=[])
                 if path.stem.startswith(prefix) and _ID_RE.fullmatch(path.stem)
             }
         )
@@ -402,7 +476,16 @@ class BackupStore:
         """
         if max_age_days < 0 or keep_snapshots < 0 or math.isnan(max_age_days):
             raise ValueError("max_age_days and keep_snapshots must not be negative")
-        metas, _unreadable = self.scan()  # unreadable files are never candidates
+        if not os.path.lexists(self.directory):
+            return []  # no backups yet: nothing to lock, nothing created
+        with self._locked(exclusive=True):
+            return self._prune(max_age_days, keep_snapshots, dry_run)
+
+    def _prune(self, max_age_days: float, keep_snapshots: int, dry_run: bool) -> builtins.list[BackupMeta]:
+        metas, _unreadable, links = self._scan(tenant_id=None, kind=None)  # unreadable files are never candidates
+        if links:
+            # a symlink means the store was tampered with or mis-assembled: a human looks before anything goes
+            raise links[0]
         newest_first = sorted(metas, key=_order, reverse=True)
         valid: dict[Path, bool] = {}
 
@@ -432,7 +515,7 @@ class BackupStore:
                 continue
             if not dry_run:
                 try:
-                    os.unlink(meta.path)
+                    store_fs.unlink(self.root, meta.path)
                 except FileNotFoundError:
                     continue
                 except OSError as exc:
@@ -443,45 +526,60 @@ class BackupStore:
     def usage(self) -> tuple[int, int]:
         """(bytes, files) of everything under the backups folder."""
         total = count = 0
-        for root, _dirs, names in os.walk(self.directory):
-            for name in names:
-                try:
-                    info = os.lstat(os.path.join(root, name))
-                except OSError:
-                    continue
-                if stat.S_ISREG(info.st_mode):
-                    total += info.st_size
+        try:
+            for _path, kind, size in store_fs.walk(self.root, self.directory, lambda _path, _exc: None):
+                if kind == store_fs.FILE:
+                    total += size
                     count += 1
+        except StoreSymlink:
+            pass  # nothing behind a symlink is ours to count; list and verify report it
         return total, count
 
     # -- internals ----------------------------------------------------------------------------
 
     def _backup_files(
-        self, *, tenant_id: str | None, kind: str | None, problems: builtins.list[tuple[Path, str]]
+        self,
+        *,
+        tenant_id: str | None,
+        kind: str | None,
+        problems: builtins.list[tuple[Path, str]],
+        links: builtins.list[StoreSymlink],
     ) -> builtins.list[Path]:
         files: builtins.list[Path] = []
+
+        def entries(folder: Path, want_dirs: bool) -> builtins.list[str]:
+            return _entries(self.root, folder, problems, links, want_dirs=want_dirs)
+
         if kind in (None, PRE_IMAGE):
             base = self.directory / PRE_IMAGES_DIR
             if tenant_id is not None:
                 folders = [base / encode_tenant_id(tenant_id)]
             else:
-                folders = [base / name for name in _entries(base, problems, want_dirs=True)]
+                folders = [base / name for name in entries(base, True)]
             for folder in folders:
-                files.extend(folder / name for name in _entries(folder, problems, want_dirs=False))
+                files.extend(folder / name for name in entries(folder, False))
         if kind in (None, SNAPSHOT):
             folder = self.directory / SNAPSHOTS_DIR
-            files.extend(folder / name for name in _entries(folder, problems, want_dirs=False))
+            files.extend(folder / name for name in entries(folder, False))
         return files
 
     def _all_files(self, problems: builtins.list[tuple[Path, str]]) -> builtins.list[Path]:
-        def failed(exc: OSError) -> None:
-            if isinstance(exc, FileNotFoundError):
-                return  # no backups yet, or a folder pruned while we walked
-            problems.append((Path(exc.filename or self.directory), f"cannot be read: {exc.strerror or exc}"))
+        """Every regular file under the backups folder; symlinks and odd entries go to ``problems`` instead."""
+
+        def failed(path: Path, exc: OSError) -> None:
+            problems.append((path, f"cannot be read: {exc.strerror or exc}"))
 
         found: builtins.list[Path] = []
-        for root, _dirs, names in os.walk(self.directory, onerror=failed):
-            found.extend(Path(root, name) for name in names)
+        try:
+            for path, kind, _size in store_fs.walk(self.root, self.directory, failed):
+                if kind == store_fs.FILE:
+                    found.append(path)
+                elif kind == store_fs.SYMLINK:
+                    problems.append((path, _symlink_problem(store_fs.link_target(self.root, path))))
+                else:
+                    problems.append((path, "is not a regular file"))
+        except StoreSymlink as exc:
+            problems.append((Path(exc.path), _symlink_problem(exc.target)))
         return sorted(found)
 
     def _locate(self, backup_id: str, *, tenant_id: str | None = None) -> Path:
@@ -496,16 +594,24 @@ class BackupStore:
         else:
             base = self.directory / PRE_IMAGES_DIR
             first = [base / encode_tenant_id(tenant_id) / name] if tenant_id is not None else []
-            candidates = [*first, *(base / d / name for d in _entries(base, [], want_dirs=True))]
+            candidates = [*first, *(base / d / name for d in _entries(self.root, base, [], [], want_dirs=True))]
         for path in candidates:
-            if path.is_file():
-                return path
+            try:
+                with store_fs.open_dir(self.root, path.parent) as folder:
+                    if store_fs.kind_at(folder, path.name) is not None:
+                        return path  # a symlink or odd file is found, and reading it says what is wrong
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except StoreSymlink as exc:
+                raise _corrupt(Path(exc.path), _symlink_problem(exc.target)) from None
+            except OSError as exc:
+                raise _corrupt(path.parent, f"cannot be read: {exc.strerror or exc}") from None
         raise BackupNotFound(f"no backup {backup_id} in {self.directory}")
 
     def _head(self, path: Path) -> BackupMeta:
         """The metadata from the head of the file, checked against its path; checksum not verified."""
         try:
-            with path.open("rb") as handle:
+            with self._open(path) as handle:
                 size = os.fstat(handle.fileno()).st_size
                 chunk = handle.read(_HEAD_CHUNK)
                 found: tuple[Any, Any] | None = (
@@ -524,7 +630,8 @@ class BackupStore:
     def _load(self, path: Path) -> tuple[BackupMeta, builtins.list[dict[str, Any]], dict[str, dict[str, Any]]]:
         """Read the whole file and verify it; _Unusable says why not."""
         try:
-            raw = path.read_bytes()
+            with self._open(path) as handle:
+                raw = handle.read()
         except FileNotFoundError:
             raise
         except OSError as exc:
@@ -554,6 +661,14 @@ class BackupStore:
         if not set(settings) <= set(held):
             raise _Unusable("content.settings has settings for tenants the backup does not hold")
         return meta, tenants, settings
+
+    def _open(self, path: Path) -> BinaryIO:
+        """``path`` for reading, no symlink followed (_Unusable if one is in the way)."""
+        try:
+            return store_fs.open_read(self.root, path)
+        except StoreSymlink as exc:
+            via = None if Path(exc.path) == path else Path(exc.path)
+            raise _Unusable(_symlink_problem(exc.target, via=via)) from None
 
     def _load_or_raise(self, path: Path) -> tuple[BackupMeta, builtins.list[dict[str, Any]], dict[str, dict[str, Any]]]:
         try:
@@ -702,25 +817,49 @@ def _meta_from(raw: Any, sha256: Any, path: Path, size: int) -> BackupMeta:
     )
 
 
-def _entries(folder: Path, problems: builtins.list[tuple[Path, str]], *, want_dirs: bool) -> builtins.list[str]:
-    """Sub-folders, or backup file names (``*.json``, not temp files), of ``folder``; none if it is missing."""
+def _entries(
+    root: Path,
+    folder: Path,
+    problems: builtins.list[tuple[Path, str]],
+    links: builtins.list[StoreSymlink],
+    *,
+    want_dirs: bool,
+) -> builtins.list[str]:
+    """Sub-folders, or backup file names (``*.json``, not temp files), of ``folder``; none if it is missing.
+
+    A symlink (in the folder, or in place of it or of a folder above it) is never followed: it is
+    reported as a problem and collected in ``links``.
+    """
     names: builtins.list[str] = []
     try:
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if entry.name.startswith("."):
-                    continue
-                if want_dirs:
-                    wanted = entry.is_dir(follow_symlinks=False)
-                else:
-                    wanted = entry.name.endswith(".json") and entry.is_file(follow_symlinks=False)
-                if wanted:
-                    names.append(entry.name)
+        listing = store_fs.entries(root, folder)
     except (FileNotFoundError, NotADirectoryError):
+        return []
+    except StoreSymlink as exc:
+        problems.append((Path(exc.path), _symlink_problem(exc.target)))
+        links.append(exc)
         return []
     except OSError as exc:
         problems.append((folder, f"cannot be listed: {exc.strerror or exc}"))
+        return []
+    for name, kind in listing:
+        if name.startswith("."):
+            continue
+        if kind == store_fs.SYMLINK and (want_dirs or name.endswith(".json")):
+            target = store_fs.link_target(root, folder / name)
+            problems.append((folder / name, _symlink_problem(target)))
+            links.append(StoreSymlink(str(folder / name), target, root=str(root)))
+        elif kind == (store_fs.DIRECTORY if want_dirs else store_fs.FILE) and (want_dirs or name.endswith(".json")):
+            names.append(name)
     return names
+
+
+def _symlink_problem(target: str, *, via: Path | None = None) -> str:
+    what = "is a symlink" if via is None else f"is behind a symlink: {via}"
+    return (
+        f"{what} (to {target}); the store never follows symlinks, so it is not used, pruned or counted: "
+        "replace it with the real file or folder"
+    )
 
 
 def _in_backup_place(path: Path, directory: Path) -> bool:

@@ -92,6 +92,7 @@ from controller.errors import (
     DescopeUnreachable,
     DescopeValidationError,
 )
+from controller.redaction import Redactor
 
 T = TypeVar("T")
 E = TypeVar("E", bound=DescopeError)
@@ -167,7 +168,7 @@ class DescopeClient:
         self.host = urlsplit(self.base_url).netloc or self.base_url
         self.max_retries = max_retries
         self.max_retry_wait = max(0.0, max_retry_wait)
-        self._secret = management_key
+        self._redact = Redactor([management_key, f"{project_id}:{management_key}"])
         self._sleep = sleep
         self._clock = clock
         self._on_request = on_request
@@ -615,7 +616,7 @@ class DescopeClient:
 
     def _scrub(self, text: str) -> str:
         """Remove the management key from any text, in case a server or proxy echoes it back."""
-        return text.replace(self._secret, "***") if self._secret else text
+        return self._redact(text)
 
 
 def _retryable(exc: BaseException, statuses: frozenset[int]) -> bool:

@@ -33,12 +33,24 @@ PAT) accept. We chose the header over a credential helper because it needs no sh
 401 round trip. A URL with ``user:token@`` is stripped of it: the token is used as above (keeping that user
 name, which Bitbucket needs), and ``user@`` alone is taken as a bare token (GitHub's ``https://<token>@``
 form). An explicit ``token=`` wins over one in the URL. Over SSH a key file is used through
-``GIT_SSH_COMMAND="ssh -i <file> -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new -o BatchMode=yes"``
-(trust on first use, like Flux's default; ``BatchMode`` makes ssh fail instead of asking for a passphrase).
+``GIT_SSH_COMMAND="ssh -i <file> -o IdentitiesOnly=yes ... -o BatchMode=yes"`` (``BatchMode`` makes ssh
+fail instead of asking for a passphrase).
+
+Host keys. An SSH URL (``ssh://``, ``git+ssh://`` or scp-like ``git@host:org/repo``) needs
+``known_hosts_file``, the server's public key(s) as ``ssh-keyscan`` prints them (Flux and Argo CD ship
+known_hosts beside the credentials the same way): ssh then runs with ``StrictHostKeyChecking=yes``
+against that file alone (``UserKnownHostsFile=<file>``, ``GlobalKnownHostsFile=/dev/null``), so a server
+presenting any other key is refused. Trust on first use (``accept-new``) is no protection in a container
+whose ``~/.ssh/known_hosts`` is lost at every restart: each start would trust whoever answers, and whoever
+answers serves tenants.yaml, that is, the identity provider's tenants. Without the file an SSH URL is a
+ConfigError saying how to get it, unless ``insecure_accept_new_host_keys`` asks for trust on first use
+anyway; ``insecure_host_keys`` then tells the composition root to warn at every start. The file is
+checked at construction (exists, readable, holds host keys). Paths reach ssh absolute and escaped for
+ssh's own option parser (quotes, ``%`` tokens) inside the shell quoting git's ``sh -c`` needs.
 ``GIT_TERMINAL_PROMPT=0`` and an empty ``GIT_ASKPASS`` are always set, so git never waits for a password.
 
-Every message passes through this module's ``_redact`` (URL credentials and this source's secrets masked;
-the same masking as ``controller.engine.logs.redact``, which adapters may not import). The composition root
+Every message passes through this source's ``controller.redaction.Redactor`` (URL credentials and this
+source's secrets masked; the logs use the same module). The composition root
 should pass ``GitSource.secrets`` to ``register_secret`` so log lines are masked too. Every git process gets
 ``kill_after_timeout`` (GitPython kills it and its children); one lock serialises all git work of an instance.
 """
@@ -67,6 +79,7 @@ from controller.adapters.local_source import YAML_SUFFIXES
 from controller.adapters.source import Revision
 from controller.core.loader import LoadLimits
 from controller.errors import ConfigError, Problem, RevisionNotFound, SourceUnavailable, TenantsFileInvalid
+from controller.redaction import MASK, Redactor
 
 __all__ = ["FetchResult", "GitSource"]
 
@@ -75,8 +88,6 @@ FetchResult = Literal["success", "error", "skipped"]
 _DEFAULTS = LoadLimits()
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 _SHORT_SHA = re.compile(r"^[0-9a-fA-F]{4,40}$")
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s:]*(?::[^/@\s]*)?@")
-_MASK = "***"
 _SYMLINK_MODE = 0o120000
 _SUBMODULE_MODE = 0o160000
 _PINNED_NS = "refs/descope-gitops/pinned/"
@@ -104,12 +115,15 @@ class GitSource:
         cache_dir: Path,
         token: str | None = None,
         ssh_key_file: Path | None = None,
+        known_hosts_file: Path | None = None,
+        insecure_accept_new_host_keys: bool = False,
         timeout: float = 60.0,
         max_file_bytes: int = _DEFAULTS.max_file_bytes,
         max_total_bytes: int = _DEFAULTS.max_total_bytes,
         on_fetch: Callable[[str], None] | None = None,
     ) -> None:
         self._secrets: list[str] = []
+        self._redact = Redactor()  # URL credentials and this source's secrets, in every message
         clean_url, url_user, url_token = _split_credentials(url)
         if url_token:
             self._add_secret(url_token)
@@ -119,6 +133,7 @@ class GitSource:
         self.url = clean_url  # never carries credentials
         self._shown_url = self._redact(_mask_url(clean_url) if secret else clean_url)
         problems = _check_settings(clean_url, ref, path, timeout, has_token=bool(secret))
+        problems += _check_host_keys(clean_url, known_hosts_file, insecure_accept_new_host_keys)
         if problems:
             raise ConfigError([self._redact(p) for p in problems], source="git source settings")
         self.ref = ref
@@ -127,7 +142,10 @@ class GitSource:
         self.timeout = float(timeout)
         self.max_file_bytes = max_file_bytes
         self.max_total_bytes = max_total_bytes
-        self._ssh_key_file = Path(ssh_key_file) if ssh_key_file is not None else None
+        # absolute: git runs ssh from the cache's folder, not from where the daemon was started
+        self._ssh_key_file = Path(ssh_key_file).absolute() if ssh_key_file is not None else None
+        self._ssh = _ssh_host(clean_url) is not None
+        self._known_hosts_file = Path(known_hosts_file).absolute() if known_hosts_file is not None else None
         self._on_fetch = on_fetch
         self._pinned = ref if _SHA.match(ref) else None
         self._lock = threading.RLock()
@@ -136,6 +154,16 @@ class GitSource:
         self._env = self._build_env(url_user if url_token and not token else "x-access-token", secret)
 
     # -- public API ---------------------------------------------------------------------------------------
+
+    @property
+    def insecure_host_keys(self) -> bool:
+        """True when ssh trusts whatever host key the server presents first (the explicit opt-out): log it."""
+        return self._ssh and self._known_hosts_file is None
+
+    @property
+    def ssh_command(self) -> str | None:
+        """The ``GIT_SSH_COMMAND`` git runs ssh with, or None when git uses plain ``ssh`` (not an SSH URL)."""
+        return self._env.get("GIT_SSH_COMMAND")
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -488,6 +516,12 @@ class GitSource:
                 return ""
             detail = f": {self._redact(_trim(stderr))}" if stderr else f" (exit status {exc.status})"
             message = f"git {op} {where} failed{detail}"
+            if "Host key verification failed" in stderr and self._known_hosts_file is not None:
+                message += (
+                    f"; the server's host key is not in known_hosts_file {self._known_hosts_file}, or differs from "
+                    "it: if the host really changed its key, check the new one against the fingerprints it "
+                    "publishes before you replace the line (a different key may be a man-in-the-middle)"
+                )
             if not remote or _CORRUPTION.search(stderr):
                 self._suspect = f"git {op} failed in it"
                 message += "; the cache will be set aside and recloned on the next fetch"
@@ -508,11 +542,16 @@ class GitSource:
                 env[f"GIT_CONFIG_KEY_{n}"] = key
                 env[f"GIT_CONFIG_VALUE_{n}"] = value
             env["GIT_CONFIG_COUNT"] = str(first + len(config))
-        if self._ssh_key_file is not None:
-            env["GIT_SSH_COMMAND"] = (
-                f"ssh -i {shlex.quote(str(self._ssh_key_file))} -o IdentitiesOnly=yes "
-                "-o StrictHostKeyChecking=accept-new -o BatchMode=yes"
-            )
+        if self._ssh:
+            ssh = ["ssh"]
+            if self._ssh_key_file is not None:
+                ssh += ["-i", shlex.quote(str(self._ssh_key_file)), "-o", "IdentitiesOnly=yes"]
+            if self._known_hosts_file is not None:
+                known_hosts = shlex.quote(f"UserKnownHostsFile={_ssh_option_path(self._known_hosts_file)}")
+                ssh += ["-o", "StrictHostKeyChecking=yes", "-o", known_hosts, "-o", "GlobalKnownHostsFile=/dev/null"]
+            else:  # insecure_accept_new_host_keys (checked in __init__): trust on first use
+                ssh += ["-o", "StrictHostKeyChecking=accept-new"]
+            env["GIT_SSH_COMMAND"] = " ".join([*ssh, "-o", "BatchMode=yes"])
         return env
 
     # -- helpers ------------------------------------------------------------------------------------------
@@ -520,13 +559,7 @@ class GitSource:
     def _add_secret(self, value: str) -> None:
         if value and value not in self._secrets:
             self._secrets.append(value)
-
-    def _redact(self, text: str) -> str:
-        text = _URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{_MASK}@", text)
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            if len(secret) >= 4:
-                text = text.replace(secret, _MASK)
-        return text
+            self._redact.add(value)
 
     def _report(self, result: FetchResult) -> None:
         if self._on_fetch is not None:
@@ -558,7 +591,7 @@ def _mask_url(url: str) -> str:
     if not parts.scheme or not parts.netloc:
         return url
     host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, f"{_MASK}@{host}", parts.path, parts.query, parts.fragment))
+    return urlunsplit((parts.scheme, f"{MASK}@{host}", parts.path, parts.query, parts.fragment))
 
 
 def _check_settings(url: str, ref: str, path: str, timeout: float, *, has_token: bool) -> list[str]:
@@ -580,6 +613,93 @@ def _check_settings(url: str, ref: str, path: str, timeout: float, *, has_token:
     if not timeout > 0:
         problems.append(f"timeout: must be positive, not {timeout!r}")
     return problems
+
+
+_SCP_LIKE = re.compile(r"(?:[^@/]+@)?(?P<host>\[[^\]/]+\]|[^:/\[\]]+):(?!//)")
+_REMOTE_HELPER = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*::")
+_SSH_SCHEMES = frozenset({"ssh", "git+ssh", "ssh+git"})
+_MAX_KNOWN_HOSTS_BYTES = 1024 * 1024
+
+
+def _ssh_host(url: str) -> tuple[str, int | None] | None:
+    """(host, port) an SSH URL connects to, or None for any other URL (https, file, a local path).
+
+    Like git: ``ssh://`` (and ``git+ssh://``), or the scp-like ``[user@]host:path`` where no ``/``
+    comes before the first ``:``; ``transport::address`` names a remote helper, not a host.
+    """
+    if "://" in url:
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            return None
+        return (parts.hostname or "", port) if parts.scheme.lower() in _SSH_SCHEMES else None
+    match = _SCP_LIKE.match(url)
+    if match is None or _REMOTE_HELPER.match(url):
+        return None
+    return match.group("host").strip("[]"), None
+
+
+def _check_host_keys(url: str, known_hosts_file: Path | None, insecure: bool) -> list[str]:
+    """Why the SSH host key settings cannot be used, one line each (nothing for a URL that is not SSH)."""
+    target = _ssh_host(url)
+    if target is None:
+        return [
+            f"{key}: only used with an SSH URL (ssh://host/repo or git@host:org/repo); remove it"
+            for key, value in (("known_hosts_file", known_hosts_file), ("insecure_accept_new_host_keys", insecure))
+            if value
+        ]
+    if known_hosts_file is not None and insecure:
+        return [
+            "set known_hosts_file or insecure_accept_new_host_keys, not both "
+            "(with known_hosts_file, keys are checked strictly)"
+        ]
+    if known_hosts_file is None:
+        if insecure:
+            return []
+        host, port = target
+        keyscan = f"ssh-keyscan {f'-p {port} ' if port and port != 22 else ''}{host or '<host>'}"
+        return [
+            "known_hosts_file: an SSH URL needs the server's host key to check it against; without one, whoever "
+            "answers the connection (a man-in-the-middle) would be trusted and would serve tenants.yaml. Set "
+            '[source] known_hosts_file = "/path/to/known_hosts" (or DESCOPE_GITOPS_SOURCE__KNOWN_HOSTS_FILE) to a '
+            f"file with the host's lines from `{keyscan} > known_hosts`, after checking `ssh-keygen -lf "
+            "known_hosts` against the SSH key fingerprints your Git host publishes (on a workstation, "
+            "~/.ssh/known_hosts will do); or, knowingly, set "
+            "insecure_accept_new_host_keys = true to trust the first key presented at each start"
+        ]
+    return _known_hosts_problems(Path(known_hosts_file))
+
+
+def _known_hosts_problems(path: Path) -> list[str]:
+    """Whether the known_hosts file can be used: readable, small, with at least one host key line."""
+    where = f"known_hosts_file: {path}"
+    if any(c in str(path) for c in "\n\r\0") or "${" in str(path):
+        return [f"{where}: ssh would misread this path (a line break, NUL or '${{'); move the file to a plain path"]
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(_MAX_KNOWN_HOSTS_BYTES + 1)
+    except FileNotFoundError:
+        return [f"{where} does not exist (mount the known_hosts key of the git Secret there)"]
+    except IsADirectoryError:
+        return [f"{where} is a directory, not a known_hosts file"]
+    except OSError as exc:
+        return [f"{where} cannot be read: {exc.strerror or exc}"]
+    if len(data) > _MAX_KNOWN_HOSTS_BYTES:
+        return [f"{where} is larger than {_MAX_KNOWN_HOSTS_BYTES:,} bytes; it should hold a few host key lines"]
+    lines = [line.strip() for line in data.decode("utf-8", "replace").splitlines()]
+    if not any(line and not line.startswith("#") and len(line.split()) >= 3 for line in lines):
+        return [
+            f"{where} holds no host keys; expected lines like `github.com ssh-ed25519 AAAA...` "
+            "as `ssh-keyscan <host>` prints them"
+        ]
+    return []
+
+
+def _ssh_option_path(path: Path) -> str:
+    """``path`` as the value of an ssh ``-o`` option: quoted for ssh's parser, ``%`` not a token."""
+    escaped = str(path).replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
+    return f'"{escaped}"'
 
 
 def _normalise_path(path: str) -> str:

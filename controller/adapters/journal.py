@@ -5,7 +5,8 @@ ordered actions) written atomically when a cycle starts applying, then one appen
 finished action, flushed and fsync'd before the next is reported done. Appending keeps the cost
 of a 1000-action cycle linear. A crash can tear only the last line, which is ignored on read;
 a journal whose header cannot be read is moved aside and reported, never silently discarded.
-The file is removed when the cycle is closed in ``state.json``.
+The file is removed when the cycle is closed in ``state.json``. A symlink in its place is refused
+(StoreSymlink), never appended through (``store_fs``).
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from __future__ import annotations
 import json
 import os
 import threading
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from controller.adapters.atomic import fsync_directory, write_atomic
+from controller.adapters.atomic import write_atomic
+from controller.adapters.store_fs import fsync_dir, open_at, open_dir, read_bytes, rename, resolve_root, write_all
 from controller.errors import StoreCorrupt, StoreWriteFailed
 
 JOURNAL_FILE = "journal.jsonl"
@@ -63,9 +66,10 @@ class Journal:
     """Writes and reads ``journal.jsonl``; thread-safe (apply workers record concurrently)."""
 
     def __init__(self, directory: Path) -> None:
-        self.path = directory / JOURNAL_FILE
+        self.directory = resolve_root(directory)
+        self.path = self.directory / JOURNAL_FILE
         self._lock = threading.Lock()
-        self._handle: IO[bytes] | None = None
+        self._fd: int | None = None
 
     def begin(
         self, *, cycle_id: str, revision: str, plan_digest: str, started: float, actions: list[dict[str, str]]
@@ -80,9 +84,12 @@ class Journal:
         }
         with self._lock:
             self._close_handle()
-            write_atomic(self.path, (json.dumps(header, separators=(",", ":")) + "\n").encode())
+            write_atomic(self.path, (json.dumps(header, separators=(",", ":")) + "\n").encode(), root=self.directory)
             try:
-                self._handle = self.path.open("ab")
+                with open_dir(self.directory, self.directory) as folder:
+                    self._fd = open_at(
+                        folder, JOURNAL_FILE, os.O_WRONLY | os.O_APPEND, shown=self.path, root=self.directory
+                    )
             except OSError as exc:
                 raise StoreWriteFailed(f"cannot append to {self.path}: {exc.strerror or exc}") from exc
 
@@ -90,12 +97,11 @@ class Journal:
         """Mark one action finished (``error`` empty when it succeeded); durable on return."""
         line = json.dumps({"kind": kind, "tenant_id": tenant_id, "error": error}, separators=(",", ":")) + "\n"
         with self._lock:
-            if self._handle is None:
+            if self._fd is None:
                 raise StoreWriteFailed(f"journal {self.path} is not open")
             try:
-                self._handle.write(line.encode())
-                self._handle.flush()
-                os.fsync(self._handle.fileno())
+                write_all(self._fd, line.encode())
+                os.fsync(self._fd)
             except OSError as exc:
                 raise StoreWriteFailed(f"cannot append to {self.path}: {exc.strerror or exc}") from exc
 
@@ -104,10 +110,12 @@ class Journal:
         with self._lock:
             self._close_handle()
             try:
-                self.path.unlink(missing_ok=True)
+                with open_dir(self.directory, self.directory) as folder:
+                    with suppress(FileNotFoundError):
+                        os.unlink(JOURNAL_FILE, dir_fd=folder)
+                    fsync_dir(folder)
             except OSError as exc:
                 raise StoreWriteFailed(f"cannot remove {self.path}: {exc.strerror or exc}") from exc
-            fsync_directory(self.path.parent)
 
     def close(self) -> None:
         """Release the file handle, leaving the journal on disk (shutdown mid-cycle)."""
@@ -115,16 +123,14 @@ class Journal:
             self._close_handle()
 
     def _close_handle(self) -> None:
-        if self._handle is not None:
-            try:
-                self._handle.close()
-            finally:
-                self._handle = None
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
 
     def read_open(self, *, keep_aside: bool = True) -> OpenJournal | None:
         """The journal of an interrupted cycle, or None; StoreCorrupt (kept aside by writers) if unreadable."""
         try:
-            raw = self.path.read_bytes()
+            raw = read_bytes(self.directory, self.path)
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -144,8 +150,12 @@ class Journal:
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             if not keep_aside:
                 raise StoreCorrupt(f"{self.path} has an unreadable header ({exc})") from exc
-            kept = self.path.with_name(f"{JOURNAL_FILE}.corrupt-{os.getpid()}")
-            os.replace(self.path, kept)
+            try:
+                # pid and random, like state.json: a container's pid 1 repeats across restarts
+                stamp = f"{os.getpid()}-{int.from_bytes(os.urandom(3), 'big'):06x}"
+                kept = rename(self.directory, self.path, f"{JOURNAL_FILE}.corrupt-{stamp}")
+            except OSError as move:
+                raise StoreWriteFailed(f"cannot move corrupt {self.path} aside: {move.strerror or move}") from move
             raise StoreCorrupt(
                 f"{self.path} has an unreadable header ({exc}); moved to {kept}. The interrupted cycle "
                 "cannot be resumed from it; the next cycle re-reads Descope and plans afresh"

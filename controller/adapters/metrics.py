@@ -25,6 +25,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from controller import __version__
+from controller.adapters.restores_log import read_restores
 
 PREFIX = "descope_gitops_"
 CYCLE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
@@ -46,11 +47,7 @@ class _RestoresCollector(Collector):
         )
         counts: dict[str, int] = {}
         if self.path is not None:
-            try:
-                lines = self.path.read_text(encoding="utf-8").splitlines()
-            except OSError:
-                lines = []
-            for line in lines:
+            for line in read_restores(self.path):
                 try:
                     result = str(json.loads(line)["result"])
                 except (ValueError, KeyError, TypeError):

@@ -5,7 +5,8 @@ One JSON file, ``state.json``, under the store directory, written atomically and
 aside (``state.json.corrupt-<pid>-<rand>``), never deleted, and reported as StoreCorrupt so a
 human decides. The journal of the cycle in flight lives beside it (``journal.py``), and so does
 the suspend flag (``suspend.json``), which one-shot commands write and the daemon only reads, so
-the two never overwrite each other's state.
+the two never overwrite each other's state. A symlink in place of either file is refused
+(StoreSymlink), never read or written through (``store_fs``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.adapters.atomic import write_atomic
+from controller.adapters.store_fs import read_bytes, rename, resolve_root
 from controller.core.flapping import Hold, Revert
 from controller.errors import StoreCorrupt, StoreWriteFailed
 
@@ -159,9 +161,9 @@ class StateStore:
     """Reads and writes ``state.json`` (and reads/writes the suspend flag) in one store directory."""
 
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.path = directory / STATE_FILE
-        self.suspend_path = directory / SUSPEND_FILE
+        self.directory = resolve_root(directory)
+        self.path = self.directory / STATE_FILE
+        self.suspend_path = self.directory / SUSPEND_FILE
 
     def load(self, *, keep_aside: bool = True) -> ControllerState:
         """The saved state, a fresh one if there is none, or StoreCorrupt.
@@ -179,7 +181,7 @@ class StateStore:
 
     def save(self, state: ControllerState) -> None:
         data = json.dumps(state.to_json(), indent=1, sort_keys=True).encode()
-        write_atomic(self.path, data)
+        write_atomic(self.path, data, root=self.directory)
 
     def suspend_flag(self) -> SuspendFlag:
         # never moved aside: while it is unreadable the daemon stays suspended (the safe reading)
@@ -194,11 +196,11 @@ class StateStore:
             raise self._corrupt(self.suspend_path, exc, keep_aside=False) from exc
 
     def set_suspend(self, flag: SuspendFlag) -> None:
-        write_atomic(self.suspend_path, json.dumps(asdict(flag), indent=1).encode())
+        write_atomic(self.suspend_path, json.dumps(asdict(flag), indent=1).encode(), root=self.directory)
 
     def _read_json(self, path: Path, *, keep_aside: bool) -> Any:
         try:
-            raw = path.read_bytes()
+            raw = read_bytes(self.directory, path)
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -225,9 +227,7 @@ class StateStore:
 
     def _keep_aside(self, path: Path) -> Path:
         stamp = f"{os.getpid()}-{int.from_bytes(os.urandom(3), 'big'):06x}"
-        target = path.with_name(f"{path.name}.corrupt-{stamp}")
         try:
-            os.replace(path, target)
+            return rename(self.directory, path, f"{path.name}.corrupt-{stamp}")
         except OSError as exc:
             raise StoreWriteFailed(f"cannot move corrupt {path} aside: {exc.strerror or exc}") from exc
-        return target

@@ -9,7 +9,18 @@ The loader is pure (bytes in, data out) and treats its input as hostile:
 - scalars are resolved like PyYAML's SafeLoader (YAML 1.1: ``yes`` is a boolean, ``0x1f`` an int),
   except that timestamps stay strings, so every value is plain JSON data;
 - duplicate keys, which PyYAML silently accepts, are reported;
-- merge keys (``<<: *defaults``) work as in PyYAML: explicit keys win over merged ones.
+- merge keys (``<<: *defaults``) work as in PyYAML: explicit keys win over merged ones;
+- ids and names a reviewer could not tell apart are refused (Unicode TR39, ``controller.core.confusables``):
+  one that mixes scripts (an id as a whole, a name word by word, at TR39's Highly Restrictive level, so
+  Japanese, Chinese and Korean written beside Latin pass, and so does a name in one other script), and
+  two ids, or two names ignoring case, with the same skeleton of their NFKC form (a Cyrillic or Greek
+  letter for a Latin one, full-width letters, an invisible zero-width character): the later line is
+  reported, naming the earlier.
+  Two all-ASCII strings are never compared: TR39 would refuse ``tenant-1`` beside ``tenant-l`` or
+  ``team-0`` beside ``team-O``, but such ids are legitimate, tell apart in a diff's monospace font, and
+  an all-ASCII file (nearly every one) then costs one ``isascii()`` per id and name, no Unicode data.
+  A string with any non-ASCII character is compared against every other, ASCII ones included
+  (``p\\u0430ypa1`` against ``paypal``), by looking up its few ASCII spellings, not by keying all.
 
 libyaml's C parser is used when PyYAML was built with it, the pure-Python parser otherwise; both
 feed the same composer, so messages and line numbers agree. Each tenant is validated as soon as
@@ -18,7 +29,7 @@ paused during a load (it only slows down building millions of small acyclic obje
 
 A file that fails is rejected whole: ``parse_tenant_files`` either returns the complete state or
 raises ``TenantsFileInvalid`` with all the problems found (up to ``LoadLimits.max_problems``),
-sorted by file and line. Cross-file rules (unique ids and names, declared parents, no parent
+sorted by file and line. Cross-file rules (unique ids, unique names whatever their case, declared parents, no parent
 cycles) run over all files together.
 """
 
@@ -48,6 +59,14 @@ from yaml.events import (
 )
 from yaml.nodes import ScalarNode
 
+from controller.core.confusables import (
+    ascii_sources,
+    character,
+    confusable_characters,
+    lookalike_key,
+    mixed_script_words,
+    mixed_scripts,
+)
 from controller.core.model import (
     MAX_ID_LENGTH,
     MAX_NAME_LENGTH,
@@ -716,8 +735,13 @@ class _Validator:
         self.limits = limits
         self.attributes = attributes  # the project's definitions, when known
         self.tenants: list[DesiredTenant] = []
-        self.ids: dict[str, tuple[str, int]] = {}  # id -> (file, line) of its tenant
-        self.names: dict[str, tuple[str, int]] = {}  # name -> (file, line) of its tenant
+        self.ids: dict[str, tuple[str, int, int]] = {}  # id -> (file, line of its tenant, line of the id)
+        # casefolded name -> (file, line of its tenant, name as written, line of the name): Descope's names are
+        # unique whatever the case
+        self.names: dict[str, tuple[str, int, str, int]] = {}
+        # the ids, and the keys of self.names, that are not all ASCII: the only ones the TR39 checks start from
+        self.unusual_ids: list[str] = []
+        self.unusual_names: list[str] = []
         self.parents: list[tuple[str, str, str, int]] = []  # (id, parent, file, line)
         self.all_ids: set[str] = set()
         self.incomplete = False  # some file failed to compose: undeclared parents may be declared there
@@ -828,19 +852,25 @@ class _Validator:
                 )
                 ok = False
             else:
-                self.ids[tenant_id] = where
+                self.ids[tenant_id] = (*where, item_line if aliased else entries["id"][2])
+                if not tenant_id.isascii():
+                    self.unusual_ids.append(tenant_id)
         name = fields.get("name")
         if isinstance(name, str):
-            first = self.names.get(name)
-            if first is not None:
+            folded = name.casefold()
+            first_name = self.names.get(folded)
+            if first_name is not None:
+                case = "" if first_name[2] == name else f" as {_q(first_name[2])}"
                 self.add(
                     item_line if aliased else entries["name"][2],
-                    f"duplicate tenant name {_q(name)}: also used at {first[0]}:{first[1]} "
-                    "(names are unique per project)",
+                    f"duplicate tenant name {_q(name)}: also used at {first_name[0]}:{first_name[1]}{case} "
+                    f"(names are unique per project{', whatever the case' if case else ''})",
                 )
                 ok = False
             else:
-                self.names[name] = where
+                self.names[folded] = (*where, name, item_line if aliased else entries["name"][2])
+                if not name.isascii():
+                    self.unusual_names.append(folded)
         parent = fields.get("parent")
         if tenant_id is not None and isinstance(parent, str) and parent:
             self.parents.append((tenant_id, parent, self.file_name, entries["parent"][2]))
@@ -1066,7 +1096,8 @@ class _Validator:
     # -- across all files -----------------------------------------------------------------------
 
     def finish(self) -> None:
-        """Parent rules, which need every tenant of every file: declared, not self, no cycles."""
+        """Rules that need every tenant of every file: parents (declared, not self, no cycles) and lookalikes."""
+        self.lookalikes()
         parent_of: dict[str, tuple[str, str, int]] = {}
         for tenant_id, parent, file, line in self.parents:
             self.file_name = file
@@ -1101,6 +1132,83 @@ class _Validator:
                 self.add(line, f"parent cycle {chain}" + (f" (see {others})" if others else ""))
             for member in path:
                 state[member] = 2
+
+    def lookalikes(self) -> None:
+        """Unicode TR39: an id or name that mixes scripts, or that looks the same as another one.
+
+        See the module docstring for what counts. The work starts from the non-ASCII ids and names
+        only: the ASCII strings that could look like one of them are found by spelling its lookalike
+        key back in ASCII (``ascii_sources``) and looking those up, so an ASCII id or name costs
+        nothing here even when a few non-ASCII ones sit among 100k of them.
+        """
+        ids = [(i, *self.ids[i]) for i in self.unusual_ids]
+        names = [(name, file, line, at) for file, line, name, at in map(self.names.__getitem__, self.unusual_names)]
+        for kind, unusual in (("id", ids), ("name", names)):
+            if unusual:
+                self.lookalikes_of(kind, unusual)
+
+    def lookalikes_of(self, kind: str, unusual: list[tuple[str, str, int, int]]) -> None:
+        """The TR39 checks for the non-ASCII ids (or names) ``unusual``, each (text, file, line, place)."""
+        ignore_case = kind == "name"
+        groups: dict[str, list[tuple[str, str, int, int]]] = {}
+        for entry in unusual:
+            groups.setdefault(lookalike_key(entry[0], ignore_case=ignore_case), []).append(entry)
+        every_ascii: dict[str, list[tuple[str, str, int, int]]] | None = None
+        order = self.problems.order
+        reported: set[str] = set()
+        for key, members in groups.items():
+            sources = ascii_sources(key, ignore_case=ignore_case)
+            if sources is None:  # too many ASCII spellings to try: key every ASCII string instead (rare)
+                if every_ascii is None:
+                    every_ascii = self.ascii_by_key(kind)
+                members = members + every_ascii.get(key, [])
+            else:
+                members = members + [found for source in sources if (found := self.entry(kind, source))]
+            # a non-ASCII name can be its own ASCII spelling once case-folded ("ß" is keyed "ss"): once each
+            members = sorted(dict.fromkeys(members), key=lambda m: (order.get(m[1], -1), m[2], m[3]))
+            first = members[0]
+            for text, file, _line, at in members[1:]:
+                if text.isascii() and first[0].isascii():
+                    continue  # two ASCII strings are never compared (module docstring)
+                chars = _characters(confusable_characters(text, first[0], ignore_case=ignore_case))
+                self.file_name = file
+                self.add(
+                    at,
+                    f"{kind} {_q(text)} looks the same as {kind} {_q(first[0])} at {first[1]}:{first[2]} "
+                    f"(confusable characters: {chars}); reviewers cannot tell them apart, so rename one",
+                )
+                reported.add(text)
+        for text, file, _line, at in unusual:
+            if text in reported:
+                continue  # one problem per string: looking like another says it all
+            mixed = mixed_script_words(text) if ignore_case else mixed_scripts(text)
+            if mixed is not None:
+                self.file_name = file
+                self.add(
+                    at,
+                    f"{kind} {_q(text)} mixes scripts{' within a word' if ignore_case else ''}: "
+                    f"{_characters(mixed.odd)} ({', '.join(mixed.odd_scripts)}) among {mixed.main}; "
+                    "reviewers cannot see the difference, so write it in one script",
+                )
+
+    def entry(self, kind: str, text: str) -> tuple[str, str, int, int] | None:
+        """(text as written, file, line, place) of the tenant with this id, or this name in any case."""
+        if kind == "id":
+            place = self.ids.get(text)
+            return (text, *place) if place is not None else None
+        found = self.names.get(text)
+        return (found[2], found[0], found[1], found[3]) if found is not None else None
+
+    def ascii_by_key(self, kind: str) -> dict[str, list[tuple[str, str, int, int]]]:
+        """Every ASCII id (or name) by its lookalike key: the slow way, when spelling a key back explodes."""
+        keyed: dict[str, list[tuple[str, str, int, int]]] = {}
+        texts = self.ids if kind == "id" else self.names
+        for text in texts:
+            if text.isascii():
+                found = self.entry(kind, text)
+                if found is not None:
+                    keyed.setdefault(lookalike_key(found[0], ignore_case=kind == "name"), []).append(found)
+        return keyed
 
 
 _CHECK_BY_KIND: Final[dict[Kind, _Check]] = {
@@ -1146,6 +1254,12 @@ def _huge_number(text: str) -> str:
         f"{_q(text)} is a number of {len(text):,} characters, too large to read "
         "(the limit is 64 bits); no tenants.yaml field takes a number that large"
     )
+
+
+def _characters(chars: tuple[str, ...], limit: int = 4) -> str:
+    """Characters as a reviewer can look them up (``U+0430 CYRILLIC SMALL LETTER A``), the first few."""
+    shown = ", ".join(character(c) for c in chars[:limit])
+    return shown + (f" and {len(chars) - limit} more" if len(chars) > limit else "")
 
 
 def _clip(text: str, limit: int = 60) -> str:

@@ -1,8 +1,8 @@
 """Backups in the cycle: a pre-image before every update and delete, and full snapshots.
 
 ``PreImageHooks`` plugs into apply's ``before_write`` seam and fails closed: if the pre-image
-cannot be written (full disk, read-only volume, permission) the write it protects is not made,
-the action fails with that reason, and the other tenants go on. Snapshots read every live tenant
+cannot be written (full disk, read-only volume, permission, a symlink in the store) the write it
+protects is not made, the action fails with that reason, and the other tenants go on. Snapshots read every live tenant
 with one call and store them with the session settings we know, then apply retention.
 """
 
@@ -16,7 +16,7 @@ from loguru import logger
 from controller.core.model import LiveTenant
 from controller.core.plan import Action, ActionKind
 from controller.engine.apply import ActionResult, WriteHooks
-from controller.errors import DescopeAuthError, DescopeError, StoreWriteFailed
+from controller.errors import DescopeAuthError, DescopeError, StoreError, StoreWriteFailed
 
 if TYPE_CHECKING:
     from controller.adapters.backup_store import BackupMeta, BackupStore
@@ -63,7 +63,7 @@ class PreImageHooks(WriteHooks):
                 revision=self.revision,
                 cycle_id=self.cycle_id,
             )
-        except StoreWriteFailed as exc:
+        except StoreError as exc:  # full disk, read-only, a symlinked folder, backups busy: no write
             self.on_backup("pre-image", False)
             raise StoreWriteFailed(f"backup of {action.tenant_id} failed, so it was not changed: {exc}") from exc
         self.on_backup("pre-image", True)

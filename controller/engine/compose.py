@@ -121,6 +121,8 @@ def source_from_settings(settings: Settings, *, on_fetch: Callable[[str], None] 
         cache_dir=Path(settings.store.dir) / "git-cache",
         token=token,
         ssh_key_file=settings.source.ssh_key_file,
+        known_hosts_file=settings.source.known_hosts_file,
+        insecure_accept_new_host_keys=settings.source.insecure_accept_new_host_keys,
         timeout=settings.source.timeout,
         on_fetch=on_fetch,
     )
@@ -191,6 +193,13 @@ def daemon(settings: Settings) -> Iterator[Daemon]:
     metrics.report_policy.set(1 if settings.reconcile.drift_policy == "report" else 0)
     observer = CycleObserver(metrics)
     source = source_from_settings(settings, on_fetch=metrics.on_fetch)
+    if getattr(source, "insecure_host_keys", False):  # said at every start, for as long as it is set
+        logger.warning(
+            "[source] insecure_accept_new_host_keys is set: ssh trusts whatever host key the server of {} "
+            "presents first, so a man-in-the-middle on that connection would serve tenants.yaml and through it "
+            "the Descope tenants; set known_hosts_file instead",
+            getattr(source, "url", "the git source"),
+        )
     backups = backup_store(settings)
     _seed_metrics(observer, store, backups)
     with descope_client(settings, on_request=metrics.on_request) as client:

@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
-import threading
 from typing import TYPE_CHECKING, Any, TextIO
 
 from loguru import logger
 
+from controller.redaction import MASK as REDACTION_MASK
+from controller.redaction import Redactor
+
 if TYPE_CHECKING:
     from loguru import Record
 
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s:]*(?::[^/@\s]*)?@")
-_secrets: set[str] = set()
-_lock = threading.Lock()
-MASK = "***"
+_redactor = Redactor()
+MASK = REDACTION_MASK
 MAX_VALUE_CHARS = 120
 
 
@@ -38,18 +37,12 @@ def shown(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
 
 def register_secret(value: str | None) -> None:
     """Mask ``value`` (and its ``project:key`` bearer form is covered by substring) in all logs."""
-    if value and len(value) >= 4:
-        with _lock:
-            _secrets.add(value)
+    _redactor.add(value)
 
 
 def redact(text: str) -> str:
     """``text`` with every registered secret and URL credential replaced by ``***``."""
-    text = _URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{MASK}@", text)
-    for secret in sorted(_secrets, key=len, reverse=True):
-        if secret in text:
-            text = text.replace(secret, MASK)
-    return text
+    return _redactor(text)
 
 
 def _redact_value(value: Any) -> Any:

@@ -10,8 +10,9 @@ resume, keeps the tenants it had created in the inventory, then re-reads Descope
 afresh: actions that had finished (including a create whose answer was lost) are already true
 live and are not repeated.
 
-A revision that fails to validate is refused whole; the last good revision (kept in memory, or
-read back from the source by its id after a restart) stays enforced.
+A revision that fails to validate is refused whole, and a source that cannot be read (the Git
+remote down, moved, or its ref deleted) is waited out; either way the last good revision (kept in
+memory, or read back from the local cache by its id after a restart) stays enforced.
 
 Flapping (``core.flapping``): the drift corrections made and the tenants held are kept in the
 state store; a held tenant's drift is reported, not corrected, and the start and end of a hold
@@ -39,7 +40,14 @@ from controller.descope_api import AttributeDefinition
 from controller.engine.apply import ActionResult, ApplyResult, TenantWriter, WriteHooks, apply_plan
 from controller.engine.backups import PreImageHooks
 from controller.engine.flapping import note, released_line, started_line
-from controller.errors import DescopeAuthError, DescopeError, DescopeGitopsError, SourceError, TenantsFileInvalid
+from controller.errors import (
+    DescopeAuthError,
+    DescopeError,
+    DescopeGitopsError,
+    SourceError,
+    SourceUnavailable,
+    TenantsFileInvalid,
+)
 
 if TYPE_CHECKING:
     from controller.adapters.backup_store import BackupStore
@@ -217,7 +225,19 @@ class Reconciler:
         self.on_resume(open_journal)
 
     def _desired(self, report: CycleReport, state: ControllerState, log: Any) -> tuple[Revision, DesiredState]:
-        revision = self.source.fetch()
+        try:
+            revision = self.source.fetch()
+        except SourceUnavailable as exc:
+            # the remote is down, moved or lost its ref: keep enforcing what was last applied (from the
+            # local cache), as Flux keeps its last artifact; the cycle still counts as unavailable
+            fallback = self._last_good(state)
+            if fallback is None:
+                raise
+            report.status, report.error = "unavailable", exc
+            note = f"source unavailable; last good revision {fallback[0].id} stays enforced"
+            log.error("cannot read the source: {}; {}", exc, note)
+            report.notes.append(note)
+            return fallback
         report.revision = revision
         if self.last_good is not None and self.last_good[0].id == revision.id:
             return self.last_good  # an unchanged revision is not parsed again (most of a 100k cycle)
@@ -276,7 +296,7 @@ class Reconciler:
 
     def _run(self, report: CycleReport, state: ControllerState, options: CycleOptions, log: Any) -> None:
         revision, desired = self._desired(report, state, log)
-        refused = report.status == "invalid"
+        refused = report.status in ("invalid", "unavailable")  # the cycle enforces the last good revision
         report.desired, report.enforced_revision = desired, revision.id
         report.flapping = dict(state.flapping)
         log = log.bind(revision=(report.revision or revision).id)
@@ -474,7 +494,7 @@ class Reconciler:
         updated = {r.action.tenant_id for r in applied.succeeded if r.action.kind is ActionKind.UPDATE}
         corrected = {tid: changes for tid, changes in flapping.corrections.items() if tid in updated}
         state.corrections = remember(state.corrections, corrected, now=now)
-        if applied.status != "failed" and report.status != "invalid":
+        if applied.status != "failed" and report.status not in ("invalid", "unavailable"):
             state.last_applied_revision = revision.id
             state.last_applied_count = len(desired.tenants)
             state.last_applied_at = now

@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 
 from controller.adapters import backup_store
 from controller.adapters.backup_store import BackupMeta, BackupStore, encode_tenant_id
-from controller.errors import BackupNotFound, StoreCorrupt, StoreWriteFailed
+from controller.errors import BackupNotFound, StoreCorrupt, StoreSymlink, StoreWriteFailed
 
 DAY = 86400.0
 T0 = 1_763_785_812.123456  # 2025-11-22T04:30:12.123456Z
@@ -442,15 +441,17 @@ def test_an_unreadable_file_that_might_be_newer_blocks_tenant_at(tmp_path: Path)
 # -- write failures ----------------------------------------------------------------------------------------
 
 
-def dev_full_mkstemp(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = tempfile.mkstemp
+def dev_full_temp_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = os.open
 
-    def mkstemp(*args: Any, **kwargs: Any) -> tuple[int, str]:
-        fd, name = real(*args, **kwargs)  # the temp file really exists, and must be cleaned up
+    def open_(name: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        fd = real(name, flags, *args, **kwargs)  # the temp file really exists, and must be cleaned up
+        if not (flags & os.O_CREAT and str(name).endswith(".tmp")):
+            return fd
         os.close(fd)
-        return os.open("/dev/full", os.O_WRONLY), name
+        return real("/dev/full", os.O_WRONLY)
 
-    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(os, "open", open_)
 
 
 def fsync_enospc(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -460,11 +461,11 @@ def fsync_enospc(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "fsync", fsync)
 
 
-@pytest.mark.parametrize("make_disk_full", [dev_full_mkstemp, fsync_enospc])
+@pytest.mark.parametrize("make_disk_full", [dev_full_temp_files, fsync_enospc])
 def test_full_disk_fails_closed_naming_file_and_reason(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_disk_full: Any
 ) -> None:
-    if make_disk_full is dev_full_mkstemp and not os.path.exists("/dev/full"):
+    if make_disk_full is dev_full_temp_files and not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full on this system")
     store, clock = make_store(tmp_path)
     earlier = store.save_pre_image(tenant("acme"), operation="update")
@@ -489,11 +490,28 @@ def test_read_only_store_fails_closed(tmp_path: Path, monkeypatch: pytest.Monkey
     store, _ = make_store(tmp_path)
     earlier = store.save_snapshot([tenant("a")])
 
-    def read_only(*args: Any, **kwargs: Any) -> Any:
-        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(args[0]) if args else "")
+    real_open = os.open
 
-    monkeypatch.setattr(tempfile, "mkstemp", read_only)
-    monkeypatch.setattr(os, "mkdir", read_only)
+    def read_only(path: Any) -> OSError:
+        return OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+    def open_(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if flags & os.O_CREAT:  # as a read-only mount answers: nothing new can be made, what exists opens
+            try:
+                return real_open(path, flags & ~os.O_CREAT & ~os.O_EXCL, *args, **kwargs)
+            except FileNotFoundError:
+                raise read_only(path) from None
+        return real_open(path, flags, *args, **kwargs)
+
+    def mkdir(path: Any, mode: int = 0o777, *, dir_fd: int | None = None) -> None:
+        try:
+            os.stat(path, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            raise read_only(path) from None
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path))
+
+    monkeypatch.setattr(os, "open", open_)
+    monkeypatch.setattr(os, "mkdir", mkdir)
     with pytest.raises(StoreWriteFailed, match="Read-only file system") as info:
         store.save_snapshot([tenant("a")])
     assert str(store.directory / "snapshots") in str(info.value)
@@ -600,6 +618,83 @@ def test_usage_counts_every_file_and_verify_reports_stray_ones(tmp_path: Path) -
     assert store.list() == metas  # temp files are not backups
     [(path, problem)] = store.verify()
     assert path == leftover and "interrupted write" in problem
+
+
+# -- symlinks: nothing outside the store is written, read, counted or deleted ----------------------------------
+
+
+def files_and_times(root: Path) -> dict[Path, tuple[bytes, int]]:
+    return {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in all_files(root)}
+
+
+def old_backups_elsewhere(tmp_path: Path) -> BackupStore:
+    """A real backups folder outside the store, with old backups a prune would remove if it got there."""
+    elsewhere, clock = make_store(tmp_path / "elsewhere")
+    at_day(elsewhere, clock, 1, lambda s: s.save_snapshot([tenant("a")]))
+    at_day(elsewhere, clock, 2, lambda s: s.save_snapshot([tenant("a")]))
+    at_day(elsewhere, clock, 3, lambda s: s.save_pre_image(tenant("a"), operation="update"))
+    at_day(elsewhere, clock, 4, lambda s: s.save_pre_image(tenant("a"), operation="update"))
+    return elsewhere
+
+
+def test_a_symlinked_backups_folder_is_never_written_read_pruned_or_counted(tmp_path: Path) -> None:
+    elsewhere = old_backups_elsewhere(tmp_path)
+    before = files_and_times(elsewhere.directory)
+    store, clock = make_store(tmp_path)
+    store.directory.parent.mkdir(parents=True)
+    store.directory.symlink_to(elsewhere.directory)
+    clock.now = T0 + 100 * DAY
+    refused = f"^{store.directory} is a symlink \\(to {elsewhere.directory}\\)"
+
+    with pytest.raises(StoreSymlink, match=refused):
+        store.save_snapshot([tenant("a")])
+    with pytest.raises(StoreSymlink, match=refused):
+        store.save_pre_image(tenant("a"), operation="update")
+    with pytest.raises(StoreSymlink, match=refused):
+        store.prune(max_age_days=1, keep_snapshots=1)
+    with pytest.raises(StoreCorrupt, match=f"{store.directory} is a symlink"):
+        store.tenant_at("a")
+    [(path, problem)] = store.verify()
+    assert path == store.directory and problem.startswith(f"is a symlink (to {elsewhere.directory})")
+    assert store.usage() == (0, 0)
+    assert files_and_times(elsewhere.directory) == before
+
+
+def test_a_symlinked_tenant_folder_is_refused_and_the_other_tenants_go_on(tmp_path: Path) -> None:
+    elsewhere = old_backups_elsewhere(tmp_path)
+    before = files_and_times(elsewhere.directory)
+    store, clock = make_store(tmp_path)
+    at_day(store, clock, 50, lambda s: s.save_snapshot([tenant("a"), tenant("b")]))  # makes old "a" prunable
+    link = store.directory / "pre-images" / "a"
+    link.parent.mkdir()
+    link.symlink_to(elsewhere.directory / "pre-images" / "a")
+    clock.now = T0 + 100 * DAY
+
+    with pytest.raises(StoreSymlink, match=f"^{link} is a symlink"):
+        store.save_pre_image(tenant("a"), operation="update")  # the write it protects is not made
+    assert store.save_pre_image(tenant("b"), operation="update").path.parent == store.directory / "pre-images" / "b"
+    with pytest.raises(StoreSymlink, match=f"^{link} is a symlink"):
+        store.prune(max_age_days=30, keep_snapshots=1)
+    metas, problems = store.scan(tenant_id="a")
+    assert [m.kind for m in metas] == ["snapshot"] and [p for p, _ in problems] == [link]
+    assert [p for p, _ in store.verify()] == [link]
+    assert files_and_times(elsewhere.directory) == before
+
+
+def test_a_symlinked_backup_file_is_not_read_and_not_counted(tmp_path: Path) -> None:
+    elsewhere = old_backups_elsewhere(tmp_path)
+    real = elsewhere.list(kind="snapshot")[-1]
+    store, _ = make_store(tmp_path)
+    mine = store.save_snapshot([tenant("b")])
+    link = store.directory / "snapshots" / real.path.name
+    link.symlink_to(real.path)
+
+    with pytest.raises(StoreCorrupt, match=f"{link} is a symlink \\(to {real.path}\\)"):
+        store.tenants_in(real.id)
+    metas, problems = store.scan()
+    assert metas == [mine] and [p for p, _ in problems] == [link]
+    assert [p for p, _ in store.verify()] == [link]
+    assert store.usage() == (mine.size, 1)
 
 
 def test_stamp_matches_utc_time() -> None:

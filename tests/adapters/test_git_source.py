@@ -604,26 +604,154 @@ def test_a_hanging_remote_times_out(tmp_path: Path) -> None:
     assert results == ["error"]
 
 
-def test_an_ssh_key_file_is_given_to_ssh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+KNOWN_HOSTS = "git.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n"
+SSH_URL = "ssh://git@git.example.com/org/tenants.git"
+
+
+def fake_ssh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stderr: str = "Permission denied (publickey).") -> Path:
+    """An ``ssh`` first on PATH that records its arguments (one a line) and fails like the real one would."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     record = tmp_path / "ssh-args"
-    fake_ssh = bin_dir / "ssh"
-    fake_ssh.write_text(
-        f'#!/bin/sh\nprintf "%s\\n" "$@" > {record}\necho "Permission denied (publickey)." >&2\nexit 255\n'
-    )
-    fake_ssh.chmod(0o755)
+    script = bin_dir / "ssh"
+    script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {record}\necho "{stderr}" >&2\nexit 255\n')
+    script.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    key = tmp_path / "deploy key"  # a space, to prove the path is quoted
+    return record
+
+
+def known_hosts(tmp_path: Path, name: str = "git material/known_hosts", text: str = KNOWN_HOSTS) -> Path:
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_ssh_checks_the_host_key_strictly_against_known_hosts_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = fake_ssh(tmp_path, monkeypatch)
+    key = tmp_path / "deploy key"  # spaces and a '%' (an ssh token) prove both paths are quoted
+    hosts = known_hosts(tmp_path, "git material/known%hosts")
 
     with pytest.raises(SourceUnavailable, match="Permission denied"):
-        source("ssh://git@git.example.com/org/tenants.git", tmp_path, ssh_key_file=key, timeout=5).fetch()
+        source(SSH_URL, tmp_path, ssh_key_file=key, known_hosts_file=hosts, timeout=5).fetch()
 
     args = record.read_text().splitlines()
     assert args[:2] == ["-i", str(key)]
-    for option in ("IdentitiesOnly=yes", "StrictHostKeyChecking=accept-new", "BatchMode=yes"):
+    for option in (
+        "IdentitiesOnly=yes",
+        "StrictHostKeyChecking=yes",
+        f'UserKnownHostsFile="{str(hosts).replace("%", "%%")}"',  # one file for ssh's parser, '%' literal
+        "GlobalKnownHostsFile=/dev/null",  # that file alone
+        "BatchMode=yes",
+    ):
         assert option in args
+    assert not any("accept-new" in a for a in args)
     assert "git@git.example.com" in args
+
+
+def test_known_hosts_without_a_key_file_still_checks_strictly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    record = fake_ssh(tmp_path, monkeypatch)
+    src = source("git@git.example.com:org/tenants.git", tmp_path, known_hosts_file=known_hosts(tmp_path), timeout=5)
+    assert not src.insecure_host_keys
+    with pytest.raises(SourceUnavailable):
+        src.fetch()
+    args = record.read_text().splitlines()
+    assert "-i" not in args and "StrictHostKeyChecking=yes" in args
+
+
+def test_relative_ssh_paths_reach_ssh_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """git runs ssh from the cache's folder: a path relative to where the daemon started must not move."""
+    known_hosts(tmp_path, "known_hosts")
+    monkeypatch.chdir(tmp_path)
+    src = source(SSH_URL, tmp_path, ssh_key_file=Path("id_ed25519"), known_hosts_file=Path("known_hosts"))
+    assert src.ssh_command is not None
+    assert f"-i {tmp_path / 'id_ed25519'} " in src.ssh_command
+    assert f'UserKnownHostsFile="{tmp_path / "known_hosts"}"' in src.ssh_command
+
+
+def test_the_explicit_opt_out_keeps_trust_on_first_use_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = fake_ssh(tmp_path, monkeypatch)
+    src = source(SSH_URL, tmp_path, insecure_accept_new_host_keys=True, timeout=5)
+    assert src.insecure_host_keys  # the composition root logs a warning at every start
+    with pytest.raises(SourceUnavailable):
+        src.fetch()
+    args = record.read_text().splitlines()
+    assert "StrictHostKeyChecking=accept-new" in args and "BatchMode=yes" in args
+    assert not any(a.startswith("UserKnownHostsFile") for a in args)
+
+
+def test_a_host_key_that_does_not_match_says_what_to_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_ssh(tmp_path, monkeypatch, stderr="Host key verification failed.")
+    hosts = known_hosts(tmp_path)
+    with pytest.raises(SourceUnavailable) as info:
+        source(SSH_URL, tmp_path, known_hosts_file=hosts, timeout=5).fetch()
+    message = str(info.value)
+    assert "Host key verification failed" in message
+    assert f"not in known_hosts_file {hosts}, or differs from it" in message
+    assert "man-in-the-middle" in message
+
+
+@pytest.mark.parametrize(
+    ("url", "keyscan"),
+    [
+        (SSH_URL, "ssh-keyscan git.example.com > known_hosts"),
+        ("ssh://git@git.example.com:2222/org/tenants.git", "ssh-keyscan -p 2222 git.example.com > known_hosts"),
+        ("git+ssh://git.example.com/org/tenants.git", "ssh-keyscan git.example.com"),
+        ("git@github.com:org/tenants.git", "ssh-keyscan github.com"),  # scp-like
+        ("github.com:org/tenants.git", "ssh-keyscan github.com"),
+    ],
+)
+def test_ssh_without_known_hosts_is_refused_saying_what_to_add(tmp_path: Path, url: str, keyscan: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        source(url, tmp_path)
+    message = str(info.value)
+    assert "known_hosts_file: an SSH URL needs the server's host key" in message
+    assert '[source] known_hosts_file = "/path/to/known_hosts"' in message
+    assert "DESCOPE_GITOPS_SOURCE__KNOWN_HOSTS_FILE" in message
+    assert keyscan in message and "ssh-keygen -lf known_hosts" in message
+    assert "insecure_accept_new_host_keys = true" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        (None, None, "does not exist"),
+        ("", None, "is a directory, not a known_hosts file"),
+        ("known_hosts", "", "holds no host keys; expected lines like `github.com ssh-ed25519 AAAA...`"),
+        ("known_hosts", "# only a comment\n\n", "holds no host keys"),
+        ("${HOME}/known_hosts", KNOWN_HOSTS, "ssh would misread this path"),
+    ],
+)
+def test_an_unusable_known_hosts_file_is_refused_at_start(
+    tmp_path: Path, name: str | None, text: str | None, message: str
+) -> None:
+    path = tmp_path / "absent" if name is None else tmp_path / name if name else tmp_path
+    if text is not None:
+        known_hosts(tmp_path, name or "", text)
+    with pytest.raises(ConfigError, match=re.escape(message)) as info:
+        source(SSH_URL, tmp_path, known_hosts_file=path)
+    assert f"known_hosts_file: {path}" in str(info.value)
+
+
+def test_known_hosts_and_the_opt_out_together_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="set known_hosts_file or insecure_accept_new_host_keys, not both"):
+        source(SSH_URL, tmp_path, known_hosts_file=known_hosts(tmp_path), insecure_accept_new_host_keys=True)
+
+
+def test_https_and_local_remotes_are_unaffected(remote: Remote, tmp_path: Path) -> None:
+    sha = remote.commit({"tenants.yaml": TENANTS_A})
+    src = source(remote, tmp_path)  # file://, like https: no host key, no ssh
+    assert src.ssh_command is None and not src.insecure_host_keys
+    assert src.fetch().id == sha
+    https = source("https://git.example.com/org/tenants.git", tmp_path)
+    assert https.ssh_command is None and not https.insecure_host_keys
+    for kw in ({"known_hosts_file": known_hosts(tmp_path)}, {"insecure_accept_new_host_keys": True}):
+        with pytest.raises(ConfigError, match="only used with an SSH URL"):
+            source("https://git.example.com/org/tenants.git", tmp_path, **kw)
 
 
 # -- settings and concurrency ----------------------------------------------------------------------------

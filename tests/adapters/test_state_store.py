@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from controller.adapters.state_store import ControllerState, CycleRecord, StateStore
-from controller.errors import StoreCorrupt, StoreWriteFailed
+from controller.errors import StoreCorrupt, StoreSymlink, StoreWriteFailed
 
 
 def test_fresh_store_reads_empty_state_without_creating_anything(tmp_path: Path) -> None:
@@ -121,6 +121,18 @@ def test_a_journal_with_a_broken_header_is_kept_aside(tmp_path: Path) -> None:
     assert [p.name.startswith("journal.jsonl.corrupt-") for p in tmp_path.iterdir()] == [True]
 
 
+def test_a_second_broken_journal_does_not_overwrite_the_first_one_kept_aside(tmp_path: Path) -> None:
+    from controller.adapters.journal import Journal
+
+    # in a container the daemon is pid 1 after every restart: the kept-aside name must not repeat
+    for content in ("first garbage\n", "second garbage\n"):
+        (tmp_path / "journal.jsonl").write_text(content)
+        with pytest.raises(StoreCorrupt, match="unreadable header"):
+            Journal(tmp_path).read_open()
+    kept = sorted(p.read_text() for p in tmp_path.glob("journal.jsonl.corrupt-*"))
+    assert kept == ["first garbage\n", "second garbage\n"]
+
+
 def test_an_unreadable_suspend_flag_keeps_the_controller_suspended_and_stays_put(tmp_path: Path) -> None:
     (tmp_path / "suspend.json").write_text("{broken")
     store = StateStore(tmp_path)
@@ -135,3 +147,51 @@ def test_readers_do_not_move_a_corrupt_state_file(tmp_path: Path) -> None:
     with pytest.raises(StoreCorrupt):
         StateStore(tmp_path).load(keep_aside=False)
     assert (tmp_path / "state.json").exists()
+
+
+# -- symlinks: never read, written or moved through ---------------------------------------------------
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    target = tmp_path / "outside.json"
+    target.write_text('{"version": 2, "inventory": ["someone-elses"]}')
+    return target
+
+
+def test_a_symlinked_state_file_is_refused_not_read_and_not_moved(tmp_path: Path, outside: Path) -> None:
+    store = StateStore(tmp_path / "store")
+    store.directory.mkdir()
+    store.path.symlink_to(outside)
+
+    for attempt in (store.load, lambda: store.save(ControllerState())):
+        with pytest.raises(StoreSymlink, match=f"^{store.path} is a symlink \\(to {outside}\\)"):
+            attempt()
+    assert store.path.is_symlink() and outside.read_text() == '{"version": 2, "inventory": ["someone-elses"]}'
+    assert sorted(p.name for p in store.directory.iterdir()) == ["state.json"]  # nothing kept aside, no temp
+
+
+def test_a_symlinked_suspend_flag_keeps_reading_as_unusable(tmp_path: Path, outside: Path) -> None:
+    from controller.adapters.state_store import SuspendFlag
+
+    store = StateStore(tmp_path)
+    store.suspend_path.symlink_to(outside)
+    with pytest.raises(StoreSymlink):
+        store.suspend_flag()  # the daemon reads any StoreError here as "suspended"
+    with pytest.raises(StoreSymlink):
+        store.set_suspend(SuspendFlag(True))
+    assert outside.read_text().startswith('{"version": 2')
+
+
+def test_a_symlinked_journal_is_never_appended_through(tmp_path: Path, outside: Path) -> None:
+    from controller.adapters.journal import Journal
+
+    journal = Journal(tmp_path)
+    journal.path.symlink_to(outside)
+    before = outside.read_text()
+
+    with pytest.raises(StoreSymlink):
+        journal.read_open()
+    with pytest.raises(StoreSymlink):
+        journal.begin(cycle_id="c", revision="r", plan_digest="d", started=1.0, actions=[])
+    assert outside.read_text() == before

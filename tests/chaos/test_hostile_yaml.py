@@ -20,6 +20,8 @@ HOSTILE = {
     "alias-bomb": "a: &a [x, x, x, x, x, x, x, x, x]\n"
     + "".join(f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True))
     + "tenants: *i\n",
+    "confusable-ids": BASE + "  - id: \u0430cme\n    name: Other\n",
+    "mixed-script-name": BASE + "  - id: other\n    name: P\u0430yPal\n",
 }
 
 

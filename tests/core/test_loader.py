@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from controller.core import loader
+from controller.core.confusables import lookalike_key, mixed_script_words
 from controller.core.loader import LoadLimits, parse_tenant_files, source_digest, suggest
 from controller.core.model import SETTINGS_FIELDS, TENANT_FIELDS, TIME_UNITS, DesiredState
 from controller.errors import Problem, TenantsFileInvalid
@@ -513,6 +514,17 @@ PROBLEM_CASES = [
         id="duplicate-name",
     ),
     pytest.param(
+        "tenants:\n  - {id: a, name: ACME Corp}\n  - {id: b, name: Acme corp}\n",
+        [
+            (
+                3,
+                "duplicate tenant name 'Acme corp': also used at tenants.yaml:2 as 'ACME Corp' "
+                "(names are unique per project, whatever the case)",
+            )
+        ],
+        id="duplicate-name-ignores-case",
+    ),
+    pytest.param(
         "tenants:\n  - &t {id: a, name: A}\n  - *t\n",
         [(3, "duplicate tenant id 'a': also declared at tenants.yaml:2"), (3, "duplicate tenant name 'A'")],
         id="aliased-tenant-is-a-duplicate",
@@ -799,10 +811,27 @@ _FIELDS = st.fixed_dictionaries(
 )
 
 
+def _one_script(text: str) -> str:
+    """``text`` without the characters that would mix scripts into it (the loader refuses mixed scripts)."""
+    kept = ""
+    for char in text:
+        if mixed_script_words(kept + char) is None:
+            kept += char
+    return kept
+
+
+# any characters a name may hold, in one script; unique as the loader compares names (case and lookalikes)
+_NAMES = st.lists(
+    _TEXT.map(_one_script).filter(lambda s: s.strip() != ""),
+    max_size=8,
+    unique_by=lambda s: lookalike_key(s, ignore_case=True),
+)
+
+
 @st.composite
 def tenant_lists(draw: st.DrawFn) -> list[dict[str, Any]]:
-    ids = draw(st.lists(_ID, max_size=8, unique=True))
-    names = draw(st.lists(_TEXT.filter(lambda s: s.strip() != ""), min_size=len(ids), max_size=len(ids), unique=True))
+    names = draw(_NAMES)
+    ids = draw(st.lists(_ID, min_size=len(names), max_size=len(names), unique=True))
     out: list[dict[str, Any]] = []
     for i, (tenant_id, name) in enumerate(zip(ids, names, strict=True)):
         fields = draw(_FIELDS)

@@ -33,6 +33,15 @@ class Sandbox:
         headers = {"Authorization": f"Bearer {PROJECT_ID}:{MANAGEMENT_KEY}"}
         return httpx.request(method, f"{self.url}{path}", headers=headers, timeout=10, **kwargs)
 
+    def settings(self, tenant_id: str) -> dict[str, Any]:
+        answer: dict[str, Any] = self.api("GET", "/v1/mgmt/tenant/settings", params={"id": tenant_id}).json()
+        return answer
+
+    def edit_settings(self, tenant_id: str, **changes: Any) -> None:
+        """A console edit of settings: the console saves every setting (Descope's POST overwrites)."""
+        body = {**self.settings(tenant_id), **changes, "tenantId": tenant_id}
+        self.api("POST", "/v1/mgmt/tenant/settings", json=body).raise_for_status()
+
     def tenants(self) -> dict[str, dict[str, Any]]:
         return {t["id"]: t for t in self.server.tenants()}
 

@@ -40,13 +40,6 @@ def full(sandbox: Sandbox, tenant_id: str) -> dict[str, Any]:
     return tenant
 
 
-def console_settings(sandbox: Sandbox, tenant_id: str, **changes: Any) -> None:
-    """A console edit of settings: the console saves every setting (Descope's POST overwrites)."""
-    current = sandbox.api("GET", "/v1/mgmt/tenant/settings", params={"id": tenant_id}).json()
-    body = {**current, **changes, "tenantId": tenant_id}
-    sandbox.api("POST", "/v1/mgmt/tenant/settings", json=body).raise_for_status()
-
-
 def history(cli: Run, tenant_id: str) -> list[dict[str, Any]]:
     shown = cli("backup", "history", "--tenant", tenant_id, "--format", "json")
     assert shown.returncode == 0, shown.stderr
@@ -57,7 +50,7 @@ def history(cli: Run, tenant_id: str) -> list[dict[str, Any]]:
 def test_a_tenant_deleted_by_hand_comes_back_with_every_field(cli: Run, sandbox: Sandbox, tmp_path: Path) -> None:
     path = write(tmp_path, RICH)
     assert cli("sync", str(path), "--apply").returncode == 0
-    console_settings(sandbox, "acme", enableInactivity=True)
+    sandbox.edit_settings("acme", enableInactivity=True)
     before = full(sandbox, "acme")
     created = cli("backup", "create")
     assert created.returncode == 0, created.stderr

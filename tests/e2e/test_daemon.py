@@ -236,7 +236,11 @@ def test_a_corrupt_checkpoint_is_kept_aside_reported_and_the_daemon_goes_on(worl
     kept = list(world.store.glob("state.json.corrupt-*"))
     assert len(kept) == 1 and kept[0].read_text() == '{"version": 2, "inventory": [tru'
     assert str(kept[0]) in daemon.log
-    wait_until(lambda: world.state().get("inventory") == ["acme"], what="a fresh state written")
+    # the create reaches Descope a moment before the cycle is recorded: wait for the file, too
+    wait_until(
+        lambda: (world.store / "state.json").exists() and world.state().get("inventory") == ["acme"],
+        what="a fresh state written",
+    )
 
 
 def test_an_unwritable_backup_store_makes_the_daemon_refuse_writes_but_keep_measuring(world: World) -> None:

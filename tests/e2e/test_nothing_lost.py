@@ -11,19 +11,6 @@ from tests.e2e.conftest import BASE, Run, Sandbox, World, wait_until
 
 pytestmark = pytest.mark.e2e
 
-SETTINGS = "/v1/mgmt/tenant/settings"
-
-
-def settings_of(sandbox: Sandbox, tenant_id: str) -> dict[str, Any]:
-    answer: dict[str, Any] = sandbox.api("GET", SETTINGS, params={"id": tenant_id}).json()
-    return answer
-
-
-def console_settings(sandbox: Sandbox, tenant_id: str, **changes: Any) -> None:
-    """A console edit: the console shows every setting and saves them all."""
-    body = {**settings_of(sandbox, tenant_id), **changes, "tenantId": tenant_id}
-    sandbox.api("POST", SETTINGS, json=body).raise_for_status()
-
 
 def console_tenant(sandbox: Sandbox, **fields: Any) -> None:
     sandbox.api("POST", "/v1/mgmt/tenant/create", json=fields).raise_for_status()
@@ -48,7 +35,7 @@ def test_a_create_with_settings_keeps_the_domains_it_was_created_with(
     tenant = sandbox.tenants()["acme"]
     assert sorted(tenant["selfProvisioningDomains"]) == ["acme.com", "acme.io"]
     assert tenant["enforceSSO"] is True
-    settings = settings_of(sandbox, "acme")
+    settings = sandbox.settings("acme")
     assert (settings["sessionTokenExpiration"], settings["enabled"]) == (5, True)
     assert cli("plan", str(path)).returncode == 0, "converged: nothing left to change"
 
@@ -57,8 +44,7 @@ def test_a_settings_change_keeps_domains_sso_and_every_console_setting(
     cli: Run, sandbox: Sandbox, tmp_path: Path
 ) -> None:
     console_tenant(sandbox, id="acme", name="ACME", selfProvisioningDomains=["acme.com"], federatedAppIds=["app1"])
-    console_settings(
-        sandbox,
+    sandbox.edit_settings(
         "acme",
         domains=["sso.acme.com"],
         authType="saml",
@@ -69,12 +55,12 @@ def test_a_settings_change_keeps_domains_sso_and_every_console_setting(
         inactivityTimeUnit="minutes",
         JITDisabled=True,
     )
-    before = settings_of(sandbox, "acme")
+    before = sandbox.settings("acme")
     path = write(tmp_path, "tenants:\n  - id: acme\n    name: ACME\n    settings: {sessionTokenExpiration: 7}\n")
 
     applied = cli("sync", str(path), "--apply")
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    after = settings_of(sandbox, "acme")
+    after = sandbox.settings("acme")
     assert after["sessionTokenExpiration"] == 7
     assert after == {**before, "sessionTokenExpiration": 7}, "only the managed key changed"
     tenant = sandbox.tenants()["acme"]
@@ -94,12 +80,12 @@ def test_a_console_edit_after_the_last_sync_survives_the_next_settings_write(
     )
     assert cli("sync", str(path), "--apply").returncode == 0
     # someone edits unmanaged settings and adds SSO in the console; the controller's record is now stale
-    console_settings(sandbox, "acme", inactivityTime=45, enableInactivity=True, domains=["sso.acme.com"])
+    sandbox.edit_settings("acme", inactivityTime=45, enableInactivity=True, domains=["sso.acme.com"])
     path.write_text(path.read_text().replace("sessionTokenExpiration: 5", "sessionTokenExpiration: 9"))
 
     applied = cli("sync", str(path), "--apply")
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    settings = settings_of(sandbox, "acme")
+    settings = sandbox.settings("acme")
     assert settings["sessionTokenExpiration"] == 9
     assert (settings["inactivityTime"], settings["enableInactivity"]) == (45, True)
     assert settings["domains"] == ["sso.acme.com"]
@@ -109,12 +95,10 @@ def test_a_console_edit_after_the_last_sync_survives_the_next_settings_write(
 def test_the_daemon_corrects_settings_drift_without_wiping_sso_domains(world: World) -> None:
     world.repo.commit({"tenants.yaml": BASE + "    settings: {sessionTokenExpiration: 5}\n"})
     daemon = world.daemon(interval=1)
-    wait_until(
-        lambda: settings_of(world.sandbox, "acme").get("sessionTokenExpiration") == 5, what="applied\n" + daemon.log
-    )
-    console_settings(world.sandbox, "acme", domains=["sso.acme.com"], authType="oidc", refreshTokenExpiration=2)
+    wait_until(lambda: world.sandbox.settings("acme").get("sessionTokenExpiration") == 5, what="applied\n" + daemon.log)
+    world.sandbox.edit_settings("acme", domains=["sso.acme.com"], authType="oidc", refreshTokenExpiration=2)
     world.repo.commit({"tenants.yaml": BASE + "    settings: {sessionTokenExpiration: 6}\n"})
-    wait_until(lambda: settings_of(world.sandbox, "acme")["sessionTokenExpiration"] == 6, what="changed\n" + daemon.log)
-    settings = settings_of(world.sandbox, "acme")
+    wait_until(lambda: world.sandbox.settings("acme")["sessionTokenExpiration"] == 6, what="changed\n" + daemon.log)
+    settings = world.sandbox.settings("acme")
     assert settings["domains"] == ["sso.acme.com"]
     assert (settings["authType"], settings["refreshTokenExpiration"]) == ("oidc", 2)

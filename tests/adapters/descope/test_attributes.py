@@ -13,7 +13,7 @@ from controller.adapters.descope import DescopeClient
 from controller.descope_api import ATTRIBUTE_UNDEFINED_CODE, ATTRIBUTE_VALUE_CODE
 from controller.errors import DescopeAttributeRefused, DescopeValidationError
 from controller.sandbox import SandboxServer
-from tests.adapters.test_descope_client import BASE, CREATE, KEY, PATCH, PID, UPDATE, descope_error
+from tests.adapters.descope.support import BASE, CREATE, KEY, PATCH, PID, UPDATE, descope_error
 
 CONSOLE = "define it in the console (Project → Tenants → Custom attributes) or remove it from tenants.yaml"
 

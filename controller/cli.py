@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from controller import __version__
 from controller.descope_api import RateLimit
@@ -33,6 +33,9 @@ from controller.errors import (
     DescopeUnreachable,
     TenantsFileInvalid,
 )
+
+if TYPE_CHECKING:
+    from controller.adapters.state_store import StateStore
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_UNREACHABLE, EXIT_PARTIAL = 0, 1, 2, 3, 4
 # Descope could not be asked or would not answer: credentials, network, throttling, 5xx
@@ -151,7 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(p)
     p.add_argument("--reason", default="", help="why, shown by status (e.g. an incident or a restore)")
 
-    p = sub.add_parser("resume", help="lift a suspend: the daemon writes again from its next cycle")
+    p = sub.add_parser(
+        "resume",
+        help="lift a suspend, and correct flapping tenants again: the daemon writes again from its next cycle",
+        description="Clear the suspend flag in the store directory. Tenants held as flapping (another writer "
+        "kept reverting them) before this moment are corrected again on the next cycle.",
+    )
     _add_config(p)
 
     p = sub.add_parser(
@@ -367,6 +375,8 @@ def _run_cycle(args: argparse.Namespace, *, apply: bool) -> int:
         drift_policy=settings.reconcile.drift_policy,
         policy=compose.plan_policy(settings, allow_deletes=getattr(args, "allow_deletes", 0), prune=args.prune),
         max_concurrency=settings.descope.max_concurrency,
+        flapping=compose.flap_policy(settings),
+        resumed_at=_resumed_at(compose.state_store(settings)) if apply else None,
     )
     lock = StoreLock(Path(settings.store.dir), purpose="descope-gitops sync --apply") if apply else None
     progress = ProgressLine(sys.stderr) if apply and sys.stderr.isatty() else None
@@ -399,6 +409,15 @@ def _run_cycle(args: argparse.Namespace, *, apply: bool) -> int:
     stream = sys.stdout if report.error is None else sys.stderr
     print(output, file=stream if args.format == "text" else sys.stdout)
     return _exit_code(report, apply=apply)
+
+
+def _resumed_at(store: StateStore) -> float | None:
+    """When ``resume`` last ran (it releases flapping tenants held before it); None if unknown."""
+    try:
+        flag = store.suspend_flag()
+    except DescopeGitopsError:
+        return None
+    return None if flag.suspended else flag.since
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -492,14 +511,31 @@ def cmd_suspend(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    import getpass
+    import time
+
     from controller.adapters.state_store import SuspendFlag
     from controller.engine import compose
 
     settings = _settings(args)
     store = compose.state_store(settings)
     was = store.suspend_flag()
-    store.set_suspend(SuspendFlag(False))
-    print("resumed" if was.suspended else "was not suspended; nothing to do")
+    try:
+        held = sorted(store.load(keep_aside=False).flapping)
+    except DescopeGitopsError:
+        held = []
+    # the time is what releases flapping tenants: the daemon corrects those held before it again
+    store.set_suspend(SuspendFlag(False, since=time.time(), by=getpass.getuser()))
+    if was.suspended:
+        print("resumed")
+    elif not held:
+        print("was not suspended; nothing to do")
+    if held:
+        print(
+            f"{len(held)} flapping tenant{'s' if len(held) != 1 else ''} ({', '.join(held[:10])}"
+            f"{', ...' if len(held) > 10 else ''}) will be corrected again from the next cycle; "
+            "stop the other writer first, or they are held again after [reconcile] flapping_reverts reverts"
+        )
     return EXIT_OK
 
 

@@ -158,6 +158,22 @@ class ReconcileSettings(_Section):
     stale_after: float = Field(default=0.0, ge=0, description="readiness bound; 0 means 3 x source.interval")
     settings_refresh_interval: float = Field(default=3600.0, gt=0, description="seconds between live settings reads")
     shutdown_timeout: float = Field(default=30.0, gt=0)
+    flapping_reverts: int = Field(
+        default=3,
+        ge=0,
+        le=1000,
+        description="the same field found reverted to the same foreign value this many times within "
+        "flapping_window stops correcting the tenant (another writer); 0 turns detection off",
+    )
+    flapping_window: float = Field(default=600.0, gt=0, description="seconds in which flapping_reverts count")
+
+    @field_validator("flapping_reverts")
+    @classmethod
+    def _two_or_off(cls, value: int) -> int:
+        if value == 1:
+            # the first drift found would stop correction: that is drift_policy = "report", not detection
+            raise ValueError('must be 0 (off) or at least 2; for "never correct" set drift_policy = "report"')
+        return value
 
 
 class StoreSettings(_Section):

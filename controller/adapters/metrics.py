@@ -144,7 +144,12 @@ class Metrics:
         self.report_policy = Gauge(
             f"{PREFIX}drift_policy_report", "1 when drift is only reported (drift_policy = report)", registry=r
         )
-        self.tenants = Gauge(f"{PREFIX}tenants", "Tenants by state", ["state"], registry=r)
+        self.tenants = Gauge(
+            f"{PREFIX}tenants",
+            "Tenants by state: managed, unmanaged, drifted; flapping = drifted and not corrected (another writer)",
+            ["state"],
+            registry=r,
+        )
         self.drift_fields = Gauge(f"{PREFIX}drift_fields", "Tenants drifted, per schema field", ["field"], registry=r)
         self.planned = Gauge(f"{PREFIX}planned_actions", "Actions in the last plan", ["action"], registry=r)
         self.actions_total = Counter(
@@ -200,7 +205,7 @@ class Metrics:
                 self.backups_total.labels(kind=kind, result=result)
         for result in ("success", "skipped", "error"):
             self.git_fetch.labels(result=result)
-        for state in ("managed", "unmanaged", "drifted"):
+        for state in ("managed", "unmanaged", "drifted", "flapping"):
             self.tenants.labels(state=state)
         for action in ("create", "update", "delete"):
             self.planned.labels(action=action)
@@ -263,12 +268,14 @@ class Metrics:
         managed: int,
         unmanaged: int,
         drifted: int,
+        flapping: int,
         fields: Mapping[str, int],
         planned: Mapping[str, int],
     ) -> None:
         self.tenants.labels(state="managed").set(managed)
         self.tenants.labels(state="unmanaged").set(unmanaged)
         self.tenants.labels(state="drifted").set(drifted)
+        self.tenants.labels(state="flapping").set(flapping)  # drifted, and not corrected: another writer
         self.drift_fields.clear()
         for name, count in fields.items():
             self.drift_fields.labels(field=name).set(count)

@@ -19,6 +19,7 @@ from typing import Any
 
 from controller.adapters.atomic import write_atomic
 from controller.adapters.store_fs import read_bytes, rename, resolve_root
+from controller.core.flapping import Hold, Revert
 from controller.errors import StoreCorrupt, StoreWriteFailed
 
 FORMAT_VERSION = 2
@@ -76,6 +77,11 @@ class ControllerState:
     # the session settings we last wrote per tenant: reading them live costs one call per tenant,
     # so a routine cycle trusts this record and a refresh re-reads Descope
     applied_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # flapping (core/flapping.py): the drift corrections made within the window, and the tenants
+    # whose drift is no longer corrected because another writer keeps reverting it. Added in
+    # version 2 with empty defaults: an older file reads as "none", so no migration is needed
+    corrections: dict[str, tuple[Revert, ...]] = field(default_factory=dict)
+    flapping: dict[str, Hold] = field(default_factory=dict)
     resumes: int = 0
 
     def record_cycle(self, record: CycleRecord) -> None:
@@ -96,6 +102,8 @@ class ControllerState:
             "history": [asdict(h) for h in self.history],
             "tenant_failures": {k: asdict(v) for k, v in sorted(self.tenant_failures.items())},
             "applied_settings": {k: self.applied_settings[k] for k in sorted(self.applied_settings)},
+            "corrections": {k: [asdict(r) for r in v] for k, v in sorted(self.corrections.items())},
+            "flapping": {k: asdict(v) for k, v in sorted(self.flapping.items())},
             "resumes": self.resumes,
         }
 
@@ -123,6 +131,8 @@ class ControllerState:
             history=[CycleRecord.from_json(h) for h in data.get("history", []) if isinstance(h, dict)],
             tenant_failures={k: TenantFailure(**v) for k, v in dict(data.get("tenant_failures", {})).items()},
             applied_settings=applied_settings,
+            corrections={k: tuple(Revert(**r) for r in v) for k, v in dict(data.get("corrections", {})).items()},
+            flapping={k: Hold(**v) for k, v in dict(data.get("flapping", {})).items()},
             resumes=int(data.get("resumes", 0)),
         )
 

@@ -233,6 +233,13 @@ def _parent_conflict(tenant: DesiredTenant, current: LiveTenant) -> Conflict | N
     )
 
 
+def update_action(
+    tenant: DesiredTenant, current: LiveTenant, current_settings: Mapping[str, JSONValue] | None
+) -> Action | None:
+    """The update that brings one live tenant's managed fields to ``tenant``; None when nothing differs."""
+    return _update_action(tenant, current, current_settings)[1]
+
+
 def _update_action(
     tenant: DesiredTenant, current: LiveTenant, current_settings: Mapping[str, JSONValue] | None
 ) -> tuple[list[FieldChange], Action | None]:

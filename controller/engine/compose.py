@@ -23,6 +23,7 @@ from controller.adapters.metrics import Metrics
 from controller.adapters.source import LocalSource, Source
 from controller.adapters.state_store import StateStore
 from controller.adapters.store_lock import StoreLock
+from controller.core.flapping import FlapPolicy
 from controller.core.plan import PlanPolicy
 from controller.descope_api import AttributeDefinition, parse_attribute_definitions
 from controller.engine.backups import apply_retention, take_snapshot
@@ -101,6 +102,10 @@ def plan_policy(settings: Settings, *, allow_deletes: int = 0, prune: bool | Non
     )
 
 
+def flap_policy(settings: Settings) -> FlapPolicy:
+    return FlapPolicy(reverts=settings.reconcile.flapping_reverts, window=settings.reconcile.flapping_window)
+
+
 def source_from_settings(settings: Settings, *, on_fetch: Callable[[str], None] | None = None) -> Source:
     """The configured source: a local path, or a Git remote cached under the store directory."""
     if settings.source.kind == "local":
@@ -170,6 +175,7 @@ def daemon_options(settings: Settings) -> CycleOptions:
         policy=plan_policy(settings),
         max_concurrency=settings.descope.max_concurrency,
         tenant_backoff=settings.source.interval,
+        flapping=flap_policy(settings),
     )
 
 

@@ -237,7 +237,9 @@ class Daemon:
         suspended = flag is None or flag.suspended
         now = self.clock()
         refresh = now - self._last_refresh >= self.config.settings_refresh_interval
-        options = replace(self.options, suspended=suspended, refresh_settings=refresh)
+        # a resume (the flag's time while not suspended) also releases the tenants held as flapping before it
+        resumed_at = flag.since if flag is not None and not flag.suspended else None
+        options = replace(self.options, suspended=suspended, refresh_settings=refresh, resumed_at=resumed_at)
         report = self.reconciler.run_cycle(options)
         self.cycles += 1
         self.last_report = report
@@ -267,14 +269,16 @@ class Daemon:
     def _log_summary(self, report: CycleReport, suspended: bool) -> None:
         plan = report.plan
         applied = report.applied
+        flapping = f", {len(report.flapping)} flapping (not corrected)" if report.flapping else ""
         logger.bind(cycle=report.cycle_id, revision=report.revision.id if report.revision else "-").info(
-            "cycle {}{}: {} actions ({} done, {} failed), {} drifted, {} conflicts, {:.2f}s",
+            "cycle {}{}: {} actions ({} done, {} failed), {} drifted{}, {} conflicts, {:.2f}s",
             report.status,
             " (suspended)" if suspended else "",
             len(plan.actions) if plan else 0,
             len(applied.succeeded) if applied else 0,
             len(applied.failed) if applied else 0,
             plan.drifted if plan else 0,
+            flapping,
             len(plan.conflicts) if plan else 0,
             report.duration,
         )

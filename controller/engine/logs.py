@@ -7,6 +7,7 @@ URLs (``https://user:token@host``) are masked whatever they are.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
@@ -21,6 +22,17 @@ if TYPE_CHECKING:
 
 _redactor = Redactor()
 MASK = REDACTION_MASK
+MAX_VALUE_CHARS = 120
+
+
+def shown(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
+    """A tenant field value as log lines and reports show it: JSON, clipped to ``limit`` characters.
+
+    Tenant values come from tenants.yaml or Descope and may be long; the log pipeline redacts
+    registered secrets from the result like from any other text.
+    """
+    text = "(unset)" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def register_secret(value: str | None) -> None:

@@ -19,6 +19,7 @@ class CycleObserver:
         for record in state.history:
             by_result[record.status] = max(by_result.get(record.status, 0.0), record.finished)
         self.metrics.restore_timestamps(last_success=state.last_success_at, last_by_result=by_result)
+        self.metrics.tenants.labels(state="flapping").set(len(state.flapping))  # held across the restart
         self._applied_revision = state.last_applied_revision
 
     def __call__(self, report: CycleReport) -> None:
@@ -42,6 +43,7 @@ class CycleObserver:
                 managed=plan.managed,
                 unmanaged=plan.unmanaged,
                 drifted=plan.drifted,
+                flapping=len(report.flapping),
                 fields=plan.drift_fields,
                 planned={k.value: plan.count(k) for k in ActionKind},
             )

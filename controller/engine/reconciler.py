@@ -13,6 +13,10 @@ live and are not repeated.
 A revision that fails to validate is refused whole, and a source that cannot be read (the Git
 remote down, moved, or its ref deleted) is waited out; either way the last good revision (kept in
 memory, or read back from the local cache by its id after a restart) stays enforced.
+
+Flapping (``core.flapping``): the drift corrections made and the tenants held are kept in the
+state store; a held tenant's drift is reported, not corrected, and the start and end of a hold
+are logged once each.
 """
 
 from __future__ import annotations
@@ -28,12 +32,14 @@ from loguru import logger
 from controller.adapters.journal import Journal, OpenJournal
 from controller.adapters.source import Revision, Source
 from controller.adapters.state_store import ControllerState, CycleRecord, StateStore, TenantFailure
+from controller.core.flapping import FlapDecision, FlapPolicy, Hold, decide, remember
 from controller.core.loader import LoadLimits, parse_tenant_files
 from controller.core.model import SETTINGS_FIELDS, DesiredState, JSONValue, LiveTenant
 from controller.core.plan import Action, ActionKind, Plan, PlanPolicy, make_plan
 from controller.descope_api import AttributeDefinition
 from controller.engine.apply import ActionResult, ApplyResult, TenantWriter, WriteHooks, apply_plan
 from controller.engine.backups import PreImageHooks
+from controller.engine.flapping import note, released_line, started_line
 from controller.errors import (
     DescopeAuthError,
     DescopeError,
@@ -78,6 +84,7 @@ class CycleReport:
     enforced_revision: str | None = None  # the revision whose desired state was planned
     suspended: bool = False
     notes: list[str] = field(default_factory=list)
+    flapping: dict[str, Hold] = field(default_factory=dict)  # tenants whose drift is not corrected
 
     @property
     def duration(self) -> float:
@@ -94,6 +101,8 @@ class CycleOptions:
     refresh_settings: bool = False  # re-read every managed tenant's session settings from Descope
     tenant_backoff: float = 0.0  # seconds; > 0: a failing tenant waits base*2^(n-1) before its next try
     suspended: bool = False  # measure drift, write nothing
+    flapping: FlapPolicy = field(default_factory=FlapPolicy)
+    resumed_at: float | None = None  # the last `descope-gitops resume`: it releases tenants held before it
 
     @property
     def writes(self) -> bool:
@@ -150,6 +159,9 @@ class Reconciler:
         self.backups = backups
         self.on_backup = on_backup
         self.last_good: tuple[Revision, DesiredState] | None = None
+        # the revision enforced before last_good, until last_good is applied: what tells a change
+        # of tenants.yaml from drift (core.flapping)
+        self._previous: tuple[Revision, DesiredState] | None = None
 
     def run_cycle(self, options: CycleOptions) -> CycleReport:
         report = CycleReport(cycle_id=uuid.uuid4().hex[:12], status="failed", started=self.clock())
@@ -239,8 +251,32 @@ class Reconciler:
             log.error("revision {} refused: {}", revision.id, exc)
             report.notes.append(f"revision {revision.id} refused; last good revision {fallback[0].id} stays enforced")
             return fallback
+        if self.last_good is not None:
+            self._previous = self.last_good
         self.last_good = (revision, desired)
         return revision, desired
+
+    def _applied_desired(
+        self, state: ControllerState, revision: Revision, desired: DesiredState
+    ) -> DesiredState | None:
+        """The desired state of the last applied revision; None when it cannot be known."""
+        applied = state.last_applied_revision
+        if applied is None:
+            return None
+        if applied == revision.id:
+            return desired
+        if self._previous is not None and self._previous[0].id == applied:
+            return self._previous[1]
+        read_at = getattr(self.source, "read_at", None)
+        if read_at is None:
+            return None  # a local file's older content is gone: every difference counts as a change once
+        try:
+            old = read_at(applied)
+            parsed = parse_tenant_files(old.files, limits=self.limits, attributes=self.attributes)
+        except DescopeGitopsError:
+            return None
+        self._previous = (old, parsed)
+        return parsed
 
     def _last_good(self, state: ControllerState) -> tuple[Revision, DesiredState] | None:
         if self.last_good is not None:
@@ -262,6 +298,7 @@ class Reconciler:
         revision, desired = self._desired(report, state, log)
         refused = report.status in ("invalid", "unavailable")  # the cycle enforces the last good revision
         report.desired, report.enforced_revision = desired, revision.id
+        report.flapping = dict(state.flapping)
         log = log.bind(revision=(report.revision or revision).id)
         live = self.client.load_all()
         live_by_id = {str(t.get("id")): t for t in live}
@@ -274,12 +311,17 @@ class Reconciler:
             last_applied_count=state.last_applied_count,
             policy=options.policy,
         )
+        flapping: FlapDecision | None = None
+        if options.writes and not plan.blocked:  # a hold is about our writes: decided only when we write
+            flapping = self._flapping(state, plan, desired, revision, live_by_id, live_settings, options, report, log)
+            report.plan = plan = flapping.plan
         log.info(
-            "planned {} create, {} update, {} delete; {} drifted, {} conflicts",
+            "planned {} create, {} update, {} delete; {} drifted{}, {} conflicts",
             plan.count(ActionKind.CREATE),
             plan.count(ActionKind.UPDATE),
             plan.count(ActionKind.DELETE),
             plan.drifted,
+            f" ({len(flapping.holds)} flapping, not corrected)" if flapping and flapping.holds else "",
             len(plan.conflicts),
         )
         for conflict in plan.conflicts:
@@ -296,6 +338,7 @@ class Reconciler:
                 reason = "the controller is suspended" if options.suspended else "drift_policy is 'report'"
                 report.notes.append(f"{reason}: nothing was written")
             return
+        assert flapping is not None  # decided above whenever this cycle writes
         now = self.clock()
         waiting = state.tenant_failures.items() if options.tenant_backoff else ()
         deferred = {tid for tid, failure in waiting if failure.next_attempt > now}
@@ -337,7 +380,49 @@ class Reconciler:
             status = "partial"
         if not refused:
             report.status = status
-        self._remember(state, desired, revision, applied, live_by_id, options, report)
+        self._remember(state, desired, revision, applied, live_by_id, options, report, flapping)
+
+    def _flapping(
+        self,
+        state: ControllerState,
+        plan: Plan,
+        desired: DesiredState,
+        revision: Revision,
+        live_by_id: Mapping[str, LiveTenant],
+        live_settings: Mapping[str, Mapping[str, JSONValue]],
+        options: CycleOptions,
+        report: CycleReport,
+        log: Any,
+    ) -> FlapDecision:
+        """Hold the tenants another writer keeps reverting, release the others; say so once each."""
+        needed = bool(state.flapping) or any(a.kind is ActionKind.UPDATE for a in plan.actions)
+        decision = decide(
+            plan,
+            desired,
+            previous=self._applied_desired(state, revision, desired) if needed else None,
+            live_by_id=live_by_id,
+            live_settings=live_settings,
+            history=state.corrections,
+            holds=state.flapping,
+            now=self.clock(),
+            policy=options.flapping,
+            resumed_at=options.resumed_at,
+        )
+        for release in decision.released:
+            log.bind(tenant=release.tenant_id, event="flapping_released", reason=release.reason.value).info(
+                "{}", released_line(release)
+            )
+        for tid, hold in sorted(decision.started.items()):
+            log.bind(tenant=tid, event="flapping", field=hold.field, reverts=hold.reverts).warning(
+                "{}", started_line(tid, hold)
+            )
+        # saved with the cycle even if applying fails below: the hold must outlive a crash
+        state.flapping = dict(decision.holds)
+        state.corrections = dict(decision.history)
+        report.flapping = dict(decision.holds)
+        if decision.holds:
+            report.notes.append(note(decision.holds))
+        return decision
 
     def _live_settings(
         self,
@@ -383,6 +468,7 @@ class Reconciler:
         live_by_id: Mapping[str, LiveTenant],
         options: CycleOptions,
         report: CycleReport,
+        flapping: FlapDecision,
     ) -> None:
         desired_ids = {t.id for t in desired.tenants}
         deleted = {r.action.tenant_id for r in applied.succeeded if r.action.kind is ActionKind.DELETE}
@@ -405,10 +491,14 @@ class Reconciler:
                 count = previous.count + 1 if previous else 1
                 wait = min(options.tenant_backoff * 2 ** (count - 1), MAX_TENANT_BACKOFF)
                 state.tenant_failures[tid] = TenantFailure(count, now + wait, result.error[:500])
+        updated = {r.action.tenant_id for r in applied.succeeded if r.action.kind is ActionKind.UPDATE}
+        corrected = {tid: changes for tid, changes in flapping.corrections.items() if tid in updated}
+        state.corrections = remember(state.corrections, corrected, now=now)
         if applied.status != "failed" and report.status not in ("invalid", "unavailable"):
             state.last_applied_revision = revision.id
             state.last_applied_count = len(desired.tenants)
             state.last_applied_at = now
+            self._previous = None  # this revision is the one changes are told against from now on
 
     def _record_quietly(self, state: ControllerState, report: CycleReport, log: Any) -> None:
         try:

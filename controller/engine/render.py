@@ -11,15 +11,10 @@ from typing import Any, TextIO
 
 from controller.core.plan import Action, ActionKind, Plan
 from controller.engine.apply import ActionResult, WriteHooks
+from controller.engine.logs import shown as _value  # the values log lines show, clipped the same way
 from controller.engine.reconciler import CycleReport
 
 _SYMBOL = {ActionKind.CREATE: "+", ActionKind.UPDATE: "~", ActionKind.DELETE: "-"}
-MAX_VALUE_CHARS = 120
-
-
-def _value(value: Any) -> str:
-    text = "(unset)" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
 
 
 def summary_line(plan: Plan) -> str:

@@ -11,6 +11,8 @@ from typing import Any
 
 from controller.adapters.journal import Journal
 from controller.adapters.state_store import StateStore
+from controller.core.flapping import Hold
+from controller.engine.flapping import RESUME_HINT, held_text
 
 FAILURE_CHARS = 400
 """How much of a failing tenant's error the text shows: enough for Descope's reason and what to do
@@ -42,7 +44,7 @@ def read_status(store: StateStore) -> dict[str, Any]:
         "store": str(store.directory),
         "suspended": flag.suspended,
         "suspend_reason": flag.reason,
-        "suspended_since": flag.since,
+        "suspended_since": flag.since if flag.suspended else None,  # not suspended: `since` is the last resume
         "suspended_by": flag.by,
         "last_applied_revision": state.last_applied_revision,
         "last_applied_at": state.last_applied_at,
@@ -71,6 +73,17 @@ def read_status(store: StateStore) -> dict[str, Any]:
         "failing_tenants": {
             tid: {"failures": f.count, "next_attempt": f.next_attempt, "error": f.error}
             for tid, f in state.tenant_failures.items()
+        },
+        "flapping_tenants": {
+            tid: {
+                "field": hold.field,
+                "ours": hold.ours,
+                "foreign": hold.foreign,
+                "reverts": hold.reverts,
+                "first_revert": hold.first,
+                "since": hold.since,
+            }
+            for tid, hold in sorted(state.flapping.items())
         },
         "resumes": state.resumes,
         "history": [
@@ -122,6 +135,12 @@ def render_status(status: dict[str, Any]) -> str:
         lines.append(
             f"Failing tenant:   {tid}: {failure['failures']} failures, next try {_when(failure['next_attempt'])}: "
             f"{failure['error'][:FAILURE_CHARS]}"
+        )
+    for tid, held in status["flapping_tenants"].items():
+        hold = Hold(held["field"], held["ours"], held["foreign"], held["reverts"], held["first_revert"], held["since"])
+        lines.append(
+            f"Flapping tenant:  {tid}: {held_text(hold)}; not corrected since {_when(hold.since)}. "
+            f"Stop the other writer, then {RESUME_HINT}, or change tenants.yaml"
         )
     if status["resumes"]:
         lines.append(f"Resumed cycles:   {status['resumes']}")

@@ -73,6 +73,7 @@ EXPECTED_ALERTS = frozenset(
         "ConfigInvalid",
         "DriftPersisting",
         "GuardBlocking",
+        "TenantFlapping",
         "DescopeThrottling",
         "DescopeErrors",
         "BackupsStale",

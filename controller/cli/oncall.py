@@ -221,8 +221,8 @@ def _meta_json(meta: Any) -> dict[str, Any]:
 
 
 def cmd_restore(args: argparse.Namespace, settings: Any) -> int:
+    from controller.cli.render import render_text
     from controller.engine import compose
-    from controller.engine.render import render_text
     from controller.engine.restore import Restorer, suspend_with
 
     if not args.tenant and not args.all:
@@ -354,8 +354,8 @@ def _from_git(settings: Any, rev: str, tenant_ids: list[str]) -> Any:
 
 
 def _print_restore(report: Any, render_text: Any, fmt: str) -> None:
+    from controller.cli.render import report_json
     from controller.engine.reconciler import CycleReport
-    from controller.engine.render import report_json
 
     view = CycleReport(cycle_id="restore", status=report.status, started=0.0, plan=report.plan)
     view.applied = report.applied

@@ -355,9 +355,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def _run_cycle(args: argparse.Namespace, *, apply: bool) -> int:
     from controller.adapters.store_lock import StoreLock
+    from controller.cli.render import RENDERERS, ProgressLine
     from controller.engine import compose
     from controller.engine.reconciler import CycleOptions, Reconciler
-    from controller.engine.render import RENDERERS, ProgressLine
 
     settings = _settings(args)
     path = _tenants_path(args, settings)
@@ -434,13 +434,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from controller import oncall
+    from controller.cli import oncall
 
     return oncall.cmd_backup(args, _settings(args))
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from controller import oncall
+    from controller.cli import oncall
 
     return oncall.cmd_restore(args, _settings(args))
 
@@ -464,8 +464,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     import json
 
+    from controller.cli.status import read_status, render_status
     from controller.engine import compose
-    from controller.engine.status import read_status, render_status
 
     settings = _settings(args)
     try:
@@ -542,7 +542,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from controller.demo import run_demo
+    from controller.cli.demo import run_demo
 
     return run_demo(keep=args.keep)
 

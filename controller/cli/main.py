@@ -1,13 +1,6 @@
 """The ``descope-gitops`` command: argv → settings → one command → an exit code that means something.
 
-Exit codes (also in ``--help``):
-  0  success; for ``plan`` and ``sync --dry-run``: no changes
-  1  error: invalid settings or tenants.yaml, a guard refused the plan, a tenant conflict, or
-     every action failed
-  2  ``plan`` / ``sync --dry-run``: there are changes to apply (or ``sync --apply`` wrote nothing
-     because drift_policy is "report")
-  3  Descope is unreachable, throttled us, failed (5xx) or refused the credentials
-  4  ``sync --apply`` finished partially: some tenants failed (see the report)
+The exit codes are ``ExitCode`` (controller/cli/exit_codes.py), printed in every ``--help``.
 """
 
 from __future__ import annotations
@@ -22,36 +15,32 @@ from types import FrameType
 from typing import Any
 
 from controller import __version__
+from controller.cli.exit_codes import UNREACHABLE_ERRORS, ExitCode, exit_codes_help
 from controller.descope_api import RateLimit
-from controller.errors import (
-    ConfigError,
-    DescopeAuthError,
-    DescopeBadResponse,
-    DescopeGitopsError,
-    DescopeRateLimited,
-    DescopeServerError,
-    DescopeUnreachable,
-    TenantsFileInvalid,
-)
+from controller.errors import ConfigError, DescopeGitopsError, TenantsFileInvalid
 
-EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_UNREACHABLE, EXIT_PARTIAL = 0, 1, 2, 3, 4
-# Descope could not be asked or would not answer: credentials, network, throttling, 5xx
-UNREACHABLE = (DescopeAuthError, DescopeUnreachable, DescopeServerError, DescopeRateLimited, DescopeBadResponse)
-
-EXIT_CODES_HELP = """\
-exit codes:
-  0  success; for plan and sync --dry-run: no changes
-  1  error: invalid settings or tenants.yaml, a guard refused the plan, a tenant conflict
-     (e.g. a changed parent), or every action failed
-  2  plan / sync --dry-run: there are changes to apply (also sync --apply when drift_policy is
-     "report" or the controller is suspended, so nothing was written)
-  3  Descope is unreachable, throttled us, failed (5xx) or refused the credentials
-  4  sync --apply finished partially: some tenants failed
-
+SETTINGS_HELP = """\
 settings come from --config FILE (TOML) and the environment: DESCOPE_PROJECT_ID,
 DESCOPE_MANAGEMENT_KEY (or DESCOPE_GITOPS_DESCOPE__MANAGEMENT_KEY_FILE), DESCOPE_BASE_URI, and any
 key as DESCOPE_GITOPS_<SECTION>__<KEY>, e.g. DESCOPE_GITOPS_RECONCILE__PRUNE=true.
 """
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Wraps descriptions as argparse does, and keeps an epilog's lines (exit codes, settings) as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("exit codes:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def _epilog(*codes: ExitCode, settings: bool = False) -> dict[str, Any]:
+    """``add_parser`` keywords that print the command's exit codes (and where settings come from)."""
+    return {
+        "epilog": exit_codes_help(*codes) + ("\n" + SETTINGS_HELP if settings else ""),
+        "formatter_class": HelpFormatter,
+    }
 
 
 def _rate_limit(text: str) -> RateLimit:
@@ -74,8 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="descope-gitops",
         description="Keep a Descope project's tenants equal to a tenants.yaml kept in Git.",
-        epilog=EXIT_CODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        **_epilog(settings=True),
     )
     parser.add_argument("--version", action="version", version=f"descope-gitops {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -83,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "validate",
         help="check tenants.yaml (file or directory) offline; errors name file:line",
-        description="Parse and validate tenants.yaml without contacting Descope. Exit 0 valid, 1 invalid.",
+        description="Parse and validate tenants.yaml without contacting Descope.",
+        **_epilog(ExitCode.OK, ExitCode.ERROR),
     )
     p.add_argument("path", nargs="?", help="tenants file or directory (default: [source] path)")
     _add_config(p)
@@ -92,10 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "plan",
         help="show what sync would change in Descope (read-only)",
-        description="Read tenants.yaml and the live project (one API call) and print the plan. "
-        "Exit 0 no changes, 2 changes, 1 error, 3 Descope unreachable or unauthorised.",
-        epilog=EXIT_CODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Read tenants.yaml and the live project (one API call) and print the plan.",
+        **_epilog(ExitCode.OK, ExitCode.ERROR, ExitCode.CHANGES, ExitCode.UNREACHABLE, settings=True),
     )
     p.add_argument("path", nargs="?", help="tenants file or directory (default: [source] path)")
     _add_config(p)
@@ -107,8 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run one reconcile cycle from a local path: --dry-run or --apply",
         description="Run one reconcile cycle now. --dry-run prints the plan; --apply writes it to Descope "
         "and records the inventory in the store directory.",
-        epilog=EXIT_CODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        **_epilog(ExitCode.OK, ExitCode.ERROR, ExitCode.CHANGES, ExitCode.UNREACHABLE, ExitCode.PARTIAL, settings=True),
     )
     p.add_argument("path", nargs="?", help="tenants file or directory (default: [source] path)")
     _add_config(p)
@@ -130,8 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the controller daemon: reconcile on a schedule, on webhooks and on SIGHUP",
         description="Run the long-lived controller. It reconciles every [source] interval seconds, at once "
         "on a verified push webhook (POST /hooks/git), a saved file (local source) or SIGHUP, and serves "
-        "/healthz and /readyz on [http] listen. SIGTERM/SIGINT finish the actions in flight and exit 0. "
-        "Only one daemon may use a store directory; a second one exits 1 and says who holds it.",
+        "/healthz and /readyz on [http] listen. SIGTERM/SIGINT finish the actions in flight and exit "
+        f"{ExitCode.OK:d}. Only one daemon may use a store directory; a second one exits {ExitCode.ERROR:d} and "
+        "says who holds it.",
+        **_epilog(ExitCode.OK, ExitCode.ERROR),
     )
     _add_config(p)
 
@@ -139,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
         "status",
         help="show the last applied revision, the last cycle, drift and suspension",
         description="Read the store directory (read-only) and show what the controller last did.",
+        **_epilog(ExitCode.OK, ExitCode.ERROR),
     )
     _add_config(p)
     p.add_argument("--format", choices=["text", "json"], default="text")
@@ -147,11 +136,16 @@ def build_parser() -> argparse.ArgumentParser:
         "suspend",
         help="pause writes: the daemon keeps measuring drift but changes nothing until resume",
         description="Set the suspend flag in the store directory; the running daemon honours it on its next cycle.",
+        **_epilog(ExitCode.OK, ExitCode.ERROR),
     )
     _add_config(p)
     p.add_argument("--reason", default="", help="why, shown by status (e.g. an incident or a restore)")
 
-    p = sub.add_parser("resume", help="lift a suspend: the daemon writes again from its next cycle")
+    p = sub.add_parser(
+        "resume",
+        help="lift a suspend: the daemon writes again from its next cycle",
+        **_epilog(ExitCode.OK, ExitCode.ERROR),
+    )
     _add_config(p)
 
     p = sub.add_parser(
@@ -159,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="list, show, create, verify and prune backups of tenants",
         description="Backups live under <[store] dir>/backups: a pre-image of each tenant before every update or "
         "delete the controller makes, and full snapshots (scheduled by the daemon, or `backup create`).",
+        **_epilog(ExitCode.OK, ExitCode.ERROR, ExitCode.UNREACHABLE),
     )
     bsub = p.add_subparsers(dest="backup_command", metavar="ACTION", required=True)
     b = bsub.add_parser("list", help="backups, oldest first by recorded time")
@@ -185,11 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(b)
     b = bsub.add_parser(
         "verify",
-        help="check every backup's checksum; exit 1 on any problem",
+        help=f"check every backup's checksum; exit {ExitCode.ERROR:d} on any problem",
         description="Check every backup's checksum. With --restore-drill, also restore every tenant of the newest "
         "snapshot into a scratch sandbox started in this process (never the configured Descope project; no "
         "credentials needed) and compare each field with the snapshot; the result is recorded for the daemon's "
-        "/metrics. Exit 0 when every checksum matches (and every tenant round-tripped), 1 otherwise.",
+        "/metrics. A checksum that does not match (or a tenant that did not round-trip) is an error.",
+        **_epilog(ExitCode.OK, ExitCode.ERROR),
     )
     _add_config(b)
     b.add_argument(
@@ -208,8 +204,15 @@ def build_parser() -> argparse.ArgumentParser:
         "broken one. Say which state: --at TIME (the tenant as it was then), --from BACKUP, "
         "--before-last-change, --undo or --git-rev; with none, restore prints the tenant's history and asks. "
         "The diff against live is printed first; --dry-run stops there. The current state is backed up before "
-        "anything is written, and the command to undo the restore is printed. Exit 0 restored, 2 dry run with "
-        "changes, 5 nothing to do, 4 partial, 3 Descope unreachable, 1 error (or no target given).",
+        "anything is written, and the command to undo the restore is printed.",
+        **_epilog(
+            ExitCode.OK,
+            ExitCode.ERROR,
+            ExitCode.CHANGES,
+            ExitCode.UNREACHABLE,
+            ExitCode.PARTIAL,
+            ExitCode.NOTHING_TO_DO,
+        ),
     )
     _add_config(p)
     p.add_argument("--tenant", action="append", default=[], metavar="ID", help="tenant to restore (repeatable)")
@@ -247,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
         "sandbox",
         help="run a local Descope-compatible tenant API (for demos and tests)",
         description="Serve Descope's tenant Management API on loopback, in memory or backed by --state.",
+        **_epilog(ExitCode.OK),
     )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8089)
@@ -281,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="see it work: sandbox + sample tenants.yaml, a change applied end to end",
         description="Start the bundled sandbox and a sample tenants.yaml in a temporary directory, "
         "apply it, change it, and show the change going through. Needs no settings.",
+        **_epilog(ExitCode.OK, ExitCode.ERROR),
     )
     p.add_argument("--keep", action="store_true", help="keep the temporary directory and print its path")
     return parser
@@ -296,13 +301,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return ExitCode.ERROR
     except DescopeGitopsError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_UNREACHABLE if isinstance(exc, UNREACHABLE) else EXIT_ERROR
+        return ExitCode.UNREACHABLE if isinstance(exc, UNREACHABLE_ERRORS) else ExitCode.ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
 
 
 def _settings(args: argparse.Namespace, *, daemon: bool = False) -> Any:
@@ -342,15 +347,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(json.dumps({"valid": False, "problems": problems}, indent=2))
         else:
             print(f"{path}: invalid\n{exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return ExitCode.ERROR
     except DescopeGitopsError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return ExitCode.ERROR
     if args.format == "json":
         print(json.dumps({"valid": True, "tenants": len(desired.tenants), "files": sorted(desired.files)}))
     else:
         print(f"{path}: valid, {len(desired.tenants)} tenant{'s' if len(desired.tenants) != 1 else ''}")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _run_cycle(args: argparse.Namespace, *, apply: bool) -> int:
@@ -389,7 +394,7 @@ def _run_cycle(args: argparse.Namespace, *, apply: bool) -> int:
                 signal.signal(signal.SIGTERM, previous)
     except DescopeGitopsError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return ExitCode.ERROR
     finally:
         if lock is not None:
             lock.release()
@@ -406,20 +411,20 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _exit_code(report: Any, *, apply: bool) -> int:
-    if isinstance(report.error, UNREACHABLE):
-        return EXIT_UNREACHABLE
+    if isinstance(report.error, UNREACHABLE_ERRORS):
+        return ExitCode.UNREACHABLE
     if report.applied is not None and any(r.error_kind == "DescopeAuthError" for r in report.applied.failed):
-        return EXIT_UNREACHABLE
+        return ExitCode.UNREACHABLE
     if report.status in {"invalid", "unavailable", "failed", "blocked"}:
-        return EXIT_ERROR
+        return ExitCode.ERROR
     if report.plan is not None and report.plan.conflicts and report.status == "planned":
-        return EXIT_ERROR  # e.g. a changed parent: the PR check must fail
+        return ExitCode.ERROR  # e.g. a changed parent: the PR check must fail
     if report.status == "partial":
-        return EXIT_PARTIAL
+        return ExitCode.PARTIAL
     if report.status == "planned":
         # plan / dry-run, or --apply under drift_policy "report" / suspension: changes not written
-        return EXIT_CHANGES if report.plan is not None and report.plan.has_changes else EXIT_OK
-    return EXIT_OK
+        return ExitCode.CHANGES if report.plan is not None and report.plan.has_changes else ExitCode.OK
+    return ExitCode.OK
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -429,7 +434,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
     if args.allow_deletes < 0:
         print("error: --allow-deletes must be 0 or more", file=sys.stderr)
-        return EXIT_ERROR
+        return ExitCode.ERROR
     return _run_cycle(args, apply=bool(args.apply))
 
 
@@ -455,10 +460,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             return daemon.run()
     except StoreLocked as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return ExitCode.ERROR
     except DescopeGitopsError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return ExitCode.ERROR
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -472,9 +477,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         status = read_status(compose.state_store(settings))
     except DescopeGitopsError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return ExitCode.ERROR
     print(json.dumps(status, indent=2, sort_keys=True) if args.format == "json" else render_status(status))
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_suspend(args: argparse.Namespace) -> int:
@@ -488,7 +493,7 @@ def cmd_suspend(args: argparse.Namespace) -> int:
     store = compose.state_store(settings)
     store.set_suspend(SuspendFlag(True, args.reason, time.time(), getpass.getuser()))
     print(f"suspended: the controller using {store.directory} writes nothing to Descope until `descope-gitops resume`")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -500,7 +505,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     was = store.suspend_flag()
     store.set_suspend(SuspendFlag(False))
     print("resumed" if was.suspended else "was not suspended; nothing to do")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -538,7 +543,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         print(f"  custom attributes defined: {names or '(none)'}; other keys are refused", flush=True)
     server.serve_forever()
     print("sandbox stopped", flush=True)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

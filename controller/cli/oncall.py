@@ -2,7 +2,7 @@
 
 Kept apart from ``cli.py`` so the everyday commands stay readable; same conventions: settings
 from ``--config`` and the environment, reports on stdout, errors on stderr, exit codes that mean
-something (listed in ``restore --help``).
+something (``ExitCode``, listed in ``--help``).
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ import time
 from datetime import datetime
 from typing import Any
 
+from controller.cli.exit_codes import ExitCode
 from controller.errors import ConfigError, DescopeGitopsError, UsageError
-
-EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_UNREACHABLE, EXIT_PARTIAL, EXIT_NOTHING = 0, 1, 2, 3, 4, 5
 
 
 def _when(ts: float) -> str:
@@ -88,7 +87,7 @@ def cmd_backup(args: argparse.Namespace, settings: Any) -> int:
                     f"{_when(m.taken_at):<29} {m.kind:<9} {m.operation:<11} {tenants[:24]:<24} "
                     f"{(m.revision or '-')[:14]:<14} {m.size:>8}  {m.id}"
                 )
-        return EXIT_OK
+        return ExitCode.OK
     if action == "history":
         return _history(store, args.tenant, args.format)
     if action == "show":
@@ -97,7 +96,7 @@ def cmd_backup(args: argparse.Namespace, settings: Any) -> int:
             items = [b for b in items if b.tenant.get("id") == args.tenant]
             if not items:
                 print(f"error: backup {args.backup_id} does not hold tenant {args.tenant!r}", file=sys.stderr)
-                return EXIT_ERROR
+                return ExitCode.ERROR
         meta = items[0].meta if items else store.get(args.backup_id)
         if args.format == "json":
             document = {
@@ -107,7 +106,7 @@ def cmd_backup(args: argparse.Namespace, settings: Any) -> int:
             print(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
         else:
             _show_text(meta, items)
-        return EXIT_OK
+        return ExitCode.OK
     if action == "create":
         from controller.engine.backups import take_snapshot
 
@@ -116,7 +115,7 @@ def cmd_backup(args: argparse.Namespace, settings: Any) -> int:
             snap = take_snapshot(client, store, operation="manual", settings_by_id=state.applied_settings)
         assert snap is not None  # only a daemon shutting down abandons a snapshot
         print(f"snapshot {snap.id}: {len(snap.tenant_ids)} tenants, {snap.size} bytes, sha256 {snap.sha256[:16]}…")
-        return EXIT_OK
+        return ExitCode.OK
     if action == "verify":
         problems = store.verify()
         bytes_, files = store.usage()
@@ -126,8 +125,8 @@ def cmd_backup(args: argparse.Namespace, settings: Any) -> int:
             f"{files} backup files, {bytes_} bytes: "
             + ("all checksums match" if not problems else f"{len(problems)} problems")
         )
-        drilled = restore_drill(settings, store) if args.restore_drill else EXIT_OK
-        return EXIT_ERROR if problems or drilled != EXIT_OK else EXIT_OK
+        drilled = restore_drill(settings, store) if args.restore_drill else ExitCode.OK
+        return ExitCode.ERROR if problems or drilled != ExitCode.OK else ExitCode.OK
     if action == "prune":
         removed = store.prune(
             max_age_days=settings.backups.retention_days,
@@ -138,7 +137,7 @@ def cmd_backup(args: argparse.Namespace, settings: Any) -> int:
         for meta in removed:
             print(f"{verb} {meta.id} ({meta.kind}, {_when(meta.taken_at)})")
         print(f"{verb} {len(removed)} backups; the newest backup of every tenant is always kept")
-        return EXIT_OK
+        return ExitCode.OK
     raise AssertionError(action)  # pragma: no cover - argparse refuses other actions
 
 
@@ -164,7 +163,7 @@ def _history(store: Any, tenant_id: str, fmt: str) -> int:
         print(f"warning: {path}: {problem} (left out of the history)", file=sys.stderr)
     if not metas:
         print(f"error: no backup holds tenant {tenant_id!r} (see `backup list`)", file=sys.stderr)
-        return EXIT_ERROR
+        return ExitCode.ERROR
     versions = timeline([store.tenant_in(m.id, tenant_id) for m in metas])
     if fmt == "json":
         rows = [
@@ -178,9 +177,9 @@ def _history(store: Any, tenant_id: str, fmt: str) -> int:
             for v in versions
         ]
         print(json.dumps(rows, indent=2, ensure_ascii=False))
-        return EXIT_OK
+        return ExitCode.OK
     print(render_timeline(tenant_id, versions))
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def render_timeline(tenant_id: str, versions: list[Any]) -> str:
@@ -238,12 +237,12 @@ def cmd_restore(args: argparse.Namespace, settings: Any) -> int:
     for tenant_id, why in sorted(selection.missing.items()):
         print(f"error: cannot restore {tenant_id}: {why}", file=sys.stderr)
     if selection.missing:
-        return EXIT_ERROR
+        return ExitCode.ERROR
     for tenant_id, why in sorted(selection.unchanged.items()):
         print(f"{tenant_id}: {why}")
     if not selection.restored:
         print("nothing to do")
-        return EXIT_NOTHING
+        return ExitCode.NOTHING_TO_DO
     suspend = None
     if args.suspend:
         who = f"restore of {', '.join(sorted(selection.origins))}"
@@ -263,14 +262,14 @@ def cmd_restore(args: argparse.Namespace, settings: Any) -> int:
         _log_restore(compose.restores_log(settings), report)
     status = report.status
     if status == "nothing-to-do":
-        return EXIT_NOTHING
+        return ExitCode.NOTHING_TO_DO
     if status == "dry-run":
-        return EXIT_CHANGES
+        return ExitCode.CHANGES
     if status == "restored":
-        return EXIT_OK
+        return ExitCode.OK
     if report.applied is not None and any(r.error_kind == "DescopeAuthError" for r in report.applied.failed):
-        return EXIT_UNREACHABLE
-    return EXIT_PARTIAL if status == "partial" else EXIT_ERROR
+        return ExitCode.UNREACHABLE
+    return ExitCode.PARTIAL if status == "partial" else ExitCode.ERROR
 
 
 def _select(args: argparse.Namespace, settings: Any, backups: Any) -> Any:
@@ -302,7 +301,7 @@ def _ask_for_target(backups: Any, tenant_ids: list[str]) -> int:
             continue
         versions = timeline([backups.tenant_in(m.id, tenant_id) for m in metas])
         print(render_timeline(tenant_id, versions), file=sys.stderr)
-    return EXIT_ERROR
+    return ExitCode.ERROR
 
 
 def _log_restore(path: Any, report: Any) -> None:
@@ -402,8 +401,8 @@ def restore_drill(settings: Any, store: Any) -> int:
     The sandbox is started in this process on loopback with a throwaway project and key and no
     state file, so the drill needs no Descope credentials and cannot touch the configured project;
     the restore's own pre-images go to a temporary store, not the real one. The result is appended
-    to ``restore-drills.jsonl`` in the store, which the daemon's /metrics reports. Exit 0 when every
-    tenant round-trips, 1 otherwise.
+    to ``restore-drills.jsonl`` in the store, which the daemon's /metrics reports. OK when every
+    tenant round-trips, ERROR otherwise.
     """
     import secrets
     import tempfile
@@ -452,7 +451,7 @@ def restore_drill(settings: Any, store: Any) -> int:
             handle.write(json.dumps(line) + "\n")
     except OSError as exc:
         print(f"warning: could not record the drill in {path}: {exc.strerror or exc}", file=sys.stderr)
-    return EXIT_OK if report.passed else EXIT_ERROR
+    return ExitCode.OK if report.passed else ExitCode.ERROR
 
 
 def _print_drill(report: Any) -> None:

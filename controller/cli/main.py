@@ -9,38 +9,17 @@ import argparse
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from controller import __version__
-from controller.cli.exit_codes import UNREACHABLE_ERRORS, ExitCode, exit_codes_help
+from controller.cli import oncall
+from controller.cli.common import add_config, epilog, load_settings, tenants_path
+from controller.cli.exit_codes import UNREACHABLE_ERRORS, ExitCode
 from controller.descope_api import RateLimit
 from controller.errors import ConfigError, DescopeGitopsError, TenantsFileInvalid
-
-SETTINGS_HELP = """\
-settings come from --config FILE (TOML) and the environment: DESCOPE_PROJECT_ID,
-DESCOPE_MANAGEMENT_KEY (or DESCOPE_GITOPS_DESCOPE__MANAGEMENT_KEY_FILE), DESCOPE_BASE_URI, and any
-key as DESCOPE_GITOPS_<SECTION>__<KEY>, e.g. DESCOPE_GITOPS_RECONCILE__PRUNE=true.
-"""
-
-
-class HelpFormatter(argparse.HelpFormatter):
-    """Wraps descriptions as argparse does, and keeps an epilog's lines (exit codes, settings) as written."""
-
-    def _fill_text(self, text: str, width: int, indent: str) -> str:
-        if text.startswith("exit codes:"):
-            return "".join(indent + line for line in text.splitlines(keepends=True))
-        return super()._fill_text(text, width, indent)
-
-
-def _epilog(*codes: ExitCode, settings: bool = False) -> dict[str, Any]:
-    """``add_parser`` keywords that print the command's exit codes (and where settings come from)."""
-    return {
-        "epilog": exit_codes_help(*codes) + ("\n" + SETTINGS_HELP if settings else ""),
-        "formatter_class": HelpFormatter,
-    }
 
 
 def _rate_limit(text: str) -> RateLimit:
@@ -50,54 +29,56 @@ def _rate_limit(text: str) -> RateLimit:
         raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
 
 
-def _add_config(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config",
-        metavar="FILE",
-        default=os.environ.get("DESCOPE_GITOPS_CONFIG"),
-        help="settings file (TOML); default: $DESCOPE_GITOPS_CONFIG, else environment only",
-    )
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="descope-gitops",
         description="Keep a Descope project's tenants equal to a tenants.yaml kept in Git.",
-        **_epilog(settings=True),
+        **epilog(settings=True),
     )
     parser.add_argument("--version", action="version", version=f"descope-gitops {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_everyday_parsers(sub)
+    _add_backup_parser(sub)
+    _add_restore_parser(sub)
+    _add_sandbox_parser(sub)
+    _add_demo_parser(sub)
+    return parser
 
+
+def _add_everyday_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The platform team's and the daemon's commands: validate, plan, sync, run, status, suspend, resume."""
     p = sub.add_parser(
         "validate",
         help="check tenants.yaml (file or directory) offline; errors name file:line",
         description="Parse and validate tenants.yaml without contacting Descope.",
-        **_epilog(ExitCode.OK, ExitCode.ERROR),
+        **epilog(ExitCode.OK, ExitCode.ERROR),
     )
     p.add_argument("path", nargs="?", help="tenants file or directory (default: [source] path)")
-    _add_config(p)
+    add_config(p)
     p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(handler=cmd_validate)
 
     p = sub.add_parser(
         "plan",
         help="show what sync would change in Descope (read-only)",
         description="Read tenants.yaml and the live project (one API call) and print the plan.",
-        **_epilog(ExitCode.OK, ExitCode.ERROR, ExitCode.CHANGES, ExitCode.UNREACHABLE, settings=True),
+        **epilog(ExitCode.OK, ExitCode.ERROR, ExitCode.CHANGES, ExitCode.UNREACHABLE, settings=True),
     )
     p.add_argument("path", nargs="?", help="tenants file or directory (default: [source] path)")
-    _add_config(p)
+    add_config(p)
     p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
     p.add_argument("--prune", action=argparse.BooleanOptionalAction, default=None, help="override [reconcile] prune")
+    p.set_defaults(handler=cmd_plan)
 
     p = sub.add_parser(
         "sync",
         help="run one reconcile cycle from a local path: --dry-run or --apply",
         description="Run one reconcile cycle now. --dry-run prints the plan; --apply writes it to Descope "
         "and records the inventory in the store directory.",
-        **_epilog(ExitCode.OK, ExitCode.ERROR, ExitCode.CHANGES, ExitCode.UNREACHABLE, ExitCode.PARTIAL, settings=True),
+        **epilog(ExitCode.OK, ExitCode.ERROR, ExitCode.CHANGES, ExitCode.UNREACHABLE, ExitCode.PARTIAL, settings=True),
     )
     p.add_argument("path", nargs="?", help="tenants file or directory (default: [source] path)")
-    _add_config(p)
+    add_config(p)
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--dry-run", action="store_true", help="plan only, write nothing")
     mode.add_argument("--apply", action="store_true", help="apply the plan to Descope")
@@ -110,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--prune", action=argparse.BooleanOptionalAction, default=None, help="override [reconcile] prune")
     p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
+    p.set_defaults(handler=cmd_sync)
 
     p = sub.add_parser(
         "run",
@@ -119,45 +101,52 @@ def build_parser() -> argparse.ArgumentParser:
         "/healthz and /readyz on [http] listen. SIGTERM/SIGINT finish the actions in flight and exit "
         f"{ExitCode.OK:d}. Only one daemon may use a store directory; a second one exits {ExitCode.ERROR:d} and "
         "says who holds it.",
-        **_epilog(ExitCode.OK, ExitCode.ERROR),
+        **epilog(ExitCode.OK, ExitCode.ERROR),
     )
-    _add_config(p)
+    add_config(p)
+    p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser(
         "status",
         help="show the last applied revision, the last cycle, drift and suspension",
         description="Read the store directory (read-only) and show what the controller last did.",
-        **_epilog(ExitCode.OK, ExitCode.ERROR),
+        **epilog(ExitCode.OK, ExitCode.ERROR),
     )
-    _add_config(p)
+    add_config(p)
     p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(handler=cmd_status)
 
     p = sub.add_parser(
         "suspend",
         help="pause writes: the daemon keeps measuring drift but changes nothing until resume",
         description="Set the suspend flag in the store directory; the running daemon honours it on its next cycle.",
-        **_epilog(ExitCode.OK, ExitCode.ERROR),
+        **epilog(ExitCode.OK, ExitCode.ERROR),
     )
-    _add_config(p)
+    add_config(p)
     p.add_argument("--reason", default="", help="why, shown by status (e.g. an incident or a restore)")
+    p.set_defaults(handler=cmd_suspend)
 
     p = sub.add_parser(
         "resume",
         help="lift a suspend: the daemon writes again from its next cycle",
-        **_epilog(ExitCode.OK, ExitCode.ERROR),
+        **epilog(ExitCode.OK, ExitCode.ERROR),
     )
-    _add_config(p)
+    add_config(p)
+    p.set_defaults(handler=cmd_resume)
 
+
+def _add_backup_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``backup list|history|show|create|verify|prune``."""
     p = sub.add_parser(
         "backup",
         help="list, show, create, verify and prune backups of tenants",
         description="Backups live under <[store] dir>/backups: a pre-image of each tenant before every update or "
         "delete the controller makes, and full snapshots (scheduled by the daemon, or `backup create`).",
-        **_epilog(ExitCode.OK, ExitCode.ERROR, ExitCode.UNREACHABLE),
+        **epilog(ExitCode.OK, ExitCode.ERROR, ExitCode.UNREACHABLE),
     )
     bsub = p.add_subparsers(dest="backup_command", metavar="ACTION", required=True)
     b = bsub.add_parser("list", help="backups, oldest first by recorded time")
-    _add_config(b)
+    add_config(b)
     b.add_argument("--tenant", help="only backups holding this tenant")
     b.add_argument("--kind", choices=["pre-image", "snapshot"])
     b.add_argument("--format", choices=["text", "json"], default="text")
@@ -168,16 +157,16 @@ def build_parser() -> argparse.ArgumentParser:
         "write (by a cycle at a revision, or a restore), a snapshot the tenant at its time. Each line says what "
         "changed from that version to the next newer one. Restore one with `restore --tenant ID --from BACKUP`.",
     )
-    _add_config(b)
+    add_config(b)
     b.add_argument("--tenant", required=True, metavar="ID")
     b.add_argument("--format", choices=["text", "json"], default="text")
     b = bsub.add_parser("show", help="print a backup's content (checksum verified); ids accept a unique prefix")
-    _add_config(b)
+    add_config(b)
     b.add_argument("backup_id")
     b.add_argument("--tenant", help="only this tenant of a snapshot")
     b.add_argument("--format", choices=["text", "json"], default="text")
     b = bsub.add_parser("create", help="take a full snapshot of all live tenants now")
-    _add_config(b)
+    add_config(b)
     b = bsub.add_parser(
         "verify",
         help=f"check every backup's checksum; exit {ExitCode.ERROR:d} on any problem",
@@ -185,18 +174,22 @@ def build_parser() -> argparse.ArgumentParser:
         "snapshot into a scratch sandbox started in this process (never the configured Descope project; no "
         "credentials needed) and compare each field with the snapshot; the result is recorded for the daemon's "
         "/metrics. A checksum that does not match (or a tenant that did not round-trip) is an error.",
-        **_epilog(ExitCode.OK, ExitCode.ERROR),
+        **epilog(ExitCode.OK, ExitCode.ERROR),
     )
-    _add_config(b)
+    add_config(b)
     b.add_argument(
         "--restore-drill",
         action="store_true",
         help="also restore the newest snapshot into a scratch sandbox and compare it field by field",
     )
     b = bsub.add_parser("prune", help="apply retention ([backups] retention_days, keep_snapshots)")
-    _add_config(b)
+    add_config(b)
     b.add_argument("--dry-run", action="store_true", help="show what would be removed")
+    p.set_defaults(handler=oncall.cmd_backup)
 
+
+def _add_restore_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``restore``."""
     p = sub.add_parser(
         "restore",
         help="bring tenants back from a backup or a Git revision (diff first, never deletes)",
@@ -205,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--before-last-change, --undo or --git-rev; with none, restore prints the tenant's history and asks. "
         "The diff against live is printed first; --dry-run stops there. The current state is backed up before "
         "anything is written, and the command to undo the restore is printed.",
-        **_epilog(
+        **epilog(
             ExitCode.OK,
             ExitCode.ERROR,
             ExitCode.CHANGES,
@@ -214,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
             ExitCode.NOTHING_TO_DO,
         ),
     )
-    _add_config(p)
+    add_config(p)
     p.add_argument("--tenant", action="append", default=[], metavar="ID", help="tenant to restore (repeatable)")
     origin = p.add_mutually_exclusive_group()
     origin.add_argument(
@@ -245,12 +238,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="suspend the daemon first, so it does not revert the restore (resume it later)",
     )
     p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(handler=oncall.cmd_restore)
 
+
+def _add_sandbox_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``sandbox``."""
     p = sub.add_parser(
         "sandbox",
         help="run a local Descope-compatible tenant API (for demos and tests)",
         description="Serve Descope's tenant Management API on loopback, in memory or backed by --state.",
-        **_epilog(ExitCode.OK),
+        **epilog(ExitCode.OK),
     )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8089)
@@ -279,16 +276,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="the project's custom attribute definitions (JSON or YAML `attributes: [...]`); then undefined "
         "keys and wrongly typed values are refused as Descope does. Default: the --state file's, else any key",
     )
+    p.set_defaults(handler=cmd_sandbox)
 
+
+def _add_demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``demo``."""
     p = sub.add_parser(
         "demo",
         help="see it work: sandbox + sample tenants.yaml, a change applied end to end",
         description="Start the bundled sandbox and a sample tenants.yaml in a temporary directory, "
         "apply it, change it, and show the change going through. Needs no settings.",
-        **_epilog(ExitCode.OK, ExitCode.ERROR),
+        **epilog(ExitCode.OK, ExitCode.ERROR),
     )
     p.add_argument("--keep", action="store_true", help="keep the temporary directory and print its path")
-    return parser
+    p.set_defaults(handler=cmd_demo)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -296,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from controller.engine.logs import configure_logging
 
     configure_logging(os.environ.get("DESCOPE_GITOPS_LOG__LEVEL", "WARNING"), "text")
-    handler = _COMMANDS[args.command]
+    handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
     except ConfigError as exc:
@@ -310,25 +311,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.INTERRUPTED
 
 
-def _settings(args: argparse.Namespace, *, daemon: bool = False) -> Any:
-    from controller.engine.logs import configure_logging
-    from controller.settings import load_settings
-
-    settings = load_settings(args.config)
-    # one-shot commands print a report; their logs stay quiet unless a level is asked for
-    explicit = daemon or "DESCOPE_GITOPS_LOG__LEVEL" in os.environ or bool(args.config)
-    configure_logging(settings.log.level if explicit else "WARNING", settings.log.format)
-    return settings
-
-
-def _tenants_path(args: argparse.Namespace, settings: Any) -> Path:
-    if args.path:
-        return Path(args.path)
-    if settings.source.kind != "local":
-        raise ConfigError(["give a PATH: this command reads a local tenants file, and [source] kind is 'git'"])
-    return Path(settings.source.path)
-
-
 def cmd_validate(args: argparse.Namespace) -> int:
     import json
 
@@ -336,8 +318,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from controller.core.loader import parse_tenant_files
     from controller.engine.compose import attribute_catalogue
 
-    settings = _settings(args)
-    path = _tenants_path(args, settings)
+    settings = load_settings(args)
+    path = tenants_path(args, settings)
     attributes = attribute_catalogue(settings)
     try:
         desired = parse_tenant_files(read_tenant_files(path), attributes=attributes)
@@ -364,8 +346,8 @@ def _run_cycle(args: argparse.Namespace, *, apply: bool) -> int:
     from controller.engine import compose
     from controller.engine.reconciler import CycleOptions, Reconciler
 
-    settings = _settings(args)
-    path = _tenants_path(args, settings)
+    settings = load_settings(args)
+    path = tenants_path(args, settings)
     attributes = compose.attribute_catalogue(settings)
     options = CycleOptions(
         apply=apply,
@@ -438,23 +420,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return _run_cycle(args, apply=bool(args.apply))
 
 
-def cmd_backup(args: argparse.Namespace) -> int:
-    from controller.cli import oncall
-
-    return oncall.cmd_backup(args, _settings(args))
-
-
-def cmd_restore(args: argparse.Namespace) -> int:
-    from controller.cli import oncall
-
-    return oncall.cmd_restore(args, _settings(args))
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from controller.engine import compose
     from controller.errors import StoreLocked
 
-    settings = _settings(args, daemon=True)
+    settings = load_settings(args, daemon=True)
     try:
         with compose.daemon(settings) as daemon:
             return daemon.run()
@@ -472,7 +442,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from controller.cli.status import read_status, render_status
     from controller.engine import compose
 
-    settings = _settings(args)
+    settings = load_settings(args)
     try:
         status = read_status(compose.state_store(settings))
     except DescopeGitopsError as exc:
@@ -489,7 +459,7 @@ def cmd_suspend(args: argparse.Namespace) -> int:
     from controller.adapters.state_store import SuspendFlag
     from controller.engine import compose
 
-    settings = _settings(args)
+    settings = load_settings(args)
     store = compose.state_store(settings)
     store.set_suspend(SuspendFlag(True, args.reason, time.time(), getpass.getuser()))
     print(f"suspended: the controller using {store.directory} writes nothing to Descope until `descope-gitops resume`")
@@ -500,7 +470,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from controller.adapters.state_store import SuspendFlag
     from controller.engine import compose
 
-    settings = _settings(args)
+    settings = load_settings(args)
     store = compose.state_store(settings)
     was = store.suspend_flag()
     store.set_suspend(SuspendFlag(False))
@@ -551,20 +521,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     return run_demo(keep=args.keep)
 
-
-_COMMANDS = {
-    "backup": cmd_backup,
-    "restore": cmd_restore,
-    "run": cmd_run,
-    "status": cmd_status,
-    "suspend": cmd_suspend,
-    "resume": cmd_resume,
-    "validate": cmd_validate,
-    "plan": cmd_plan,
-    "sync": cmd_sync,
-    "sandbox": cmd_sandbox,
-    "demo": cmd_demo,
-}
 
 if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(main())

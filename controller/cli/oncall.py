@@ -1,6 +1,6 @@
 """On-call's commands, ``backup …`` and ``restore``: thin argv handlers over the engine's restore.
 
-Kept apart from ``cli.py`` so the everyday commands stay readable; same conventions: settings
+Kept apart from ``main.py`` so the everyday commands stay readable; same conventions: settings
 from ``--config`` and the environment, reports on stdout, errors on stderr, exit codes that mean
 something (``ExitCode``, listed in ``--help``).
 """
@@ -16,11 +16,12 @@ import time
 from datetime import datetime
 from typing import Any
 
+from controller.cli.common import load_settings
 from controller.cli.exit_codes import ExitCode
 from controller.errors import ConfigError, DescopeGitopsError, UsageError
 
 
-def _when(ts: float) -> str:
+def local_time(ts: float) -> str:
     return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="milliseconds")
 
 
@@ -36,10 +37,10 @@ def parse_time(text: str, *, now: float, retention_days: float | None = None) ->
     text = text.strip()
     moment = _parse_moment(text, now)
     if moment > now + 1:
-        raise UsageError(f"--at {text!r} is in the future ({_when(moment)}); give a time in the past")
+        raise UsageError(f"--at {text!r} is in the future ({local_time(moment)}); give a time in the past")
     if retention_days is not None and moment < now - retention_days * 86400:
         raise UsageError(
-            f"--at {text!r} ({_when(moment)}) is before the retention window of {retention_days:g} days: "
+            f"--at {text!r} ({local_time(moment)}) is before the retention window of {retention_days:g} days: "
             "backups older than that are pruned, so the state then cannot be known; "
             "see `backup history --tenant ID` for what is kept"
         )
@@ -66,9 +67,10 @@ def _parse_moment(text: str, now: float) -> float:
     return moment.timestamp()
 
 
-def cmd_backup(args: argparse.Namespace, settings: Any) -> int:
+def cmd_backup(args: argparse.Namespace) -> int:
     from controller.engine import compose
 
+    settings = load_settings(args)
     store = compose.backup_store(settings)
     action = args.backup_command
     if action == "list":
@@ -84,7 +86,7 @@ def cmd_backup(args: argparse.Namespace, settings: Any) -> int:
             for m in metas:
                 tenants = m.tenant_ids[0] if len(m.tenant_ids) == 1 else f"{len(m.tenant_ids)} tenants"
                 print(
-                    f"{_when(m.taken_at):<29} {m.kind:<9} {m.operation:<11} {tenants[:24]:<24} "
+                    f"{local_time(m.taken_at):<29} {m.kind:<9} {m.operation:<11} {tenants[:24]:<24} "
                     f"{(m.revision or '-')[:14]:<14} {m.size:>8}  {m.id}"
                 )
         return ExitCode.OK
@@ -135,7 +137,7 @@ def cmd_backup(args: argparse.Namespace, settings: Any) -> int:
         )
         verb = "would remove" if args.dry_run else "removed"
         for meta in removed:
-            print(f"{verb} {meta.id} ({meta.kind}, {_when(meta.taken_at)})")
+            print(f"{verb} {meta.id} ({meta.kind}, {local_time(meta.taken_at)})")
         print(f"{verb} {len(removed)} backups; the newest backup of every tenant is always kept")
         return ExitCode.OK
     raise AssertionError(action)  # pragma: no cover - argparse refuses other actions
@@ -144,7 +146,7 @@ def cmd_backup(args: argparse.Namespace, settings: Any) -> int:
 def _show_text(meta: Any, items: list[Any]) -> None:
     from controller.engine.timeline import cause
 
-    print(f"backup {meta.id}: {cause(meta)}, taken {_when(meta.taken_at)}, {len(items)} tenant(s)")
+    print(f"backup {meta.id}: {cause(meta)}, taken {local_time(meta.taken_at)}, {len(items)} tenant(s)")
     print(f"  revision {meta.revision or '-'}, cycle {meta.cycle_id or '-'}, sha256 {meta.sha256[:16]}…")
     for backup in items:
         print(f"\n  {backup.tenant.get('id')}")
@@ -189,7 +191,7 @@ def render_timeline(tenant_id: str, versions: list[Any]) -> str:
     lines = [f"History of {tenant_id}, newest first ({len(versions)} recorded versions):"]
     for version in versions:
         meta = version.meta
-        lines.append(f"  {_when(meta.taken_at)}  {meta.id}  {cause(meta)}")
+        lines.append(f"  {local_time(meta.taken_at)}  {meta.id}  {cause(meta)}")
         if version.changed_after is None:
             lines.append("      (the newest recorded version)")
         elif not version.changed_after:
@@ -210,7 +212,7 @@ def _meta_json(meta: Any) -> dict[str, Any]:
         "kind": meta.kind,
         "operation": meta.operation,
         "taken_at": meta.taken_at,
-        "time": _when(meta.taken_at),
+        "time": local_time(meta.taken_at),
         "tenant_ids": list(meta.tenant_ids),
         "revision": meta.revision,
         "cycle_id": meta.cycle_id,
@@ -219,11 +221,12 @@ def _meta_json(meta: Any) -> dict[str, Any]:
     }
 
 
-def cmd_restore(args: argparse.Namespace, settings: Any) -> int:
+def cmd_restore(args: argparse.Namespace) -> int:
     from controller.cli.render import render_text
     from controller.engine import compose
     from controller.engine.restore import Restorer, suspend_with
 
+    settings = load_settings(args)
     if not args.tenant and not args.all:
         raise UsageError("name what to restore: --tenant ID (repeatable), or --all with --from BACKUP")
     if args.all and not args.backup:
@@ -471,7 +474,7 @@ def _print_drill(report: Any) -> None:
     if snapshot is None:
         print("restore drill FAILED: nothing was restored (see the errors above)")
         return
-    name = f"snapshot {snapshot.id} ({_when(snapshot.taken_at)})"
+    name = f"snapshot {snapshot.id} ({local_time(snapshot.taken_at)})"
     total = len(report.outcomes)
     if report.passed:
         print(f"restore drill passed: all {total} tenants of {name} round-tripped, every field equal")

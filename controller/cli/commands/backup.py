@@ -1,70 +1,78 @@
-"""On-call's commands, ``backup …`` and ``restore``: thin argv handlers over the engine's restore.
+"""On-call's ``backup list|history|show|create|verify|prune``: thin argv handlers over the backup store.
 
-Kept apart from ``main.py`` so the everyday commands stay readable; same conventions: settings
-from ``--config`` and the environment, reports on stdout, errors on stderr, exit codes that mean
-something (``ExitCode``, listed in ``--help``).
+Same conventions as every command: settings from ``--config`` and the environment, reports on
+stdout, errors on stderr, exit codes that mean something (``ExitCode``, listed in ``--help``).
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
-import re
 import sys
 import time
 from datetime import datetime
 from typing import Any
 
-from controller.cli.common import load_settings
+from controller.cli.common import add_config, epilog, load_settings
 from controller.cli.exit_codes import ExitCode
-from controller.errors import ConfigError, DescopeGitopsError, UsageError
+from controller.errors import DescopeGitopsError
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``backup list|history|show|create|verify|prune``."""
+    p = sub.add_parser(
+        "backup",
+        help="list, show, create, verify and prune backups of tenants",
+        description="Backups live under <[store] dir>/backups: a pre-image of each tenant before every update or "
+        "delete the controller makes, and full snapshots (scheduled by the daemon, or `backup create`).",
+        **epilog(ExitCode.OK, ExitCode.ERROR, ExitCode.UNREACHABLE),
+    )
+    bsub = p.add_subparsers(dest="backup_command", metavar="ACTION", required=True)
+    b = bsub.add_parser("list", help="backups, oldest first by recorded time")
+    add_config(b)
+    b.add_argument("--tenant", help="only backups holding this tenant")
+    b.add_argument("--kind", choices=["pre-image", "snapshot"])
+    b.add_argument("--format", choices=["text", "json"], default="text")
+    b = bsub.add_parser(
+        "history",
+        help="a tenant's recorded versions, newest first, with what changed between them",
+        description="Every backup holding the tenant is one version: a pre-image is the tenant just before a "
+        "write (by a cycle at a revision, or a restore), a snapshot the tenant at its time. Each line says what "
+        "changed from that version to the next newer one. Restore one with `restore --tenant ID --from BACKUP`.",
+    )
+    add_config(b)
+    b.add_argument("--tenant", required=True, metavar="ID")
+    b.add_argument("--format", choices=["text", "json"], default="text")
+    b = bsub.add_parser("show", help="print a backup's content (checksum verified); ids accept a unique prefix")
+    add_config(b)
+    b.add_argument("backup_id")
+    b.add_argument("--tenant", help="only this tenant of a snapshot")
+    b.add_argument("--format", choices=["text", "json"], default="text")
+    b = bsub.add_parser("create", help="take a full snapshot of all live tenants now")
+    add_config(b)
+    b = bsub.add_parser(
+        "verify",
+        help=f"check every backup's checksum; exit {ExitCode.ERROR:d} on any problem",
+        description="Check every backup's checksum. With --restore-drill, also restore every tenant of the newest "
+        "snapshot into a scratch sandbox started in this process (never the configured Descope project; no "
+        "credentials needed) and compare each field with the snapshot; the result is recorded for the daemon's "
+        "/metrics. A checksum that does not match (or a tenant that did not round-trip) is an error.",
+        **epilog(ExitCode.OK, ExitCode.ERROR),
+    )
+    add_config(b)
+    b.add_argument(
+        "--restore-drill",
+        action="store_true",
+        help="also restore the newest snapshot into a scratch sandbox and compare it field by field",
+    )
+    b = bsub.add_parser("prune", help="apply retention ([backups] retention_days, keep_snapshots)")
+    add_config(b)
+    b.add_argument("--dry-run", action="store_true", help="show what would be removed")
+    p.set_defaults(handler=cmd_backup)
 
 
 def local_time(ts: float) -> str:
     return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="milliseconds")
-
-
-_AGO = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:\s*ago)?")
-
-
-def parse_time(text: str, *, now: float, retention_days: float | None = None) -> float:
-    """``--at``: ISO 8601 in any offset, epoch seconds, or a time ago (``90m``, ``2h``, ``1d``, ``1h30m``).
-
-    A time in the future, or before the retention window (older backups are pruned, so the state
-    then cannot be known), is refused with one line.
-    """
-    text = text.strip()
-    moment = _parse_moment(text, now)
-    if moment > now + 1:
-        raise UsageError(f"--at {text!r} is in the future ({local_time(moment)}); give a time in the past")
-    if retention_days is not None and moment < now - retention_days * 86400:
-        raise UsageError(
-            f"--at {text!r} ({local_time(moment)}) is before the retention window of {retention_days:g} days: "
-            "backups older than that are pruned, so the state then cannot be known; "
-            "see `backup history --tenant ID` for what is kept"
-        )
-    return moment
-
-
-def _parse_moment(text: str, now: float) -> float:
-    relative = _AGO.fullmatch(text)
-    if text and relative is not None and any(relative.groups()):
-        days, hours, minutes, seconds = (int(part or 0) for part in relative.groups())
-        return now - (((days * 24 + hours) * 60 + minutes) * 60 + seconds)
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise UsageError(
-            f"--at {text!r}: not an ISO 8601 time (2026-11-22T04:30:00Z), epoch seconds or a time ago (90m, 2h, 1d)"
-        ) from exc
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # a time without zone is the machine's local time
-    return moment.timestamp()
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
@@ -219,183 +227,6 @@ def _meta_json(meta: Any) -> dict[str, Any]:
         "sha256": meta.sha256,
         "size": meta.size,
     }
-
-
-def cmd_restore(args: argparse.Namespace) -> int:
-    from controller.cli.render import render_text
-    from controller.engine import compose
-    from controller.engine.restore import Restorer, suspend_with
-
-    settings = load_settings(args)
-    if not args.tenant and not args.all:
-        raise UsageError("name what to restore: --tenant ID (repeatable), or --all with --from BACKUP")
-    if args.all and not args.backup:
-        raise UsageError("--all restores a whole backup: give its id with --from BACKUP (see `backup list`)")
-    backups = compose.backup_store(settings)
-    if not (args.at or args.backup or args.git_rev or args.before_last_change or args.undo):
-        return _ask_for_target(backups, args.tenant)
-    state_store = compose.state_store(settings)
-    enforced, revert_check = _enforced_state(settings)
-    selection = _select(args, settings, backups)
-    for tenant_id, why in sorted(selection.missing.items()):
-        print(f"error: cannot restore {tenant_id}: {why}", file=sys.stderr)
-    if selection.missing:
-        return ExitCode.ERROR
-    for tenant_id, why in sorted(selection.unchanged.items()):
-        print(f"{tenant_id}: {why}")
-    if not selection.restored:
-        print("nothing to do")
-        return ExitCode.NOTHING_TO_DO
-    suspend = None
-    if args.suspend:
-        who = f"restore of {', '.join(sorted(selection.origins))}"
-        suspend = suspend_with(state_store, who, getpass.getuser(), time.time())
-    with compose.descope_client(settings) as client:
-        report = Restorer(client, backups).run(
-            selection.restored,
-            selection.origins,
-            enforced=enforced,
-            revert_check=revert_check,
-            dry_run=args.dry_run,
-            suspend=suspend,
-            max_concurrency=settings.descope.max_concurrency,
-        )
-    _print_restore(report, render_text, args.format)
-    if not report.dry_run and report.applied is not None:
-        _log_restore(compose.restores_log(settings), report)
-    status = report.status
-    if status == "nothing-to-do":
-        return ExitCode.NOTHING_TO_DO
-    if status == "dry-run":
-        return ExitCode.CHANGES
-    if status == "restored":
-        return ExitCode.OK
-    if report.applied is not None and any(r.error_kind == "DescopeAuthError" for r in report.applied.failed):
-        return ExitCode.UNREACHABLE
-    return ExitCode.PARTIAL if status == "partial" else ExitCode.ERROR
-
-
-def _select(args: argparse.Namespace, settings: Any, backups: Any) -> Any:
-    from controller.engine.restore import select_at, select_before_last_write, select_from
-
-    if args.git_rev:
-        return _from_git(settings, args.git_rev, args.tenant)
-    if args.backup:
-        return select_from(backups, args.tenant, args.backup, whole=args.all)
-    if args.at:
-        at = parse_time(args.at, now=time.time(), retention_days=settings.backups.retention_days)
-        return select_at(backups, args.tenant, at)
-    return select_before_last_write(backups, args.tenant, restores_only=args.undo)
-
-
-def _ask_for_target(backups: Any, tenant_ids: list[str]) -> int:
-    """No silent "latest": a backup taken after an incident holds the broken state. Show the history, ask."""
-    from controller.engine.timeline import timeline
-
-    print(
-        "error: say which state to restore: --at TIME (as it was then), --from BACKUP, --before-last-change, "
-        "--undo or --git-rev REV. The recorded versions:",
-        file=sys.stderr,
-    )
-    for tenant_id in tenant_ids:
-        metas = backups.scan(tenant_id=tenant_id)[0]
-        if not metas:
-            print(f"  {tenant_id}: no backup holds this tenant", file=sys.stderr)
-            continue
-        versions = timeline([backups.tenant_in(m.id, tenant_id) for m in metas])
-        print(render_timeline(tenant_id, versions), file=sys.stderr)
-    return ExitCode.ERROR
-
-
-def _log_restore(path: Any, report: Any) -> None:
-    """One line per restore in the store, which the daemon's /metrics counts (restores_total)."""
-    from controller.adapters.restores_log import append_restore
-    from controller.errors import StoreError
-
-    line = json.dumps({"time": time.time(), "result": report.status, "tenants": sorted(report.origins)})
-    try:
-        append_restore(path, line)
-    except StoreError as exc:  # the restore itself is done: say the count is off, do not fail it
-        print(f"warning: could not record the restore: {exc}", file=sys.stderr)
-
-
-def _enforced_state(settings: Any) -> tuple[Any, str]:
-    """The desired state the daemon enforces now, to warn when it would revert the restore."""
-    from controller.core.loader import parse_tenant_files
-    from controller.engine import compose
-
-    try:
-        source = compose.source_from_settings(settings)
-        return parse_tenant_files(source.fetch().files), ""
-    except DescopeGitopsError as exc:
-        return None, f"could not read the source the daemon enforces ({exc}); check tenants.yaml by hand"
-
-
-def _from_git(settings: Any, rev: str, tenant_ids: list[str]) -> Any:
-    from controller.core.loader import parse_tenant_files
-    from controller.engine import compose
-    from controller.engine.restore import Selection
-
-    if settings.source.kind != "git":
-        raise ConfigError(['--git-rev needs [source] kind = "git" (the repository to read the revision from)'])
-    source = compose.source_from_settings(settings)
-    source.fetch()  # brings the cache up to date, so recent revisions are known
-    sha = source.resolve(rev)  # type: ignore[attr-defined]
-    revision = source.read_at(sha)  # type: ignore[attr-defined]
-    desired = parse_tenant_files(revision.files)
-    wanted = set(tenant_ids)
-    chosen = Selection()
-    for tenant in desired.tenants:
-        if tenant.id in wanted:
-            chosen.restored.append(tenant)
-            chosen.origins[tenant.id] = f"git {rev}, resolved to commit {sha}: as tenants.yaml declared it there"
-    for tenant_id in tenant_ids:
-        if tenant_id not in chosen.origins:
-            chosen.missing[tenant_id] = f"tenants.yaml at {rev} does not declare it"
-    return chosen
-
-
-def _print_restore(report: Any, render_text: Any, fmt: str) -> None:
-    from controller.cli.render import report_json
-    from controller.engine.reconciler import CycleReport
-
-    view = CycleReport(cycle_id="restore", status=report.status, started=0.0, plan=report.plan)
-    view.applied = report.applied
-    view.dry_run = report.dry_run
-    if fmt == "json":
-        data = report_json(view)
-        data.update(
-            origins=report.origins,
-            would_revert=report.would_revert,
-            suspended=report.suspended,
-            undo_backups=report.undo_backups,
-        )
-        print(json.dumps(data, indent=2, sort_keys=True, default=str))
-        return
-    for tenant_id, origin in sorted(report.origins.items()):
-        print(f"{tenant_id}: from {origin}")
-    text = render_text(view).replace("Applied plan:", "Restore:").replace("Plan:", "Restore plan:")
-    print(text)
-    if report.would_revert:
-        for tenant_id, fields in sorted(report.would_revert.items()):
-            print(
-                f"warning: tenants.yaml manages {', '.join(fields)} of {tenant_id} with other values: the daemon "
-                "will revert this restore on its next cycle"
-                + ("" if report.suspended else " (use --suspend, then fix tenants.yaml, then `descope-gitops resume`)")
-            )
-    elif report.revert_check:
-        print(f"note: {report.revert_check}")
-    if report.suspended:
-        print("the daemon is suspended: run `descope-gitops resume` once tenants.yaml agrees")
-    for tenant_id, backup_id in sorted(report.undo_backups.items()):
-        print(f"{tenant_id}: the state it replaced is backup {backup_id}")
-        print(f"  undo: descope-gitops restore --tenant {tenant_id} --undo   (or --from {backup_id})")
-    for tenant_id in report.recreated:
-        print(f"{tenant_id}: recreated; undoing that means deleting it (restore never deletes)")
-    if report.status == "nothing-to-do":
-        print("nothing to do: Descope already matches the backup")
-    elif report.status == "dry-run":
-        print("dry run: nothing was written")
 
 
 def restore_drill(settings: Any, store: Any) -> int:

@@ -6,10 +6,13 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from controller.cli.exit_codes import ExitCode, exit_codes_help
 from controller.errors import ConfigError
+
+if TYPE_CHECKING:
+    from controller.settings import Settings
 
 SETTINGS_HELP = """\
 settings come from --config FILE (TOML) and the environment: DESCOPE_PROJECT_ID,
@@ -44,7 +47,7 @@ def add_config(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_settings(args: argparse.Namespace, *, daemon: bool = False) -> Any:
+def load_settings(args: argparse.Namespace, *, daemon: bool = False) -> Settings:
     from controller.engine.logs import configure_logging
     from controller.settings import load_settings as read_settings
 
@@ -55,7 +58,7 @@ def load_settings(args: argparse.Namespace, *, daemon: bool = False) -> Any:
     return settings
 
 
-def tenants_path(args: argparse.Namespace, settings: Any) -> Path:
+def tenants_path(args: argparse.Namespace, settings: Settings) -> Path:
     if args.path:
         return Path(args.path)
     if settings.source.kind != "local":

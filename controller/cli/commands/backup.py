@@ -11,11 +11,17 @@ import json
 import sys
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from controller.cli.common import add_config, epilog, load_settings
 from controller.cli.exit_codes import ExitCode
 from controller.errors import DescopeGitopsError
+
+if TYPE_CHECKING:
+    from controller.adapters.backup_store import BackupMeta, BackupStore, TenantBackup
+    from controller.engine.drill import DrillReport
+    from controller.engine.timeline import Version
+    from controller.settings import Settings
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -151,7 +157,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     raise AssertionError(action)  # pragma: no cover - argparse refuses other actions
 
 
-def _show_text(meta: Any, items: list[Any]) -> None:
+def _show_text(meta: BackupMeta, items: list[TenantBackup]) -> None:
     from controller.engine.timeline import cause
 
     print(f"backup {meta.id}: {cause(meta)}, taken {local_time(meta.taken_at)}, {len(items)} tenant(s)")
@@ -165,7 +171,7 @@ def _show_text(meta: Any, items: list[Any]) -> None:
             print(f"    settings.{key}: {json.dumps(value, ensure_ascii=False)}")
 
 
-def _history(store: Any, tenant_id: str, fmt: str) -> int:
+def _history(store: BackupStore, tenant_id: str, fmt: str) -> int:
     from controller.engine.timeline import cause, timeline
 
     metas, problems = store.scan(tenant_id=tenant_id)
@@ -192,7 +198,7 @@ def _history(store: Any, tenant_id: str, fmt: str) -> int:
     return ExitCode.OK
 
 
-def render_timeline(tenant_id: str, versions: list[Any]) -> str:
+def render_timeline(tenant_id: str, versions: list[Version]) -> str:
     """The versions newest first; under each, what changed from it to the next newer version."""
     from controller.engine.timeline import cause
 
@@ -214,7 +220,7 @@ def render_timeline(tenant_id: str, versions: list[Any]) -> str:
     return "\n".join(lines)
 
 
-def _meta_json(meta: Any) -> dict[str, Any]:
+def _meta_json(meta: BackupMeta) -> dict[str, Any]:
     return {
         "id": meta.id,
         "kind": meta.kind,
@@ -229,7 +235,7 @@ def _meta_json(meta: Any) -> dict[str, Any]:
     }
 
 
-def restore_drill(settings: Any, store: Any) -> int:
+def restore_drill(settings: Settings, store: BackupStore) -> int:
     """``backup verify --restore-drill``: restore the newest snapshot into a scratch sandbox and compare.
 
     The sandbox is started in this process on loopback with a throwaway project and key and no
@@ -288,7 +294,7 @@ def restore_drill(settings: Any, store: Any) -> int:
     return ExitCode.OK if report.passed else ExitCode.ERROR
 
 
-def _print_drill(report: Any) -> None:
+def _print_drill(report: DrillReport) -> None:
     """The tenants that did not round-trip, each field with both values, then one summary line."""
     for problem in report.problems:
         print(f"error: {problem}", file=sys.stderr)

@@ -8,11 +8,14 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING
 
 from controller.cli.common import add_config, epilog, load_settings, tenants_path
 from controller.cli.exit_codes import UNREACHABLE_ERRORS, ExitCode
 from controller.errors import DescopeGitopsError, TenantsFileInvalid
+
+if TYPE_CHECKING:
+    from controller.engine.reconciler import CycleReport
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -186,7 +189,7 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _exit_code(report: Any, *, apply: bool) -> int:
+def _exit_code(report: CycleReport, *, apply: bool) -> int:
     if isinstance(report.error, UNREACHABLE_ERRORS):
         return ExitCode.UNREACHABLE
     if report.applied is not None and any(r.error_kind == "DescopeAuthError" for r in report.applied.failed):

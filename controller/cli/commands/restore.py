@@ -13,12 +13,22 @@ import re
 import sys
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from controller.cli.commands.backup import local_time, render_timeline
 from controller.cli.common import add_config, epilog, load_settings
 from controller.cli.exit_codes import ExitCode
 from controller.errors import ConfigError, DescopeGitopsError, UsageError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from controller.adapters.backup_store import BackupStore
+    from controller.core.model import DesiredState
+    from controller.engine.reconciler import CycleReport
+    from controller.engine.restore import RestoreReport, Selection
+    from controller.settings import Settings
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -170,7 +180,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return ExitCode.PARTIAL if status == "partial" else ExitCode.ERROR
 
 
-def _select(args: argparse.Namespace, settings: Any, backups: Any) -> Any:
+def _select(args: argparse.Namespace, settings: Settings, backups: BackupStore) -> Selection:
     from controller.engine.restore import select_at, select_before_last_write, select_from
 
     if args.git_rev:
@@ -183,7 +193,7 @@ def _select(args: argparse.Namespace, settings: Any, backups: Any) -> Any:
     return select_before_last_write(backups, args.tenant, restores_only=args.undo)
 
 
-def _ask_for_target(backups: Any, tenant_ids: list[str]) -> int:
+def _ask_for_target(backups: BackupStore, tenant_ids: list[str]) -> int:
     """No silent "latest": a backup taken after an incident holds the broken state. Show the history, ask."""
     from controller.engine.timeline import timeline
 
@@ -202,7 +212,7 @@ def _ask_for_target(backups: Any, tenant_ids: list[str]) -> int:
     return ExitCode.ERROR
 
 
-def _log_restore(path: Any, report: Any) -> None:
+def _log_restore(path: Path, report: RestoreReport) -> None:
     """One line per restore in the store, which the daemon's /metrics counts (restores_total)."""
     from controller.adapters.restores_log import append_restore
     from controller.errors import StoreError
@@ -214,7 +224,7 @@ def _log_restore(path: Any, report: Any) -> None:
         print(f"warning: could not record the restore: {exc}", file=sys.stderr)
 
 
-def _enforced_state(settings: Any) -> tuple[Any, str]:
+def _enforced_state(settings: Settings) -> tuple[DesiredState | None, str]:
     """The desired state the daemon enforces now, to warn when it would revert the restore."""
     from controller.core.loader import parse_tenant_files
     from controller.engine import compose
@@ -226,7 +236,7 @@ def _enforced_state(settings: Any) -> tuple[Any, str]:
         return None, f"could not read the source the daemon enforces ({exc}); check tenants.yaml by hand"
 
 
-def _from_git(settings: Any, rev: str, tenant_ids: list[str]) -> Any:
+def _from_git(settings: Settings, rev: str, tenant_ids: list[str]) -> Selection:
     from controller.core.loader import parse_tenant_files
     from controller.engine import compose
     from controller.engine.restore import Selection
@@ -250,7 +260,7 @@ def _from_git(settings: Any, rev: str, tenant_ids: list[str]) -> Any:
     return chosen
 
 
-def _print_restore(report: Any, render_text: Any, fmt: str) -> None:
+def _print_restore(report: RestoreReport, render_text: Callable[[CycleReport], str], fmt: str) -> None:
     from controller.cli.render import report_json
     from controller.engine.reconciler import CycleReport
 

@@ -47,7 +47,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

@@ -6,13 +6,16 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from controller.cli.exit_codes import ExitCode, exit_codes_help
 from controller.errors import ConfigError
 
 if TYPE_CHECKING:
     from controller.settings import Settings
+
+    Subcommands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+    """What ``add_subparsers()`` returns: each command module's ``add_parser`` adds its commands to it."""
 
 SETTINGS_HELP = """\
 settings come from --config FILE (TOML) and the environment: DESCOPE_PROJECT_ID,

@@ -19,13 +19,14 @@ from controller.errors import DescopeGitopsError
 
 if TYPE_CHECKING:
     from controller.adapters.backup_store import BackupMeta, BackupStore, TenantBackup
+    from controller.cli.common import Subcommands
     from controller.engine.drill import DrillReport
     from controller.engine.timeline import Version
     from controller.settings import Settings
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``backup list|history|show|create|verify|prune``."""
+def add_parser(sub: Subcommands) -> None:
+    """Add ``backup`` and its actions."""
     p = sub.add_parser(
         "backup",
         help="list, show, create, verify and prune backups of tenants",

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from controller.cli.common import epilog
 from controller.cli.exit_codes import ExitCode
 
+if TYPE_CHECKING:
+    from controller.cli.common import Subcommands
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``demo``."""
+
+def add_parser(sub: Subcommands) -> None:
+    """Add ``demo``."""
     p = sub.add_parser(
         "demo",
         help="see it work: sandbox + sample tenants.yaml, a change applied end to end",

@@ -15,11 +15,12 @@ from controller.cli.exit_codes import UNREACHABLE_ERRORS, ExitCode
 from controller.errors import DescopeGitopsError, TenantsFileInvalid
 
 if TYPE_CHECKING:
+    from controller.cli.common import Subcommands
     from controller.engine.reconciler import CycleReport
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """The platform team's and the daemon's commands: validate, plan, sync, run, status, suspend, resume."""
+def add_parser(sub: Subcommands) -> None:
+    """Add ``validate``, ``plan``, ``sync``, ``run``, ``status``, ``suspend`` and ``resume``."""
     p = sub.add_parser(
         "validate",
         help="check tenants.yaml (file or directory) offline; errors name file:line",

@@ -25,14 +25,15 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from controller.adapters.backup_store import BackupStore
+    from controller.cli.common import Subcommands
     from controller.core.model import DesiredState
     from controller.engine.reconciler import CycleReport
     from controller.engine.restore import RestoreReport, Selection
     from controller.settings import Settings
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``restore``."""
+def add_parser(sub: Subcommands) -> None:
+    """Add ``restore``."""
     p = sub.add_parser(
         "restore",
         help="bring tenants back from a backup or a Git revision (diff first, never deletes)",

@@ -7,10 +7,14 @@ import os
 import signal
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from controller.cli.common import epilog
 from controller.cli.exit_codes import ExitCode
 from controller.descope_api import RateLimit
+
+if TYPE_CHECKING:
+    from controller.cli.common import Subcommands
 
 
 def _rate_limit(text: str) -> RateLimit:
@@ -20,8 +24,8 @@ def _rate_limit(text: str) -> RateLimit:
         raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``sandbox``."""
+def add_parser(sub: Subcommands) -> None:
+    """Add ``sandbox``."""
     p = sub.add_parser(
         "sandbox",
         help="run a local Descope-compatible tenant API (for demos and tests)",

@@ -697,7 +697,7 @@ def _dockerignore_excludes(path: str) -> bool:
 
 
 def test_dockerignore_keeps_only_the_sources_in_the_context() -> None:
-    kept = ["pyproject.toml", "README.md", "controller/cli.py", "controller/sandbox/server.py"]
+    kept = ["pyproject.toml", "README.md", "controller/cli/app.py", "controller/sandbox/server.py"]
     for path in kept:
         assert not _dockerignore_excludes(path), path
     for copied in (rest.split()[:-1] for kw, rest in _dockerfile_instructions() if kw == "COPY"):

@@ -12,9 +12,9 @@ from loguru import logger
 from controller.adapters.descope import DescopeClient
 from controller.adapters.source import LocalSource
 from controller.adapters.state_store import StateStore
+from controller.cli.status import read_status, render_status
 from controller.core.flapping import FlapPolicy
 from controller.engine.reconciler import CycleOptions, CycleReport, Reconciler
-from controller.engine.status import read_status, render_status
 from controller.sandbox import SandboxServer
 
 KEY = "K-flapping-test"

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from controller.adapters.http_server import sign
+from controller.cli.exit_codes import ExitCode
 from controller.sandbox import SandboxServer
 
 PROJECT_ID = "Pdemo"
@@ -106,7 +107,7 @@ def _show_tenants(sandbox: SandboxServer) -> None:
 def run_demo(*, keep: bool = False) -> int:
     if shutil.which("git") is None:
         print("error: the demo needs the git command on PATH", file=sys.stderr)
-        return 1
+        return ExitCode.ERROR
     workdir = Path(tempfile.mkdtemp(prefix="descope-gitops-demo-"))
     repo, store = workdir / "repo", workdir / "store"
     repo.mkdir()
@@ -212,12 +213,12 @@ def run_demo(*, keep: bool = False) -> int:
                 if " cycle " in line or "cycle requested" in line or "started" in line:
                     print("  " + line)
             print("\nDemo " + ("succeeded." if code == 0 else "FAILED."))
-            return 0 if code == 0 else 1
+            return ExitCode.OK if code == ExitCode.OK else ExitCode.ERROR
     except (TimeoutError, RuntimeError, subprocess.CalledProcessError, httpx.HTTPError) as exc:
         print(f"\nDemo FAILED: {exc}", file=sys.stderr)
         if log_path.exists():
             print(log_path.read_text(errors="replace")[-4000:], file=sys.stderr)
-        return 1
+        return ExitCode.ERROR
     finally:
         if daemon is not None and daemon.poll() is None:
             daemon.kill()

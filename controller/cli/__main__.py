@@ -1,0 +1,5 @@
+"""Lets ``python -m controller.cli`` run the CLI, as it did when the CLI was one module."""
+
+from controller.cli import main
+
+raise SystemExit(main())

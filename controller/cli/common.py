@@ -1,0 +1,69 @@
+"""What the commands share: ``--config``, a one-shot command's settings and logging, the tenants path,
+and the ``--help`` layout that prints exit codes (``ExitCode``) and where settings come from."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from controller.cli.exit_codes import ExitCode, exit_codes_help
+from controller.errors import ConfigError
+
+if TYPE_CHECKING:
+    from controller.settings import Settings
+
+    Subcommands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+    """What ``add_subparsers()`` returns: each command module's ``add_parser`` adds its commands to it."""
+
+SETTINGS_HELP = """\
+settings come from --config FILE (TOML) and the environment: DESCOPE_PROJECT_ID,
+DESCOPE_MANAGEMENT_KEY (or DESCOPE_GITOPS_DESCOPE__MANAGEMENT_KEY_FILE), DESCOPE_BASE_URI, and any
+key as DESCOPE_GITOPS_<SECTION>__<KEY>, e.g. DESCOPE_GITOPS_RECONCILE__PRUNE=true.
+"""
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Wraps descriptions as argparse does, and keeps an epilog's lines (exit codes, settings) as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("exit codes:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def epilog(*codes: ExitCode, settings: bool = False) -> dict[str, Any]:
+    """``add_parser`` keywords that print the command's exit codes (and where settings come from)."""
+    return {
+        "epilog": exit_codes_help(*codes) + ("\n" + SETTINGS_HELP if settings else ""),
+        "formatter_class": HelpFormatter,
+    }
+
+
+def add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        default=os.environ.get("DESCOPE_GITOPS_CONFIG"),
+        help="settings file (TOML); default: $DESCOPE_GITOPS_CONFIG, else environment only",
+    )
+
+
+def load_settings(args: argparse.Namespace, *, daemon: bool = False) -> Settings:
+    from controller.engine.logs import configure_logging
+    from controller.settings import load_settings as read_settings
+
+    settings = read_settings(args.config)
+    # one-shot commands print a report; their logs stay quiet unless a level is asked for
+    explicit = daemon or "DESCOPE_GITOPS_LOG__LEVEL" in os.environ or bool(args.config)
+    configure_logging(settings.log.level if explicit else "WARNING", settings.log.format)
+    return settings
+
+
+def tenants_path(args: argparse.Namespace, settings: Settings) -> Path:
+    if args.path:
+        return Path(args.path)
+    if settings.source.kind != "local":
+        raise ConfigError(["give a PATH: this command reads a local tenants file, and [source] kind is 'git'"])
+    return Path(settings.source.path)

@@ -93,11 +93,11 @@ FILE_MODE = 0o600
 DIR_MODE = 0o700
 BUSY_TIMEOUT = 60.0  # seconds a backup write waits for a prune (or a prune for the writes) before giving up
 
-_TAGS = {PRE_IMAGE: "pre", SNAPSHOT: "snap"}
-_KINDS_BY_TAG = {tag: kind for kind, tag in _TAGS.items()}
+ID_TAGS = {PRE_IMAGE: "pre", SNAPSHOT: "snap"}
+_KINDS_BY_TAG = {tag: kind for kind, tag in ID_TAGS.items()}
 _STAMP_FORMAT = "%Y%m%dT%H%M%S.%fZ"
-_ID_RE = re.compile(r"(\d{8}T\d{6}\.\d{6}Z)-([0-9a-f]{8})-(pre|snap)")
-_ID_PREFIX_RE = re.compile(r"[0-9TZ.a-f\-nrsp]{1,40}")
+ID_RE = re.compile(r"(\d{8}T\d{6}\.\d{6}Z)-([0-9a-f]{8})-(pre|snap)")
+ID_PREFIX_RE = re.compile(r"[0-9TZ.a-f\-nrsp]{1,40}")
 _HEX64_RE = re.compile(r"[0-9a-f]{64}")
 _SHA_FIELD_RE = re.compile(r',"sha256":"([0-9a-f]{64})"')
 _KEEP = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789-")
@@ -141,8 +141,8 @@ def encode_tenant_id(tenant_id: str) -> str:
     return encoded
 
 
-class _Unusable(Exception):
-    """Internal: why one file is not a usable backup (becomes StoreCorrupt or a line of verify())."""
+class Unusable(Exception):
+    """Why one file is not a usable backup (the store turns it into StoreCorrupt or a line of verify())."""
 
 
 class _IdSequence:
@@ -185,10 +185,10 @@ class BackupStore:
         cycle_id: str | None = None,
     ) -> BackupMeta:
         """Back up one tenant before a write to it; StoreWriteFailed means the write must not be made."""
-        _check_operation(PRE_IMAGE, operation)
-        record = _plain_mapping(tenant)
-        tenant_id = _tenant_id(record)
-        settings_by_id = {} if settings is None else {tenant_id: _plain_mapping(settings)}
+        check_operation(PRE_IMAGE, operation)
+        record = plain_mapping(tenant)
+        tenant_id = tenant_id_of(record)
+        settings_by_id = {} if settings is None else {tenant_id: plain_mapping(settings)}
         folder = self.directory / PRE_IMAGES_DIR / encode_tenant_id(tenant_id)
         return self._save(PRE_IMAGE, operation, [record], settings_by_id, revision, cycle_id, folder)
 
@@ -202,14 +202,14 @@ class BackupStore:
         cycle_id: str | None = None,
     ) -> BackupMeta:
         """Back up every tenant given (all live ones); settings are kept for the tenants it holds."""
-        _check_operation(SNAPSHOT, operation)
-        records = [_plain_mapping(t) for t in tenants]
-        ids = [_tenant_id(r) for r in records]
+        check_operation(SNAPSHOT, operation)
+        records = [plain_mapping(t) for t in tenants]
+        ids = [tenant_id_of(r) for r in records]
         if len(set(ids)) != len(ids):
             duplicates = sorted({i for i in ids if ids.count(i) > 1})
             raise ValueError(f"a snapshot cannot hold a tenant twice: {duplicates}")
         held = set(ids)
-        settings = {k: _plain_mapping(v) for k, v in (settings_by_id or {}).items() if k in held}
+        settings = {k: plain_mapping(v) for k, v in (settings_by_id or {}).items() if k in held}
         return self._save(SNAPSHOT, operation, records, settings, revision, cycle_id, self.directory / SNAPSHOTS_DIR)
 
     def _save(
@@ -225,8 +225,7 @@ class BackupStore:
         for name, value in (("revision", revision), ("cycle_id", cycle_id)):
             if value is not None and not isinstance(value, str):
                 raise TypeError(f"{name} must be a string or None, not {type(value).__name__}")
-        body = _canonical({"tenants": tenants, "settings": settings})
-        digest = hashlib.sha256(body).hexdigest()
+        body, digest = encode_content(tenants, settings)
         with self._locked(exclusive=False):
             try:
                 with store_fs.open_dir(self.root, folder, create=True, mode=DIR_MODE) as folder_fd:
@@ -252,17 +251,7 @@ class BackupStore:
     ) -> BackupMeta:
         backup_id, path = self._free_name(folder_fd, folder, taken_at, kind)
         tenant_ids = tuple(str(t["id"]) for t in tenants)
-        meta = {
-            "id": backup_id,
-            "kind": kind,
-            "operation": operation,
-            "taken_at": taken_at,
-            "tenant_ids": builtins.list(tenant_ids),
-            "revision": revision,
-            "cycle_id": cycle_id,
-        }
-        head = json.dumps(meta, ensure_ascii=False, separators=(",", ":")).encode(_UTF8, _SURROGATES)
-        data = b"".join([_HEAD, head, b',"sha256":"', digest.encode(), b'","content":', body, b"}\n"])
+        data = encode_backup(backup_id, kind, operation, taken_at, tenant_ids, revision, cycle_id, digest, body)
         try:
             write_atomic_at(folder_fd, path, data, root=self.root, mode=FILE_MODE)
         except OSError as exc:
@@ -271,9 +260,9 @@ class BackupStore:
 
     @staticmethod
     def _free_name(folder_fd: int, folder: Path, taken_at: float, kind: str) -> tuple[str, Path]:
-        stamp = _stamp(taken_at)
+        stamp = id_stamp(taken_at)
         for _ in range(1000):
-            backup_id = f"{stamp}-{_SEQUENCE.number(stamp):04x}{os.urandom(2).hex()}-{_TAGS[kind]}"
+            backup_id = new_backup_id(stamp, kind)
             if store_fs.kind_at(folder_fd, f"{backup_id}.json") is None:
                 return backup_id, folder / f"{backup_id}.json"
         raise StoreWriteFailed(f"cannot write a backup in {folder}: no free file name for {stamp}")
@@ -348,7 +337,7 @@ class BackupStore:
                 meta = self._head(path)
             except FileNotFoundError:
                 continue  # removed since the folder was listed (prune by another process)
-            except _Unusable as exc:
+            except Unusable as exc:
                 problems.append((path, str(exc)))
                 continue
             if tenant_id is None or tenant_id in meta.tenant_ids:
@@ -363,7 +352,7 @@ class BackupStore:
             return self._head(path)
         except FileNotFoundError:
             raise BackupNotFound(f"backup {backup_id} is gone (removed while it was being read)") from None
-        except _Unusable as exc:
+        except Unusable as exc:
             raise _corrupt(path, str(exc)) from None
 
     def tenants_in(self, backup_id: str) -> builtins.list[TenantBackup]:
@@ -426,15 +415,15 @@ class BackupStore:
 
     def resolve_id(self, prefix: str) -> str:
         """The full id of the one backup whose id starts with ``prefix``; BackupNotFound when none or several."""
-        if _ID_RE.fullmatch(prefix):
+        if ID_RE.fullmatch(prefix):
             return prefix
-        if not prefix or not _ID_PREFIX_RE.fullmatch(prefix):
+        if not prefix or not ID_PREFIX_RE.fullmatch(prefix):
             raise BackupNotFound(f"no backup {prefix!r}: ids look like 20261122T043012.123456Z-0000a1b2-pre")
         matches = sorted(
             {
                 path.stem
                 for path in self._backup_files(tenant_id=None, kind=None, problems=[], links=[])
-                if path.stem.startswith(prefix) and _ID_RE.fullmatch(path.stem)
+                if path.stem.startswith(prefix) and ID_RE.fullmatch(path.stem)
             }
         )
         if not matches:
@@ -456,7 +445,7 @@ class BackupStore:
                 meta, _tenants, _settings = self._load(path)
             except FileNotFoundError:
                 continue
-            except _Unusable as exc:
+            except Unusable as exc:
                 problems.append((path, str(exc)))
                 continue
             if meta.id in seen:
@@ -494,7 +483,7 @@ class BackupStore:
                 try:
                     self._load(meta.path)
                     valid[meta.path] = True
-                except (_Unusable, FileNotFoundError):
+                except (Unusable, FileNotFoundError):
                     valid[meta.path] = False
             return valid[meta.path]
 
@@ -583,13 +572,13 @@ class BackupStore:
         return sorted(found)
 
     def _locate(self, backup_id: str, *, tenant_id: str | None = None) -> Path:
-        if isinstance(backup_id, str) and not _ID_RE.fullmatch(backup_id):
+        if isinstance(backup_id, str) and not ID_RE.fullmatch(backup_id):
             backup_id = self.resolve_id(backup_id)
-        match = _ID_RE.fullmatch(backup_id) if isinstance(backup_id, str) else None
+        match = ID_RE.fullmatch(backup_id) if isinstance(backup_id, str) else None
         if match is None:
             raise BackupNotFound(f"no backup {backup_id!r}: ids look like 20261122T043012.123456Z-0000a1b2-pre")
         name = f"{backup_id}.json"
-        if match.group(3) == _TAGS[SNAPSHOT]:
+        if match.group(3) == ID_TAGS[SNAPSHOT]:
             candidates: Iterable[Path] = [self.directory / SNAPSHOTS_DIR / name]
         else:
             base = self.directory / PRE_IMAGES_DIR
@@ -613,69 +602,45 @@ class BackupStore:
         try:
             with self._open(path) as handle:
                 size = os.fstat(handle.fileno()).st_size
-                chunk = handle.read(_HEAD_CHUNK)
-                found: tuple[Any, Any] | None = (
-                    _parse_head(handle, chunk[len(_HEAD) :]) if chunk.startswith(_HEAD) else None
-                )
+                found: tuple[Any, Any] | None = read_head(handle)
                 if found is None:  # not laid out as we write it: read it whole, which says what is wrong
                     handle.seek(0)
-                    document = _parse_document(handle.read())
+                    document = parse_document(handle.read())
                     found = document.get("meta"), document.get("sha256")
         except FileNotFoundError:
             raise
         except OSError as exc:
-            raise _Unusable(f"cannot be read: {exc.strerror or exc}") from exc
-        return _meta_from(found[0], found[1], path, size)
+            raise Unusable(f"cannot be read: {exc.strerror or exc}") from exc
+        return meta_from(found[0], found[1], path, size)
 
     def _load(self, path: Path) -> tuple[BackupMeta, builtins.list[dict[str, Any]], dict[str, dict[str, Any]]]:
-        """Read the whole file and verify it; _Unusable says why not."""
+        """Read the whole file and verify it; Unusable says why not."""
         try:
             with self._open(path) as handle:
                 raw = handle.read()
         except FileNotFoundError:
             raise
         except OSError as exc:
-            raise _Unusable(f"cannot be read: {exc.strerror or exc}") from exc
-        document = _parse_document(raw)
-        meta = _meta_from(document.get("meta"), document.get("sha256"), path, len(raw))
-        content = document.get("content")
-        if not isinstance(content, dict):
-            raise _Unusable("has no content object")
-        actual = hashlib.sha256(_canonical(content)).hexdigest()
-        if actual != meta.sha256:
-            raise _Unusable(
-                f"checksum mismatch: the content hashes to {actual[:16]}…, the file records {meta.sha256[:16]}…; "
-                "it was changed after it was written"
-            )
-        tenants = content.get("tenants")
-        settings = content.get("settings")
-        if not isinstance(tenants, builtins.list) or not all(
-            isinstance(t, dict) and isinstance(t.get("id"), str) for t in tenants
-        ):
-            raise _Unusable("content.tenants is not a list of tenants with ids")
-        if not isinstance(settings, dict) or not all(isinstance(v, dict) for v in settings.values()):
-            raise _Unusable("content.settings is not a map of tenant id to settings")
-        held = tuple(t["id"] for t in tenants)
-        if held != meta.tenant_ids:
-            raise _Unusable("the metadata's tenant_ids do not match the tenants in the content")
-        if not set(settings) <= set(held):
-            raise _Unusable("content.settings has settings for tenants the backup does not hold")
+            raise Unusable(f"cannot be read: {exc.strerror or exc}") from exc
+        document = parse_document(raw)
+        meta = meta_from(document.get("meta"), document.get("sha256"), path, len(raw))
+        tenants, settings = content_of(document, meta)
         return meta, tenants, settings
 
     def _open(self, path: Path) -> BinaryIO:
-        """``path`` for reading, no symlink followed (_Unusable if one is in the way)."""
+        """``path`` for reading, no symlink followed (Unusable if one is in the way)."""
         try:
             return store_fs.open_read(self.root, path)
         except StoreSymlink as exc:
             via = None if Path(exc.path) == path else Path(exc.path)
-            raise _Unusable(_symlink_problem(exc.target, via=via)) from None
+            raise Unusable(_symlink_problem(exc.target, via=via)) from None
 
     def _load_or_raise(self, path: Path) -> tuple[BackupMeta, builtins.list[dict[str, Any]], dict[str, dict[str, Any]]]:
         try:
             return self._load(path)
         except FileNotFoundError:
             raise BackupNotFound(f"backup {path.stem} is gone (removed while it was being read)") from None
-        except _Unusable as exc:
+        except Unusable as exc:
             raise _corrupt(path, str(exc)) from None
 
 
@@ -695,12 +660,14 @@ def _pick(
     return None
 
 
-def _check_operation(kind: str, operation: str) -> None:
+def check_operation(kind: str, operation: str) -> None:
+    """ValueError unless ``operation`` is one a backup of ``kind`` may record."""
     if operation not in OPERATIONS[kind]:
         raise ValueError(f"a {kind} operation is one of {', '.join(OPERATIONS[kind])}, not {operation!r}")
 
 
-def _tenant_id(record: Mapping[str, Any]) -> str:
+def tenant_id_of(record: Mapping[str, Any]) -> str:
+    """The id of a tenant to back up; ValueError when it has no non-empty string id."""
     tenant_id = record.get("id")
     if not isinstance(tenant_id, str) or not tenant_id:
         raise ValueError(f"a tenant to back up needs a non-empty string 'id', got {tenant_id!r}")
@@ -716,7 +683,8 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _plain_mapping(value: Mapping[str, Any]) -> dict[str, Any]:
+def plain_mapping(value: Mapping[str, Any]) -> dict[str, Any]:
+    """A mapping as the plain dict JSON reads back (nested mappings and sequences too)."""
     if not isinstance(value, Mapping):
         raise TypeError(f"expected a mapping, not {type(value).__name__}")
     return {k: _plain(v) for k, v in value.items()}
@@ -727,15 +695,59 @@ def _canonical(content: Any) -> bytes:
     return text.encode(_UTF8, _SURROGATES)
 
 
-def _stamp(taken_at: float) -> str:
+def encode_content(tenants: builtins.list[dict[str, Any]], settings: dict[str, dict[str, Any]]) -> tuple[bytes, str]:
+    """The canonical JSON of a backup's content, and its sha256 as the file records it."""
+    body = _canonical({"tenants": tenants, "settings": settings})
+    return body, hashlib.sha256(body).hexdigest()
+
+
+def encode_backup(
+    backup_id: str,
+    kind: str,
+    operation: str,
+    taken_at: float,
+    tenant_ids: tuple[str, ...],
+    revision: str | None,
+    cycle_id: str | None,
+    digest: str,
+    body: bytes,
+) -> bytes:
+    """The bytes of a backup file: the metadata at the head (what listing reads), the sha256, the content."""
+    meta = {
+        "id": backup_id,
+        "kind": kind,
+        "operation": operation,
+        "taken_at": taken_at,
+        "tenant_ids": builtins.list(tenant_ids),
+        "revision": revision,
+        "cycle_id": cycle_id,
+    }
+    head = json.dumps(meta, ensure_ascii=False, separators=(",", ":")).encode(_UTF8, _SURROGATES)
+    return b"".join([_HEAD, head, b',"sha256":"', digest.encode(), b'","content":', body, b"}\n"])
+
+
+def id_stamp(taken_at: float) -> str:
+    """The stamp an id starts with: ``taken_at`` in UTC to the microsecond, filename-safe, sorting by time."""
     return datetime.fromtimestamp(taken_at, tz=UTC).strftime(_STAMP_FORMAT)
 
 
-def _stamp_time(backup_id: str) -> float | None:
-    match = _ID_RE.fullmatch(backup_id)
+def new_backup_id(stamp: str, kind: str) -> str:
+    """A fresh id for a backup of ``kind`` stamped ``stamp``; the caller makes sure no file has it yet."""
+    return f"{stamp}-{_SEQUENCE.number(stamp):04x}{os.urandom(2).hex()}-{ID_TAGS[kind]}"
+
+
+def id_time(backup_id: str) -> float | None:
+    """The time the stamp of ``backup_id`` records, or None when it is not a backup id."""
+    match = ID_RE.fullmatch(backup_id)
     if match is None:
         return None
     return datetime.strptime(match.group(1), _STAMP_FORMAT).replace(tzinfo=UTC).timestamp()
+
+
+def read_head(handle: BinaryIO) -> tuple[Any, str] | None:
+    """(meta, sha256) from the head of a file laid out as we write it, read from its start; else None."""
+    chunk = handle.read(_HEAD_CHUNK)
+    return _parse_head(handle, chunk[len(_HEAD) :]) if chunk.startswith(_HEAD) else None
 
 
 def _parse_head(handle: Any, start: bytes) -> tuple[Any, str] | None:
@@ -762,59 +774,89 @@ def _parse_head(handle: Any, start: bytes) -> tuple[Any, str] | None:
         return None
 
 
-def _parse_document(raw: bytes) -> dict[str, Any]:
+def parse_document(raw: bytes) -> dict[str, Any]:
+    """A whole backup file as a JSON object of this format version; else Unusable."""
     try:
         document = json.loads(raw)
     except (ValueError, RecursionError) as exc:
-        raise _Unusable(f"is not valid JSON ({exc})") from exc
+        raise Unusable(f"is not valid JSON ({exc})") from exc
     if not isinstance(document, dict):
-        raise _Unusable("is not a JSON object")
+        raise Unusable("is not a JSON object")
     version = document.get("format")
     if type(version) is not int or version != FORMAT_VERSION:
         newer = " (written by a newer descope-gitops?)" if type(version) is int and version > FORMAT_VERSION else ""
-        raise _Unusable(f"has unknown format version {version!r}{newer}; this build reads {FORMAT_VERSION}")
+        raise Unusable(f"has unknown format version {version!r}{newer}; this build reads {FORMAT_VERSION}")
     return document
 
 
-def _meta_from(raw: Any, sha256: Any, path: Path, size: int) -> BackupMeta:
+def meta_from(raw: Any, sha256: Any, path: Path, size: int) -> BackupMeta:
     """BackupMeta from a file's metadata, cross-checked against where the file is and what it is called."""
     if not isinstance(raw, dict):
-        raise _Unusable("has no metadata object")
+        raise Unusable("has no metadata object")
     backup_id, kind, operation = raw.get("id"), raw.get("kind"), raw.get("operation")
     taken_at, tenant_ids = raw.get("taken_at"), raw.get("tenant_ids")
     revision, cycle_id = raw.get("revision"), raw.get("cycle_id")
     if not isinstance(backup_id, str) or path.name != f"{backup_id}.json":
-        raise _Unusable(f"records id {backup_id!r}, which does not match its file name")
-    match = _ID_RE.fullmatch(backup_id)
+        raise Unusable(f"records id {backup_id!r}, which does not match its file name")
+    match = ID_RE.fullmatch(backup_id)
     if match is None:
-        raise _Unusable(f"records id {backup_id!r}, which does not match its file name")
-    if kind not in _TAGS or _KINDS_BY_TAG[match.group(3)] != kind:
-        raise _Unusable(f"records kind {kind!r}, which does not match its id")
+        raise Unusable(f"records id {backup_id!r}, which does not match its file name")
+    if kind not in ID_TAGS or _KINDS_BY_TAG[match.group(3)] != kind:
+        raise Unusable(f"records kind {kind!r}, which does not match its id")
     if not isinstance(operation, str):
-        raise _Unusable("records no operation")
+        raise Unusable("records no operation")
     if isinstance(taken_at, bool) or not isinstance(taken_at, int | float) or not math.isfinite(taken_at):
-        raise _Unusable(f"records taken_at {taken_at!r}, which is not a time")
-    if _stamp(taken_at) != match.group(1):
-        raise _Unusable(f"records taken_at {taken_at!r}, which does not match its id")
+        raise Unusable(f"records taken_at {taken_at!r}, which is not a time")
+    if id_stamp(taken_at) != match.group(1):
+        raise Unusable(f"records taken_at {taken_at!r}, which does not match its id")
     if not isinstance(tenant_ids, builtins.list) or not all(isinstance(t, str) for t in tenant_ids):
-        raise _Unusable("records no list of tenant ids")
+        raise Unusable("records no list of tenant ids")
     if len(set(tenant_ids)) != len(tenant_ids):
-        raise _Unusable("records a tenant twice")
+        raise Unusable("records a tenant twice")
     if not all(v is None or isinstance(v, str) for v in (revision, cycle_id)):
-        raise _Unusable("records a revision or cycle id that is not a string")
+        raise Unusable("records a revision or cycle id that is not a string")
     if not isinstance(sha256, str) or not _HEX64_RE.fullmatch(sha256):
-        raise _Unusable("records no sha256")
+        raise Unusable("records no sha256")
     if kind == SNAPSHOT and path.parent.name != SNAPSHOTS_DIR:
-        raise _Unusable(f"is a snapshot outside the {SNAPSHOTS_DIR} folder")
+        raise Unusable(f"is a snapshot outside the {SNAPSHOTS_DIR} folder")
     if kind == PRE_IMAGE and (
         len(tenant_ids) != 1
         or path.parent.parent.name != PRE_IMAGES_DIR
         or path.parent.name != encode_tenant_id(tenant_ids[0])
     ):
-        raise _Unusable("is a pre-image that is not in the folder of its one tenant")
+        raise Unusable("is a pre-image that is not in the folder of its one tenant")
     return BackupMeta(
         backup_id, kind, operation, float(taken_at), tuple(tenant_ids), revision, cycle_id, sha256, size, path
     )
+
+
+def content_of(
+    document: Mapping[str, Any], meta: BackupMeta
+) -> tuple[builtins.list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """(tenants, settings) of a parsed backup file, checked against its sha256 and its metadata; else Unusable."""
+    content = document.get("content")
+    if not isinstance(content, dict):
+        raise Unusable("has no content object")
+    actual = hashlib.sha256(_canonical(content)).hexdigest()
+    if actual != meta.sha256:
+        raise Unusable(
+            f"checksum mismatch: the content hashes to {actual[:16]}…, the file records {meta.sha256[:16]}…; "
+            "it was changed after it was written"
+        )
+    tenants = content.get("tenants")
+    settings = content.get("settings")
+    if not isinstance(tenants, builtins.list) or not all(
+        isinstance(t, dict) and isinstance(t.get("id"), str) for t in tenants
+    ):
+        raise Unusable("content.tenants is not a list of tenants with ids")
+    if not isinstance(settings, dict) or not all(isinstance(v, dict) for v in settings.values()):
+        raise Unusable("content.settings is not a map of tenant id to settings")
+    held = tuple(t["id"] for t in tenants)
+    if held != meta.tenant_ids:
+        raise Unusable("the metadata's tenant_ids do not match the tenants in the content")
+    if not set(settings) <= set(held):
+        raise Unusable("content.settings has settings for tenants the backup does not hold")
+    return tenants, settings
 
 
 def _entries(
@@ -878,7 +920,7 @@ def _stray(path: Path) -> str:
 
 def _might_be_earlier(path: Path, best: BackupMeta | None, at: float) -> bool:
     """Could this unreadable file be a backup after ``at`` that is earlier than ``best``?"""
-    taken = _stamp_time(path.stem)
+    taken = id_time(path.stem)
     if taken is None:
         return True
     if taken + _ONE_MICROSECOND <= at:
@@ -888,7 +930,7 @@ def _might_be_earlier(path: Path, best: BackupMeta | None, at: float) -> bool:
 
 def _might_be_newer(path: Path, best: BackupMeta | None, at: float | None) -> bool:
     """Could this unreadable file be a candidate newer than ``best`` (at or before ``at``)?"""
-    taken = _stamp_time(path.stem)
+    taken = id_time(path.stem)
     if taken is None:
         return True
     if at is not None and taken - _ONE_MICROSECOND > at:

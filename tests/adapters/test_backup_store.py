@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from controller.adapters import backup_store
+from controller.adapters import backup_format
 from controller.adapters.backup_store import BackupMeta, BackupStore, encode_tenant_id
 from controller.errors import BackupNotFound, StoreCorrupt, StoreSymlink, StoreWriteFailed
 
@@ -231,7 +231,7 @@ def test_concurrent_backups_of_one_tenant_from_a_frozen_clock(tmp_path: Path) ->
 
 def test_an_existing_file_is_never_overwritten(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store, _ = make_store(tmp_path)
-    monkeypatch.setattr(backup_store._SEQUENCE, "number", lambda stamp: 0)
+    monkeypatch.setattr(backup_format._SEQUENCE, "number", lambda stamp: 0)
     randoms = iter([b"\x00\x00", b"\x00\x00", b"\x00\x01"])
     monkeypatch.setattr(os, "urandom", lambda n: next(randoms))
     first = store.save_pre_image(tenant("t", "first"), operation="update")

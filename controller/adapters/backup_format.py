@@ -31,7 +31,6 @@ form, where ``_`` is always followed by two hex digits). The full id is in the m
 
 from __future__ import annotations
 
-import builtins
 import codecs
 import hashlib
 import json
@@ -159,7 +158,7 @@ def _canonical(content: Any) -> bytes:
     return text.encode(_UTF8, _SURROGATES)
 
 
-def encode_content(tenants: builtins.list[dict[str, Any]], settings: dict[str, dict[str, Any]]) -> tuple[bytes, str]:
+def encode_content(tenants: list[dict[str, Any]], settings: dict[str, dict[str, Any]]) -> tuple[bytes, str]:
     """The canonical JSON of a backup's content, and its sha256 as the file records it."""
     body = _canonical({"tenants": tenants, "settings": settings})
     return body, hashlib.sha256(body).hexdigest()
@@ -182,7 +181,7 @@ def encode_backup(
         "kind": kind,
         "operation": operation,
         "taken_at": taken_at,
-        "tenant_ids": builtins.list(tenant_ids),
+        "tenant_ids": list(tenant_ids),
         "revision": revision,
         "cycle_id": cycle_id,
     }
@@ -273,7 +272,7 @@ def meta_from(raw: Any, sha256: Any, path: Path, size: int) -> BackupMeta:
         raise Unusable(f"records taken_at {taken_at!r}, which is not a time")
     if id_stamp(taken_at) != match.group(1):
         raise Unusable(f"records taken_at {taken_at!r}, which does not match its id")
-    if not isinstance(tenant_ids, builtins.list) or not all(isinstance(t, str) for t in tenant_ids):
+    if not isinstance(tenant_ids, list) or not all(isinstance(t, str) for t in tenant_ids):
         raise Unusable("records no list of tenant ids")
     if len(set(tenant_ids)) != len(tenant_ids):
         raise Unusable("records a tenant twice")
@@ -294,9 +293,7 @@ def meta_from(raw: Any, sha256: Any, path: Path, size: int) -> BackupMeta:
     )
 
 
-def content_of(
-    document: Mapping[str, Any], meta: BackupMeta
-) -> tuple[builtins.list[dict[str, Any]], dict[str, dict[str, Any]]]:
+def content_of(document: Mapping[str, Any], meta: BackupMeta) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """(tenants, settings) of a parsed backup file, checked against its sha256 and its metadata; else Unusable."""
     content = document.get("content")
     if not isinstance(content, dict):
@@ -309,9 +306,7 @@ def content_of(
         )
     tenants = content.get("tenants")
     settings = content.get("settings")
-    if not isinstance(tenants, builtins.list) or not all(
-        isinstance(t, dict) and isinstance(t.get("id"), str) for t in tenants
-    ):
+    if not isinstance(tenants, list) or not all(isinstance(t, dict) and isinstance(t.get("id"), str) for t in tenants):
         raise Unusable("content.tenants is not a list of tenants with ids")
     if not isinstance(settings, dict) or not all(isinstance(v, dict) for v in settings.values()):
         raise Unusable("content.settings is not a map of tenant id to settings")

@@ -7,7 +7,7 @@ Two kinds, under ``<store>/backups``:
     backups/snapshots/<backup id>.json                        every live tenant: scheduled, manual,
                                                               or taken before a restore
 
-Listing (``list``, ``get``, ``scan``) reads only the metadata, which the writer puts at the head of
+Listing (``metas``, ``get``, ``scan``) reads only the metadata, which the writer puts at the head of
 the file, so a listing of thousands of backups (and of 30 MB snapshots) stays fast without an
 index that could fall out of step with the files; it does not verify checksums. Order is always
 the recorded ``taken_at``, then the id, never file times.
@@ -30,7 +30,6 @@ read-only, permission), StoreCorrupt, StoreSymlink, StoreLocked and BackupNotFou
 
 from __future__ import annotations
 
-import builtins
 import fcntl
 import math
 import os
@@ -131,7 +130,7 @@ class BackupStore:
         self,
         kind: str,
         operation: str,
-        tenants: builtins.list[dict[str, Any]],
+        tenants: list[dict[str, Any]],
         settings: dict[str, dict[str, Any]],
         revision: str | None,
         cycle_id: str | None,
@@ -155,7 +154,7 @@ class BackupStore:
         self,
         kind: str,
         operation: str,
-        tenants: builtins.list[dict[str, Any]],
+        tenants: list[dict[str, Any]],
         revision: str | None,
         cycle_id: str | None,
         folder: Path,
@@ -220,7 +219,7 @@ class BackupStore:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def list(self, *, tenant_id: str | None = None, kind: str | None = None) -> builtins.list[BackupMeta]:
+    def metas(self, *, tenant_id: str | None = None, kind: str | None = None) -> list[BackupMeta]:
         """Backups oldest first (recorded time, then id); StoreCorrupt if any candidate's metadata is unreadable.
 
         With ``tenant_id``: that tenant's pre-images and the snapshots holding it. Checksums are not
@@ -233,20 +232,20 @@ class BackupStore:
 
     def scan(
         self, *, tenant_id: str | None = None, kind: str | None = None
-    ) -> tuple[builtins.list[BackupMeta], builtins.list[tuple[Path, str]]]:
-        """Like ``list``, but files whose metadata cannot be read are returned as (path, problem)."""
+    ) -> tuple[list[BackupMeta], list[tuple[Path, str]]]:
+        """Like ``metas``, but files whose metadata cannot be read are returned as (path, problem)."""
         metas, problems, _links = self._scan(tenant_id=tenant_id, kind=kind)
         return metas, problems
 
     def _scan(
         self, *, tenant_id: str | None, kind: str | None
-    ) -> tuple[builtins.list[BackupMeta], builtins.list[tuple[Path, str]], builtins.list[StoreSymlink]]:
+    ) -> tuple[list[BackupMeta], list[tuple[Path, str]], list[StoreSymlink]]:
         """``scan``, plus the symlinks met (also among the problems), which ``prune`` refuses to run beside."""
         if kind not in (None, PRE_IMAGE, SNAPSHOT):
             raise ValueError(f"kind must be {PRE_IMAGE!r} or {SNAPSHOT!r}, not {kind!r}")
-        problems: builtins.list[tuple[Path, str]] = []
-        links: builtins.list[StoreSymlink] = []
-        metas: builtins.list[BackupMeta] = []
+        problems: list[tuple[Path, str]] = []
+        links: list[StoreSymlink] = []
+        metas: list[BackupMeta] = []
         for path in self._backup_files(tenant_id=tenant_id, kind=kind, problems=problems, links=links):
             try:
                 meta = self._head(path)
@@ -270,7 +269,7 @@ class BackupStore:
         except Unusable as exc:
             raise _corrupt(path, str(exc)) from None
 
-    def tenants_in(self, backup_id: str) -> builtins.list[TenantBackup]:
+    def tenants_in(self, backup_id: str) -> list[TenantBackup]:
         """Every tenant of one backup, read and verified; BackupNotFound, StoreCorrupt."""
         meta, tenants, settings = self._load_or_raise(self._locate(backup_id))
         return [TenantBackup(meta, t, settings.get(str(t["id"]))) for t in tenants]
@@ -348,9 +347,9 @@ class BackupStore:
             raise BackupNotFound(f"backup id prefix {prefix!r} is ambiguous: {shown}; give more of the id")
         return matches[0]
 
-    def verify(self) -> builtins.list[tuple[Path, str]]:
+    def verify(self) -> list[tuple[Path, str]]:
         """Read and verify every file under the backups folder; [(path, problem)], empty when all are good."""
-        problems: builtins.list[tuple[Path, str]] = []
+        problems: list[tuple[Path, str]] = []
         seen: dict[str, Path] = {}
         for path in self._all_files(problems):
             if not _in_backup_place(path, self.directory):
@@ -370,7 +369,7 @@ class BackupStore:
 
     # -- retention and metrics ----------------------------------------------------------------
 
-    def prune(self, *, max_age_days: float, keep_snapshots: int, dry_run: bool = False) -> builtins.list[BackupMeta]:
+    def prune(self, *, max_age_days: float, keep_snapshots: int, dry_run: bool = False) -> list[BackupMeta]:
         """Remove snapshots beyond the newest ``keep_snapshots`` and backups older than ``max_age_days``.
 
         Never removed: the newest valid backup holding each tenant (every tenant of every backup,
@@ -385,7 +384,7 @@ class BackupStore:
         with self._locked(exclusive=True):
             return self._prune(max_age_days, keep_snapshots, dry_run)
 
-    def _prune(self, max_age_days: float, keep_snapshots: int, dry_run: bool) -> builtins.list[BackupMeta]:
+    def _prune(self, max_age_days: float, keep_snapshots: int, dry_run: bool) -> list[BackupMeta]:
         metas, _unreadable, links = self._scan(tenant_id=None, kind=None)  # unreadable files are never candidates
         if links:
             # a symlink means the store was tampered with or mis-assembled: a human looks before anything goes
@@ -413,7 +412,7 @@ class BackupStore:
         snapshots = [m for m in newest_first if m.kind == SNAPSHOT]
         doomed = {m.path: m for m in snapshots[keep_snapshots:]}
         doomed.update((m.path, m) for m in metas if m.taken_at < cutoff)
-        removed: builtins.list[BackupMeta] = []
+        removed: list[BackupMeta] = []
         for meta in sorted(doomed.values(), key=_order):
             if meta.path in protected or not is_valid(meta):
                 continue
@@ -436,7 +435,7 @@ class BackupStore:
                     total += size
                     count += 1
         except StoreSymlink:
-            pass  # nothing behind a symlink is ours to count; list and verify report it
+            pass  # nothing behind a symlink is ours to count; scan and verify report it
         return total, count
 
     # -- internals ----------------------------------------------------------------------------
@@ -446,12 +445,12 @@ class BackupStore:
         *,
         tenant_id: str | None,
         kind: str | None,
-        problems: builtins.list[tuple[Path, str]],
-        links: builtins.list[StoreSymlink],
-    ) -> builtins.list[Path]:
-        files: builtins.list[Path] = []
+        problems: list[tuple[Path, str]],
+        links: list[StoreSymlink],
+    ) -> list[Path]:
+        files: list[Path] = []
 
-        def entries(folder: Path, want_dirs: bool) -> builtins.list[str]:
+        def entries(folder: Path, want_dirs: bool) -> list[str]:
             return _entries(self.root, folder, problems, links, want_dirs=want_dirs)
 
         if kind in (None, PRE_IMAGE):
@@ -467,13 +466,13 @@ class BackupStore:
             files.extend(folder / name for name in entries(folder, False))
         return files
 
-    def _all_files(self, problems: builtins.list[tuple[Path, str]]) -> builtins.list[Path]:
+    def _all_files(self, problems: list[tuple[Path, str]]) -> list[Path]:
         """Every regular file under the backups folder; symlinks and odd entries go to ``problems`` instead."""
 
         def failed(path: Path, exc: OSError) -> None:
             problems.append((path, f"cannot be read: {exc.strerror or exc}"))
 
-        found: builtins.list[Path] = []
+        found: list[Path] = []
         try:
             for path, kind, _size in store_fs.walk(self.root, self.directory, failed):
                 if kind == store_fs.FILE:
@@ -528,7 +527,7 @@ class BackupStore:
             raise Unusable(f"cannot be read: {exc.strerror or exc}") from exc
         return meta_from(found[0], found[1], path, size)
 
-    def _load(self, path: Path) -> tuple[BackupMeta, builtins.list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    def _load(self, path: Path) -> tuple[BackupMeta, list[dict[str, Any]], dict[str, dict[str, Any]]]:
         """Read the whole file and verify it; Unusable says why not."""
         try:
             with self._open(path) as handle:
@@ -550,7 +549,7 @@ class BackupStore:
             via = None if Path(exc.path) == path else Path(exc.path)
             raise Unusable(_symlink_problem(exc.target, via=via)) from None
 
-    def _load_or_raise(self, path: Path) -> tuple[BackupMeta, builtins.list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    def _load_or_raise(self, path: Path) -> tuple[BackupMeta, list[dict[str, Any]], dict[str, dict[str, Any]]]:
         try:
             return self._load(path)
         except FileNotFoundError:
@@ -578,17 +577,17 @@ def _pick(
 def _entries(
     root: Path,
     folder: Path,
-    problems: builtins.list[tuple[Path, str]],
-    links: builtins.list[StoreSymlink],
+    problems: list[tuple[Path, str]],
+    links: list[StoreSymlink],
     *,
     want_dirs: bool,
-) -> builtins.list[str]:
+) -> list[str]:
     """Sub-folders, or backup file names (``*.json``, not temp files), of ``folder``; none if it is missing.
 
     A symlink (in the folder, or in place of it or of a folder above it) is never followed: it is
     reported as a problem and collected in ``links``.
     """
-    names: builtins.list[str] = []
+    names: list[str] = []
     try:
         listing = store_fs.entries(root, folder)
     except (FileNotFoundError, NotADirectoryError):

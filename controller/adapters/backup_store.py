@@ -86,6 +86,7 @@ class BackupStore:
         self.directory = self.root / directory.name
         self.lock_path = self.root / f"{directory.name}.lock"
         self._clock = clock
+        self._files = BackupFiles(self.root, self.directory)
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -246,9 +247,9 @@ class BackupStore:
         problems: list[tuple[Path, str]] = []
         links: list[StoreSymlink] = []
         metas: list[BackupMeta] = []
-        for path in self._backup_files(tenant_id=tenant_id, kind=kind, problems=problems, links=links):
+        for path in self._files.find(tenant_id=tenant_id, kind=kind, problems=problems, links=links):
             try:
-                meta = self._head(path)
+                meta = self._files.head(path)
             except FileNotFoundError:
                 continue  # removed since the folder was listed (prune by another process)
             except Unusable as exc:
@@ -261,17 +262,17 @@ class BackupStore:
 
     def get(self, backup_id: str) -> BackupMeta:
         """One backup's metadata (checksum not verified); BackupNotFound, StoreCorrupt."""
-        path = self._locate(backup_id)
+        path = self._files.locate(backup_id)
         try:
-            return self._head(path)
+            return self._files.head(path)
         except FileNotFoundError:
             raise BackupNotFound(f"backup {backup_id} is gone (removed while it was being read)") from None
         except Unusable as exc:
-            raise _corrupt(path, str(exc)) from None
+            raise corrupt(path, str(exc)) from None
 
     def tenants_in(self, backup_id: str) -> list[TenantBackup]:
         """Every tenant of one backup, read and verified; BackupNotFound, StoreCorrupt."""
-        meta, tenants, settings = self._load_or_raise(self._locate(backup_id))
+        meta, tenants, settings = self._files.load_or_raise(self._files.locate(backup_id))
         return [TenantBackup(meta, t, settings.get(str(t["id"]))) for t in tenants]
 
     def tenant_at(
@@ -285,7 +286,7 @@ class BackupStore:
         one, is corrupt, this raises StoreCorrupt naming it instead of using an older backup.
         """
         if backup_id is not None:
-            meta, tenants, settings = self._load_or_raise(self._locate(backup_id, tenant_id=tenant_id))
+            meta, tenants, settings = self._files.load_or_raise(self._files.locate(backup_id, tenant_id=tenant_id))
             if at is not None and meta.taken_at > at:
                 raise BackupNotFound(f"backup {backup_id} was taken after the requested time")
             found = _pick(meta, tenants, settings, tenant_id)
@@ -299,9 +300,9 @@ class BackupStore:
             raise _corrupt_many(blocking)
         if best is None:
             return None
-        found = _pick(*self._load_or_raise(best.path), tenant_id)
+        found = _pick(*self._files.load_or_raise(best.path), tenant_id)
         if found is None:  # pragma: no cover - the load cross-checks content against the metadata
-            raise _corrupt(best.path, f"does not hold tenant {tenant_id!r}")
+            raise corrupt(best.path, f"does not hold tenant {tenant_id!r}")
         return found
 
     def tenant_after(self, tenant_id: str, at: float) -> TenantBackup | None:
@@ -321,7 +322,7 @@ class BackupStore:
 
     def tenant_in(self, backup_id: str, tenant_id: str) -> TenantBackup:
         """One tenant from one backup (an id or a unique prefix), verified; BackupNotFound, StoreCorrupt."""
-        meta, tenants, settings = self._load_or_raise(self._locate(backup_id, tenant_id=tenant_id))
+        meta, tenants, settings = self._files.load_or_raise(self._files.locate(backup_id, tenant_id=tenant_id))
         found = _pick(meta, tenants, settings, tenant_id)
         if found is None:
             raise BackupNotFound(f"backup {meta.id} does not hold tenant {tenant_id!r}")
@@ -329,34 +330,18 @@ class BackupStore:
 
     def resolve_id(self, prefix: str) -> str:
         """The full id of the one backup whose id starts with ``prefix``; BackupNotFound when none or several."""
-        if ID_RE.fullmatch(prefix):
-            return prefix
-        if not prefix or not ID_PREFIX_RE.fullmatch(prefix):
-            raise BackupNotFound(f"no backup {prefix!r}: ids look like 20261122T043012.123456Z-0000a1b2-pre")
-        matches = sorted(
-            {
-                path.stem
-                for path in self._backup_files(tenant_id=None, kind=None, problems=[], links=[])
-                if path.stem.startswith(prefix) and ID_RE.fullmatch(path.stem)
-            }
-        )
-        if not matches:
-            raise BackupNotFound(f"no backup id starts with {prefix!r} in {self.directory} (see `backup list`)")
-        if len(matches) > 1:
-            shown = ", ".join(matches[:3]) + (f" and {len(matches) - 3} more" if len(matches) > 3 else "")
-            raise BackupNotFound(f"backup id prefix {prefix!r} is ambiguous: {shown}; give more of the id")
-        return matches[0]
+        return self._files.resolve_id(prefix)
 
     def verify(self) -> list[tuple[Path, str]]:
         """Read and verify every file under the backups folder; [(path, problem)], empty when all are good."""
         problems: list[tuple[Path, str]] = []
         seen: dict[str, Path] = {}
-        for path in self._all_files(problems):
+        for path in self._files.every_file(problems):
             if not _in_backup_place(path, self.directory):
                 problems.append((path, _stray(path)))
                 continue
             try:
-                meta, _tenants, _settings = self._load(path)
+                meta, _tenants, _settings = self._files.load(path)
             except FileNotFoundError:
                 continue
             except Unusable as exc:
@@ -395,7 +380,7 @@ class BackupStore:
         def is_valid(meta: BackupMeta) -> bool:
             if meta.path not in valid:
                 try:
-                    self._load(meta.path)
+                    self._files.load(meta.path)
                     valid[meta.path] = True
                 except (Unusable, FileNotFoundError):
                     valid[meta.path] = False
@@ -438,9 +423,35 @@ class BackupStore:
             pass  # nothing behind a symlink is ours to count; scan and verify report it
         return total, count
 
-    # -- internals ----------------------------------------------------------------------------
 
-    def _backup_files(
+class BackupFiles:
+    """The files of one ``backups`` folder: found, located by id and read, no symlink below the root followed."""
+
+    def __init__(self, root: Path, directory: Path) -> None:
+        self.root = root
+        self.directory = directory
+
+    def resolve_id(self, prefix: str) -> str:
+        """The full id of the one backup whose id starts with ``prefix``; BackupNotFound when none or several."""
+        if ID_RE.fullmatch(prefix):
+            return prefix
+        if not prefix or not ID_PREFIX_RE.fullmatch(prefix):
+            raise BackupNotFound(f"no backup {prefix!r}: ids look like 20261122T043012.123456Z-0000a1b2-pre")
+        matches = sorted(
+            {
+                path.stem
+                for path in self.find(tenant_id=None, kind=None, problems=[], links=[])
+                if path.stem.startswith(prefix) and ID_RE.fullmatch(path.stem)
+            }
+        )
+        if not matches:
+            raise BackupNotFound(f"no backup id starts with {prefix!r} in {self.directory} (see `backup list`)")
+        if len(matches) > 1:
+            shown = ", ".join(matches[:3]) + (f" and {len(matches) - 3} more" if len(matches) > 3 else "")
+            raise BackupNotFound(f"backup id prefix {prefix!r} is ambiguous: {shown}; give more of the id")
+        return matches[0]
+
+    def find(
         self,
         *,
         tenant_id: str | None,
@@ -448,6 +459,10 @@ class BackupStore:
         problems: list[tuple[Path, str]],
         links: list[StoreSymlink],
     ) -> list[Path]:
+        """Backup files (``*.json``) of ``kind`` (None: both), of one tenant with ``tenant_id``; none if missing.
+
+        Folders and files that are symlinks are not followed: they go to ``problems`` and ``links``.
+        """
         files: list[Path] = []
 
         def entries(folder: Path, want_dirs: bool) -> list[str]:
@@ -466,7 +481,7 @@ class BackupStore:
             files.extend(folder / name for name in entries(folder, False))
         return files
 
-    def _all_files(self, problems: list[tuple[Path, str]]) -> list[Path]:
+    def every_file(self, problems: list[tuple[Path, str]]) -> list[Path]:
         """Every regular file under the backups folder; symlinks and odd entries go to ``problems`` instead."""
 
         def failed(path: Path, exc: OSError) -> None:
@@ -485,7 +500,8 @@ class BackupStore:
             problems.append((Path(exc.path), _symlink_problem(exc.target)))
         return sorted(found)
 
-    def _locate(self, backup_id: str, *, tenant_id: str | None = None) -> Path:
+    def locate(self, backup_id: str, *, tenant_id: str | None = None) -> Path:
+        """The file of the backup with this id (or unique prefix); BackupNotFound, StoreCorrupt."""
         if isinstance(backup_id, str) and not ID_RE.fullmatch(backup_id):
             backup_id = self.resolve_id(backup_id)
         match = ID_RE.fullmatch(backup_id) if isinstance(backup_id, str) else None
@@ -506,12 +522,12 @@ class BackupStore:
             except (FileNotFoundError, NotADirectoryError):
                 continue
             except StoreSymlink as exc:
-                raise _corrupt(Path(exc.path), _symlink_problem(exc.target)) from None
+                raise corrupt(Path(exc.path), _symlink_problem(exc.target)) from None
             except OSError as exc:
-                raise _corrupt(path.parent, f"cannot be read: {exc.strerror or exc}") from None
+                raise corrupt(path.parent, f"cannot be read: {exc.strerror or exc}") from None
         raise BackupNotFound(f"no backup {backup_id} in {self.directory}")
 
-    def _head(self, path: Path) -> BackupMeta:
+    def head(self, path: Path) -> BackupMeta:
         """The metadata from the head of the file, checked against its path; checksum not verified."""
         try:
             with self._open(path) as handle:
@@ -527,7 +543,7 @@ class BackupStore:
             raise Unusable(f"cannot be read: {exc.strerror or exc}") from exc
         return meta_from(found[0], found[1], path, size)
 
-    def _load(self, path: Path) -> tuple[BackupMeta, list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    def load(self, path: Path) -> tuple[BackupMeta, list[dict[str, Any]], dict[str, dict[str, Any]]]:
         """Read the whole file and verify it; Unusable says why not."""
         try:
             with self._open(path) as handle:
@@ -549,13 +565,14 @@ class BackupStore:
             via = None if Path(exc.path) == path else Path(exc.path)
             raise Unusable(_symlink_problem(exc.target, via=via)) from None
 
-    def _load_or_raise(self, path: Path) -> tuple[BackupMeta, list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    def load_or_raise(self, path: Path) -> tuple[BackupMeta, list[dict[str, Any]], dict[str, dict[str, Any]]]:
+        """``load``, its failures as BackupNotFound or StoreCorrupt naming the file."""
         try:
-            return self._load(path)
+            return self.load(path)
         except FileNotFoundError:
             raise BackupNotFound(f"backup {path.stem} is gone (removed while it was being read)") from None
         except Unusable as exc:
-            raise _corrupt(path, str(exc)) from None
+            raise corrupt(path, str(exc)) from None
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -653,7 +670,8 @@ def _might_be_newer(path: Path, best: BackupMeta | None, at: float | None) -> bo
     return best is None or taken + _ONE_MICROSECOND >= best.taken_at
 
 
-def _corrupt(path: Path, problem: str) -> StoreCorrupt:
+def corrupt(path: Path, problem: str) -> StoreCorrupt:
+    """StoreCorrupt naming one unusable backup file and why; it is left in place."""
     return StoreCorrupt(
         f"backup file {path} {problem}. It was left in place for inspection; "
         "`descope-gitops backup verify` lists every such file"
@@ -662,7 +680,7 @@ def _corrupt(path: Path, problem: str) -> StoreCorrupt:
 
 def _corrupt_many(problems: Sequence[tuple[Path, str]]) -> StoreCorrupt:
     if len(problems) == 1:
-        return _corrupt(*problems[0])
+        return corrupt(*problems[0])
     lines = "\n".join(f"  {path} {problem}" for path, problem in problems)
     return StoreCorrupt(
         f"{len(problems)} backup files are unusable (left in place; `descope-gitops backup verify` lists them):\n"

@@ -7,6 +7,10 @@ Two kinds, under ``<store>/backups``:
     backups/snapshots/<backup id>.json                        every live tenant: scheduled, manual,
                                                               or taken before a restore
 
+The file format (backup ids, tenant folder names, the head, canonical JSON and sha256, the
+cross-checks of a file against its place) is ``backup_format``; finding and reading the files
+without following a symlink is ``backup_files``; this module is what the store does with them.
+
 Listing (``metas``, ``get``, ``scan``) reads only the metadata, which the writer puts at the head of
 the file, so a listing of thousands of backups (and of 30 MB snapshots) stays fast without an
 index that could fall out of step with the files; it does not verify checksums. Order is always

@@ -86,8 +86,8 @@ __all__ = ["FetchResult", "GitSource"]
 FetchResult = Literal["success", "error", "skipped"]
 
 _DEFAULTS = LoadLimits()
-_SHA = re.compile(r"^[0-9a-f]{40}$")
-_SHORT_SHA = re.compile(r"^[0-9a-fA-F]{4,40}$")
+SHA = re.compile(r"^[0-9a-f]{40}$")
+SHORT_SHA = re.compile(r"^[0-9a-fA-F]{4,40}$")
 _SYMLINK_MODE = 0o120000
 _SUBMODULE_MODE = 0o160000
 _PINNED_NS = "refs/descope-gitops/pinned/"
@@ -124,16 +124,16 @@ class GitSource:
     ) -> None:
         self._secrets: list[str] = []
         self._redact = Redactor()  # URL credentials and this source's secrets, in every message
-        clean_url, url_user, url_token = _split_credentials(url)
+        clean_url, url_user, url_token = split_credentials(url)
         if url_token:
             self._add_secret(url_token)
         if token:
             self._add_secret(token)
         secret = token or url_token
         self.url = clean_url  # never carries credentials
-        self._shown_url = self._redact(_mask_url(clean_url) if secret else clean_url)
+        self._shown_url = self._redact(mask_url(clean_url) if secret else clean_url)
         problems = _check_settings(clean_url, ref, path, timeout, has_token=bool(secret))
-        problems += _check_host_keys(clean_url, known_hosts_file, insecure_accept_new_host_keys)
+        problems += check_host_keys(clean_url, known_hosts_file, insecure_accept_new_host_keys)
         if problems:
             raise ConfigError([self._redact(p) for p in problems], source="git source settings")
         self.ref = ref
@@ -144,14 +144,29 @@ class GitSource:
         self.max_total_bytes = max_total_bytes
         # absolute: git runs ssh from the cache's folder, not from where the daemon was started
         self._ssh_key_file = Path(ssh_key_file).absolute() if ssh_key_file is not None else None
-        self._ssh = _ssh_host(clean_url) is not None
+        self._ssh = ssh_host(clean_url) is not None
         self._known_hosts_file = Path(known_hosts_file).absolute() if known_hosts_file is not None else None
         self._on_fetch = on_fetch
-        self._pinned = ref if _SHA.match(ref) else None
+        self._pinned = ref if SHA.match(ref) else None
         self._lock = threading.RLock()
-        self._suspect: str | None = None  # why the cache looked damaged on the last read, if it did
-        self._notes: list[str] = []  # for the next Revision fetch() returns
-        self._env = self._build_env(url_user if url_token and not token else "x-access-token", secret)
+        self._env, basic = git_env(
+            url_user if url_token and not token else "x-access-token",
+            secret,
+            over_ssh=self._ssh,
+            ssh_key_file=self._ssh_key_file,
+            known_hosts_file=self._known_hosts_file,
+        )
+        if basic is not None:
+            self._add_secret(basic)
+        self._cache = GitCache(
+            self.cache_dir,
+            url=clean_url,
+            shown_url=self._shown_url,
+            env=self._env,
+            timeout=self.timeout,
+            redact=self._redact,
+            known_hosts_file=self._known_hosts_file,
+        )
 
     # -- public API ---------------------------------------------------------------------------------------
 
@@ -174,14 +189,13 @@ class GitSource:
         """The files at the commit the ref points to now; fetches from the remote only when it moved."""
         with self._lock:
             try:
-                self._ensure_cache()
+                self._cache.ensure()
                 sha, fetched = self._update()
             except SourceUnavailable:
                 self._report("error")
                 raise
             self._report("success" if fetched else "skipped")
-            notes, self._notes = tuple(self._notes), []
-            return self._read(sha, notes)
+            return self._read(sha, self._cache.take_notes())
 
     def head(self) -> str:
         """The commit the remote's ref points to (``git ls-remote``, no objects fetched).
@@ -191,20 +205,20 @@ class GitSource:
         with self._lock:
             if self._pinned:
                 return self._pinned
-            self._ensure_cache()
-            return self._ls_remote()[1]
+            self._cache.ensure()
+            return self._cache.ls_remote(self.ref)[1]
 
     def read_at(self, sha: str) -> Revision:
         """The files at a commit already in the cache (full or abbreviated sha); never contacts the remote."""
         with self._lock:
-            if not _SHORT_SHA.match(sha):
+            if not SHORT_SHA.match(sha):
                 raise SourceUnavailable(f"{sha!r} is not a commit sha (4 to 40 hex digits)")
             if not (self.cache_dir / "HEAD").is_file():
                 raise SourceUnavailable(f"no git cache at {self.cache_dir} yet; commit {sha} is unknown")
-            problem = self._cache_problem()
+            problem = self._cache.problem()
             if problem is not None:
                 raise SourceUnavailable(self._redact(f"the git cache {self.cache_dir} is not usable: {problem}"))
-            full = self._resolve_local(f"{sha.lower()}^{{commit}}")
+            full = self._cache.resolve(f"{sha.lower()}^{{commit}}")
             if full is None:
                 raise SourceUnavailable(
                     f"commit {sha} is not in the git cache of {self._shown_url} (only fetched commits can be read)"
@@ -224,64 +238,241 @@ class GitSource:
             raise RevisionNotFound(f"{rev!r} is not a git revision (a branch, tag, sha, HEAD, or one of them with ~N)")
         base, suffix = match.group("base"), match.group("suffix")
         with self._lock:
-            self._ensure_cache()
+            self._cache.ensure()
             if base in ("HEAD", "@"):
                 start = self._pinned or self._update()[0]
-            elif _SHORT_SHA.match(base) and (local := self._resolve_local(f"{base.lower()}^{{commit}}")):
+            elif SHORT_SHA.match(base) and (local := self._cache.resolve(f"{base.lower()}^{{commit}}")):
                 start = local
             else:
-                start = self._fetch_name(base, rev)
-            full = self._resolve_local(f"{start}{suffix}^{{commit}}")
+                start = self._cache.fetch_name(base, rev)
+            full = self._cache.resolve(f"{start}{suffix}^{{commit}}")
         if full is None:
             raise RevisionNotFound(f"{rev!r}: commit {start[:12]} has no {suffix!r} in {self._shown_url}")
         return full
 
-    def _fetch_name(self, name: str, rev: str) -> str:
-        """The commit a branch or tag of the remote points to, fetched into the cache."""
-        try:
-            remote_ref, commit = self._ls_remote(name)
-        except SourceUnavailable as exc:
-            if "not found on" not in str(exc):
-                raise
-            if _SHORT_SHA.match(name):  # maybe a commit we have not fetched: take every branch and tag, look again
-                self._git("fetch", ["fetch", "--quiet", "--no-write-fetch-head", self.url, *_ALL_REFS])
-                found = self._resolve_local(f"{name.lower()}^{{commit}}")
-                if found is not None:
-                    return found
-            raise RevisionNotFound(
-                f"{rev!r} names no branch, tag or commit of {self._shown_url} (see `git ls-remote`)"
-            ) from exc
-        if not self._has_commit(commit):
-            local = f"{_REV_NS}{remote_ref.removeprefix('refs/')}"
-            self._git(
-                "fetch", ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", self.url, f"+{remote_ref}:{local}"]
-            )
-        return commit
-
     def __repr__(self) -> str:
         return f"GitSource(url={self._shown_url!r}, ref={self.ref!r}, path={self.path or '.'!r})"
-
-    # -- remote side --------------------------------------------------------------------------------------
 
     def _update(self) -> tuple[str, bool]:
         """The commit to read and whether objects were fetched for it."""
         if self._pinned:
-            return self._update_pinned(self._pinned)
-        remote_ref, commit = self._ls_remote()
+            return self._cache.update_pinned(self._pinned)
+        return self._cache.update(self.ref)
+
+    # -- reading a commit ---------------------------------------------------------------------------------
+
+    def _read(self, sha: str, notes: tuple[str, ...]) -> Revision:
+        try:
+            with Repo(self.cache_dir) as repo:
+                commit = repo.commit(sha)
+                files = files_in(
+                    commit,
+                    self.path,
+                    shown_url=self._shown_url,
+                    max_file_bytes=self.max_file_bytes,
+                    max_total_bytes=self.max_total_bytes,
+                )
+                message = commit.message
+                return Revision(
+                    id=commit.hexsha,
+                    files=files,
+                    label=f"{sha[:7]}" if self._pinned == sha else f"{self.ref}@{sha[:7]}",
+                    committed_at=float(commit.committed_date),
+                    commit_message=message if isinstance(message, str) else message.decode("utf-8", "replace"),
+                    notes=notes,
+                )
+        except (TenantsFileInvalid, SourceUnavailable):
+            raise
+        except (GitError, OSError, ValueError, KeyError, AssertionError) as exc:
+            self._cache.suspect = f"reading commit {sha[:7]} failed: {type(exc).__name__}"
+            raise SourceUnavailable(
+                self._redact(
+                    f"cannot read commit {sha[:7]} from the git cache {self.cache_dir}: {exc}; "
+                    "the cache will be set aside and recloned on the next fetch"
+                )
+            ) from exc
+
+    # -- helpers ------------------------------------------------------------------------------------------
+
+    def _add_secret(self, value: str) -> None:
+        if value and value not in self._secrets:
+            self._secrets.append(value)
+            self._redact.add(value)
+
+    def _report(self, result: FetchResult) -> None:
+        if self._on_fetch is not None:
+            self._on_fetch(result)
+
+
+def _check_settings(url: str, ref: str, path: str, timeout: float, *, has_token: bool) -> list[str]:
+    problems: list[str] = []
+    if not url or url.startswith("-") or any(c.isspace() for c in url):
+        problems.append(f"url: {url!r} is not a git URL")
+    if has_token and urlsplit(url).scheme.lower() not in ("http", "https"):
+        problems.append("token: a token is only used with an http(s):// URL; use ssh_key_file for SSH")
+    if (
+        not ref
+        or ref.startswith(("-", "/"))
+        or ref.endswith(("/", ".lock", "."))
+        or any(bad in ref for bad in ("..", "//", "@{", "\\"))
+        or any(c.isspace() or c in "~^:?*[" or ord(c) < 32 for c in ref)
+    ):
+        problems.append(f"ref: {ref!r} is not a valid branch, tag or commit")
+    if any(part == ".." for part in path.replace("\\", "/").split("/")):
+        problems.append(f"path: {path!r} must stay inside the repository (no '..')")
+    if not timeout > 0:
+        problems.append(f"timeout: must be positive, not {timeout!r}")
+    return problems
+
+
+def _normalise_path(path: str) -> str:
+    """Repository-relative path with forward slashes; '' means the repository root."""
+    parts = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".")]
+    return "/".join(parts)
+
+
+class GitCache:
+    """One bare repository mirroring one remote: made, checked, set aside when damaged, fetched into, read from."""
+
+    def __init__(
+        self,
+        cache_dir: Path,
+        *,
+        url: str,
+        shown_url: str,
+        env: dict[str, str],
+        timeout: float,
+        redact: Redactor,
+        known_hosts_file: Path | None,
+    ) -> None:
+        self.cache_dir = cache_dir
+        self.url = url  # never carries credentials
+        self.timeout = timeout
+        self.suspect: str | None = None  # why the cache looked damaged on the last read, if it did
+        self._shown_url = shown_url
+        self._env = env
+        self._redact = redact
+        self._known_hosts_file = known_hosts_file  # only named in the hint when ssh refuses a host key
+        self._notes: list[str] = []  # for the next Revision fetch() returns
+
+    def take_notes(self) -> tuple[str, ...]:
+        """What was done to the cache since the last call (set aside and recloned), for a Revision's notes."""
+        notes, self._notes = tuple(self._notes), []
+        return notes
+
+    # -- the cache ----------------------------------------------------------------------------------------
+
+    def ensure(self) -> None:
+        """Make sure ``cache_dir`` is a bare repository for this URL; set a bad one aside (noted for fetch)."""
+        cache = self.cache_dir
+        reason = self.suspect
+        if reason is None and cache.exists():
+            if cache.is_dir() and not any(cache.iterdir()):
+                reason = None
+            else:
+                reason = self.problem()
+                if reason is None:
+                    return
+        if reason is not None and cache.exists():
+            aside = self._set_aside(reason)
+            self._notes.append(
+                self._redact(
+                    f"git cache {cache} was not a usable clone of {self._shown_url} ({reason}); "
+                    f"moved it aside to {aside} and cloning again"
+                )
+            )
+        self.suspect = None
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SourceUnavailable(f"cannot create the git cache directory {cache}: {exc.strerror or exc}") from exc
+        self._git("init", ["init", "--quiet", "--bare", str(cache)], in_cache=False)
+        for key, value in (
+            ("remote.origin.url", self.url),  # marks which remote this cache mirrors; no credentials
+            ("core.logAllRefUpdates", "always"),  # keep a reflog, so earlier commits stay readable
+            ("gc.autoDetach", "false"),  # no background gc outliving our timeout
+        ):
+            self._git("init", ["config", key, value])
+
+    def problem(self) -> str | None:
+        """Why ``cache_dir`` cannot be used as our cache, or None when it can."""
+        try:
+            with Repo(self.cache_dir) as repo:
+                if not repo.bare:
+                    return "it is not a bare repository"
+                remote = repo.config_reader("repository").get_value('remote "origin"', "url", "")
+        except (InvalidGitRepositoryError, NoSuchPathError):
+            return "it is not a git repository"
+        except (GitError, OSError, ValueError, configparser.Error) as exc:
+            return f"git cannot open it: {type(exc).__name__}: {exc}"
+        if not remote:
+            return "it has no remote.origin.url"
+        if str(remote) != self.url:
+            return f"it is a clone of {mask_url(str(remote)) if '@' in str(remote) else remote}"
+        return None
+
+    def _set_aside(self, reason: str) -> Path:
+        cache = self.cache_dir
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        for n in range(1000):
+            aside = cache.with_name(f"{cache.name}.invalid-{stamp}" + (f"-{n}" if n else ""))
+            if not aside.exists():
+                break
+        try:
+            cache.rename(aside)
+        except OSError as exc:
+            raise SourceUnavailable(
+                self._redact(
+                    f"git cache {cache} is not usable ({reason}) and cannot be moved aside: {exc.strerror or exc}"
+                )
+            ) from exc
+        return aside
+
+    def _has_commit(self, sha: str) -> bool:
+        return self.resolve(f"{sha}^{{commit}}") == sha
+
+    def resolve(self, spec: str) -> str | None:
+        """The commit sha ``spec`` names in the cache, or None when the cache does not have it."""
+        out = self._git("rev-parse", ["rev-parse", "--verify", "--quiet", "--end-of-options", spec], status_1_ok=True)
+        sha = out.strip()  # "" when --verify --quiet found nothing
+        return sha if SHA.match(sha) else None
+
+    # -- the remote ---------------------------------------------------------------------------------------
+
+    def ls_remote(self, ref: str) -> tuple[str, str]:
+        """(full remote ref name, commit sha it points to, annotated tags peeled) of ``ref``."""
+        candidates = [ref] if ref == "HEAD" or ref.startswith("refs/") else [f"refs/heads/{ref}", f"refs/tags/{ref}"]
+        patterns = [*candidates, *(f"{c}^{{}}" for c in candidates if c.startswith("refs/tags/"))]
+        out = self._git("ls-remote", ["ls-remote", self.url, *patterns])
+        seen: dict[str, str] = {}
+        for line in out.splitlines():
+            sha, _, name = line.partition("\t")
+            if SHA.match(sha):
+                seen[name] = sha
+        for name in candidates:
+            if name in seen:
+                return name, seen.get(f"{name}^{{}}", seen[name])
+        hint = " (a pinned commit must be the full 40-character sha)" if SHORT_SHA.match(ref) else ""
+        raise SourceUnavailable(f"ref {ref!r} not found on {self._shown_url}{hint}")
+
+    def update(self, ref: str) -> tuple[str, bool]:
+        """The commit ``ref`` points to on the remote, in the cache, and whether objects were fetched for it."""
+        remote_ref, commit = self.ls_remote(ref)
         local_ref = remote_ref if remote_ref.startswith("refs/") else f"refs/descope-gitops/{remote_ref}"
         if self._has_commit(commit):  # nothing new on the remote: no fetch
-            if self._resolve_local(f"{local_ref}^{{commit}}") != commit:
+            if self.resolve(f"{local_ref}^{{commit}}") != commit:
                 self._git("update-ref", ["update-ref", "-m", "descope-gitops: seen on remote", local_ref, commit])
             return commit, False
         self._git(
             "fetch", ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", self.url, f"+{remote_ref}:{local_ref}"]
         )
-        fetched = self._resolve_local(f"{local_ref}^{{commit}}")
+        fetched = self.resolve(f"{local_ref}^{{commit}}")
         if fetched is None:
             raise SourceUnavailable(f"git fetch of {self._shown_url}: ref {remote_ref!r} does not point to a commit")
         return fetched, True  # may be newer than ls-remote said if someone pushed in between
 
-    def _update_pinned(self, sha: str) -> tuple[str, bool]:
+    def update_pinned(self, sha: str) -> tuple[str, bool]:
+        """The pinned commit ``sha``, fetched into the cache unless it is there, and whether objects were fetched."""
         if self._has_commit(sha):
             return sha, False
         local_ref = _PINNED_NS + sha
@@ -311,187 +502,27 @@ class GitSource:
             raise SourceUnavailable(f"commit {sha} not found on {self._shown_url}")
         return sha, True
 
-    def _ls_remote(self, name: str | None = None) -> tuple[str, str]:
-        """(full remote ref name, commit sha it points to, annotated tags peeled) of ``name`` or the followed ref."""
-        ref = self.ref if name is None else name
-        candidates = [ref] if ref == "HEAD" or ref.startswith("refs/") else [f"refs/heads/{ref}", f"refs/tags/{ref}"]
-        patterns = [*candidates, *(f"{c}^{{}}" for c in candidates if c.startswith("refs/tags/"))]
-        out = self._git("ls-remote", ["ls-remote", self.url, *patterns])
-        seen: dict[str, str] = {}
-        for line in out.splitlines():
-            sha, _, name = line.partition("\t")
-            if _SHA.match(sha):
-                seen[name] = sha
-        for name in candidates:
-            if name in seen:
-                return name, seen.get(f"{name}^{{}}", seen[name])
-        hint = " (a pinned commit must be the full 40-character sha)" if _SHORT_SHA.match(ref) else ""
-        raise SourceUnavailable(f"ref {ref!r} not found on {self._shown_url}{hint}")
-
-    # -- the cache ----------------------------------------------------------------------------------------
-
-    def _ensure_cache(self) -> None:
-        """Make sure ``cache_dir`` is a bare repository for this URL; set a bad one aside (noted for fetch)."""
-        cache = self.cache_dir
-        reason = self._suspect
-        if reason is None and cache.exists():
-            if cache.is_dir() and not any(cache.iterdir()):
-                reason = None
-            else:
-                reason = self._cache_problem()
-                if reason is None:
-                    return
-        if reason is not None and cache.exists():
-            aside = self._set_aside(reason)
-            self._notes.append(
-                self._redact(
-                    f"git cache {cache} was not a usable clone of {self._shown_url} ({reason}); "
-                    f"moved it aside to {aside} and cloning again"
-                )
-            )
-        self._suspect = None
+    def fetch_name(self, name: str, rev: str) -> str:
+        """The commit a branch or tag of the remote points to, fetched into the cache."""
         try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise SourceUnavailable(f"cannot create the git cache directory {cache}: {exc.strerror or exc}") from exc
-        self._git("init", ["init", "--quiet", "--bare", str(cache)], in_cache=False)
-        for key, value in (
-            ("remote.origin.url", self.url),  # marks which remote this cache mirrors; no credentials
-            ("core.logAllRefUpdates", "always"),  # keep a reflog, so earlier commits stay readable
-            ("gc.autoDetach", "false"),  # no background gc outliving our timeout
-        ):
-            self._git("init", ["config", key, value])
-
-    def _cache_problem(self) -> str | None:
-        """Why ``cache_dir`` cannot be used as our cache, or None when it can."""
-        try:
-            with Repo(self.cache_dir) as repo:
-                if not repo.bare:
-                    return "it is not a bare repository"
-                remote = repo.config_reader("repository").get_value('remote "origin"', "url", "")
-        except (InvalidGitRepositoryError, NoSuchPathError):
-            return "it is not a git repository"
-        except (GitError, OSError, ValueError, configparser.Error) as exc:
-            return f"git cannot open it: {type(exc).__name__}: {exc}"
-        if not remote:
-            return "it has no remote.origin.url"
-        if str(remote) != self.url:
-            return f"it is a clone of {_mask_url(str(remote)) if '@' in str(remote) else remote}"
-        return None
-
-    def _set_aside(self, reason: str) -> Path:
-        cache = self.cache_dir
-        stamp = time.strftime("%Y%m%dT%H%M%S")
-        for n in range(1000):
-            aside = cache.with_name(f"{cache.name}.invalid-{stamp}" + (f"-{n}" if n else ""))
-            if not aside.exists():
-                break
-        try:
-            cache.rename(aside)
-        except OSError as exc:
-            raise SourceUnavailable(
-                self._redact(
-                    f"git cache {cache} is not usable ({reason}) and cannot be moved aside: {exc.strerror or exc}"
-                )
+            remote_ref, commit = self.ls_remote(name)
+        except SourceUnavailable as exc:
+            if "not found on" not in str(exc):
+                raise
+            if SHORT_SHA.match(name):  # maybe a commit we have not fetched: take every branch and tag, look again
+                self._git("fetch", ["fetch", "--quiet", "--no-write-fetch-head", self.url, *_ALL_REFS])
+                found = self.resolve(f"{name.lower()}^{{commit}}")
+                if found is not None:
+                    return found
+            raise RevisionNotFound(
+                f"{rev!r} names no branch, tag or commit of {self._shown_url} (see `git ls-remote`)"
             ) from exc
-        return aside
-
-    def _has_commit(self, sha: str) -> bool:
-        return self._resolve_local(f"{sha}^{{commit}}") == sha
-
-    def _resolve_local(self, spec: str) -> str | None:
-        """The commit sha ``spec`` names in the cache, or None when the cache does not have it."""
-        out = self._git("rev-parse", ["rev-parse", "--verify", "--quiet", "--end-of-options", spec], status_1_ok=True)
-        sha = out.strip()  # "" when --verify --quiet found nothing
-        return sha if _SHA.match(sha) else None
-
-    # -- reading a commit ---------------------------------------------------------------------------------
-
-    def _read(self, sha: str, notes: tuple[str, ...]) -> Revision:
-        try:
-            with Repo(self.cache_dir) as repo:
-                commit = repo.commit(sha)
-                files = self._files_in(commit)
-                message = commit.message
-                return Revision(
-                    id=commit.hexsha,
-                    files=files,
-                    label=f"{sha[:7]}" if self._pinned == sha else f"{self.ref}@{sha[:7]}",
-                    committed_at=float(commit.committed_date),
-                    commit_message=message if isinstance(message, str) else message.decode("utf-8", "replace"),
-                    notes=notes,
-                )
-        except (TenantsFileInvalid, SourceUnavailable):
-            raise
-        except (GitError, OSError, ValueError, KeyError, AssertionError) as exc:
-            self._suspect = f"reading commit {sha[:7]} failed: {type(exc).__name__}"
-            raise SourceUnavailable(
-                self._redact(
-                    f"cannot read commit {sha[:7]} from the git cache {self.cache_dir}: {exc}; "
-                    "the cache will be set aside and recloned on the next fetch"
-                )
-            ) from exc
-
-    def _files_in(self, commit: Commit) -> dict[str, bytes]:
-        root = commit.tree
-        where = f"commit {commit.hexsha[:7]} of {self._shown_url}"
-        try:
-            obj = root / self.path if self.path else root
-        except KeyError:
-            raise TenantsFileInvalid([Problem(self.path, None, f"not found in {where}")]) from None
-        if isinstance(obj, Tree):
-            return self._read_tree(root, obj, where)
-        if not isinstance(obj, Blob):
-            raise TenantsFileInvalid([Problem(self.path, None, f"is a git submodule in {where}; not followed")])
-        if obj.mode == _SYMLINK_MODE:
-            raise TenantsFileInvalid([_symlink_problem(self.path, obj)])
-        limit = min(self.max_file_bytes, self.max_total_bytes)
-        if obj.size > limit:
-            raise TenantsFileInvalid([_too_big(self.path, obj.size, limit)])
-        return {self.path: _read_blob(obj, self.path, limit)}
-
-    def _read_tree(self, root: Tree, tree: Tree, where: str) -> dict[str, bytes]:
-        found: list[Blob] = []
-        problems: list[Problem] = []
-        for item in _walk(tree):
-            is_yaml = item.name.lower().endswith(YAML_SUFFIXES)
-            if item.mode == _SUBMODULE_MODE or not isinstance(item, Blob):
-                if is_yaml:
-                    problems.append(Problem(_path(item), None, "is a git submodule; not followed"))
-                continue
-            if item.mode == _SYMLINK_MODE:
-                if is_yaml or _points_at_tree(root, item):
-                    problems.append(_symlink_problem(_path(item), item))
-                continue
-            if not is_yaml:
-                continue
-            if item.size > self.max_file_bytes:
-                problems.append(_too_big(_path(item), item.size, self.max_file_bytes))
-            else:
-                found.append(item)
-        shown_dir = self.path or "."
-        if problems:
-            raise TenantsFileInvalid(sorted(problems, key=lambda p: p.file))
-        if not found:
-            raise TenantsFileInvalid(
-                [
-                    Problem(
-                        shown_dir, None, f"no *.yaml or *.yml files in this directory of {where} (hidden ones skipped)"
-                    )
-                ]
+        if not self._has_commit(commit):
+            local = f"{_REV_NS}{remote_ref.removeprefix('refs/')}"
+            self._git(
+                "fetch", ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", self.url, f"+{remote_ref}:{local}"]
             )
-        if sum(blob.size for blob in found) > self.max_total_bytes:
-            raise TenantsFileInvalid(
-                [
-                    Problem(
-                        shown_dir,
-                        None,
-                        f"the tenants files add up to more than the limit of {self.max_total_bytes:,} bytes",
-                    )
-                ]
-            )
-        found.sort(key=lambda blob: _path(blob))
-        return {_path(blob): _read_blob(blob, _path(blob), self.max_file_bytes) for blob in found}
+        return commit
 
     # -- running git --------------------------------------------------------------------------------------
 
@@ -523,50 +554,29 @@ class GitSource:
                     "publishes before you replace the line (a different key may be a man-in-the-middle)"
                 )
             if not remote or _CORRUPTION.search(stderr):
-                self._suspect = f"git {op} failed in it"
+                self.suspect = f"git {op} failed in it"
                 message += "; the cache will be set aside and recloned on the next fetch"
             raise SourceUnavailable(self._redact(message)) from exc
         except (GitError, OSError) as exc:
             raise SourceUnavailable(self._redact(f"git {op} {where} failed: {exc}")) from exc
 
-    def _build_env(self, user: str, token: str | None) -> dict[str, str]:
-        env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "GCM_INTERACTIVE": "never"}
-        config: list[tuple[str, str]] = []
-        if token:
-            basic = base64.b64encode(f"{user}:{token}".encode()).decode("ascii")
-            self._add_secret(basic)
-            config.append(("http.extraHeader", f"Authorization: Basic {basic}"))
-        if config:
-            first = int(os.environ.get("GIT_CONFIG_COUNT", "0") or "0")  # keep any the operator set
-            for n, (key, value) in enumerate(config, start=first):
-                env[f"GIT_CONFIG_KEY_{n}"] = key
-                env[f"GIT_CONFIG_VALUE_{n}"] = value
-            env["GIT_CONFIG_COUNT"] = str(first + len(config))
-        if self._ssh:
-            ssh = ["ssh"]
-            if self._ssh_key_file is not None:
-                ssh += ["-i", shlex.quote(str(self._ssh_key_file)), "-o", "IdentitiesOnly=yes"]
-            if self._known_hosts_file is not None:
-                known_hosts = shlex.quote(f"UserKnownHostsFile={_ssh_option_path(self._known_hosts_file)}")
-                ssh += ["-o", "StrictHostKeyChecking=yes", "-o", known_hosts, "-o", "GlobalKnownHostsFile=/dev/null"]
-            else:  # insecure_accept_new_host_keys (checked in __init__): trust on first use
-                ssh += ["-o", "StrictHostKeyChecking=accept-new"]
-            env["GIT_SSH_COMMAND"] = " ".join([*ssh, "-o", "BatchMode=yes"])
-        return env
 
-    # -- helpers ------------------------------------------------------------------------------------------
-
-    def _add_secret(self, value: str) -> None:
-        if value and value not in self._secrets:
-            self._secrets.append(value)
-            self._redact.add(value)
-
-    def _report(self, result: FetchResult) -> None:
-        if self._on_fetch is not None:
-            self._on_fetch(result)
+def _stderr_of(exc: GitCommandError) -> str:
+    """git's own stderr from a GitCommandError (GitPython wraps it as "\\n  stderr: '...'")."""
+    raw = exc.stderr if isinstance(exc.stderr, str) else str(exc.stderr or "")
+    text = raw.strip()
+    if text.startswith("stderr: '") and text.endswith("'"):
+        text = text[len("stderr: '") : -1]
+    return text.strip()
 
 
-def _split_credentials(url: str) -> tuple[str, str, str | None]:
+def _trim(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    joined = "; ".join(lines[-4:])
+    return joined if len(joined) <= _STDERR_LIMIT else "…" + joined[-_STDERR_LIMIT:]
+
+
+def split_credentials(url: str) -> tuple[str, str, str | None]:
     """(url without user info, user name for Basic auth, token) for http(s) URLs; others pass through."""
     try:
         parts = urlsplit(url)
@@ -582,7 +592,7 @@ def _split_credentials(url: str) -> tuple[str, str, str | None]:
     return clean, "x-access-token", unquote(user) or None
 
 
-def _mask_url(url: str) -> str:
+def mask_url(url: str) -> str:
     """``https://***@host/path``: shows that credentials are in use without showing them."""
     try:
         parts = urlsplit(url)
@@ -594,25 +604,34 @@ def _mask_url(url: str) -> str:
     return urlunsplit((parts.scheme, f"{MASK}@{host}", parts.path, parts.query, parts.fragment))
 
 
-def _check_settings(url: str, ref: str, path: str, timeout: float, *, has_token: bool) -> list[str]:
-    problems: list[str] = []
-    if not url or url.startswith("-") or any(c.isspace() for c in url):
-        problems.append(f"url: {url!r} is not a git URL")
-    if has_token and urlsplit(url).scheme.lower() not in ("http", "https"):
-        problems.append("token: a token is only used with an http(s):// URL; use ssh_key_file for SSH")
-    if (
-        not ref
-        or ref.startswith(("-", "/"))
-        or ref.endswith(("/", ".lock", "."))
-        or any(bad in ref for bad in ("..", "//", "@{", "\\"))
-        or any(c.isspace() or c in "~^:?*[" or ord(c) < 32 for c in ref)
-    ):
-        problems.append(f"ref: {ref!r} is not a valid branch, tag or commit")
-    if any(part == ".." for part in path.replace("\\", "/").split("/")):
-        problems.append(f"path: {path!r} must stay inside the repository (no '..')")
-    if not timeout > 0:
-        problems.append(f"timeout: must be positive, not {timeout!r}")
-    return problems
+def git_env(
+    user: str, token: str | None, *, over_ssh: bool, ssh_key_file: Path | None, known_hosts_file: Path | None
+) -> tuple[dict[str, str], str | None]:
+    """The environment of every git process (no prompts, the token as a header, the ssh command), and the
+    Basic credential the header carries (a secret to mask), if any."""
+    basic: str | None = None
+    env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "GCM_INTERACTIVE": "never"}
+    config: list[tuple[str, str]] = []
+    if token:
+        basic = base64.b64encode(f"{user}:{token}".encode()).decode("ascii")
+        config.append(("http.extraHeader", f"Authorization: Basic {basic}"))
+    if config:
+        first = int(os.environ.get("GIT_CONFIG_COUNT", "0") or "0")  # keep any the operator set
+        for n, (key, value) in enumerate(config, start=first):
+            env[f"GIT_CONFIG_KEY_{n}"] = key
+            env[f"GIT_CONFIG_VALUE_{n}"] = value
+        env["GIT_CONFIG_COUNT"] = str(first + len(config))
+    if over_ssh:
+        ssh = ["ssh"]
+        if ssh_key_file is not None:
+            ssh += ["-i", shlex.quote(str(ssh_key_file)), "-o", "IdentitiesOnly=yes"]
+        if known_hosts_file is not None:
+            known_hosts = shlex.quote(f"UserKnownHostsFile={_ssh_option_path(known_hosts_file)}")
+            ssh += ["-o", "StrictHostKeyChecking=yes", "-o", known_hosts, "-o", "GlobalKnownHostsFile=/dev/null"]
+        else:  # insecure_accept_new_host_keys (checked by check_host_keys): trust on first use
+            ssh += ["-o", "StrictHostKeyChecking=accept-new"]
+        env["GIT_SSH_COMMAND"] = " ".join([*ssh, "-o", "BatchMode=yes"])
+    return env, basic
 
 
 _SCP_LIKE = re.compile(r"(?:[^@/]+@)?(?P<host>\[[^\]/]+\]|[^:/\[\]]+):(?!//)")
@@ -621,7 +640,7 @@ _SSH_SCHEMES = frozenset({"ssh", "git+ssh", "ssh+git"})
 _MAX_KNOWN_HOSTS_BYTES = 1024 * 1024
 
 
-def _ssh_host(url: str) -> tuple[str, int | None] | None:
+def ssh_host(url: str) -> tuple[str, int | None] | None:
     """(host, port) an SSH URL connects to, or None for any other URL (https, file, a local path).
 
     Like git: ``ssh://`` (and ``git+ssh://``), or the scp-like ``[user@]host:path`` where no ``/``
@@ -640,9 +659,9 @@ def _ssh_host(url: str) -> tuple[str, int | None] | None:
     return match.group("host").strip("[]"), None
 
 
-def _check_host_keys(url: str, known_hosts_file: Path | None, insecure: bool) -> list[str]:
+def check_host_keys(url: str, known_hosts_file: Path | None, insecure: bool) -> list[str]:
     """Why the SSH host key settings cannot be used, one line each (nothing for a URL that is not SSH)."""
-    target = _ssh_host(url)
+    target = ssh_host(url)
     if target is None:
         return [
             f"{key}: only used with an SSH URL (ssh://host/repo or git@host:org/repo); remove it"
@@ -702,10 +721,68 @@ def _ssh_option_path(path: Path) -> str:
     return f'"{escaped}"'
 
 
-def _normalise_path(path: str) -> str:
-    """Repository-relative path with forward slashes; '' means the repository root."""
-    parts = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".")]
-    return "/".join(parts)
+def files_in(
+    commit: Commit, path: str, *, shown_url: str, max_file_bytes: int, max_total_bytes: int
+) -> dict[str, bytes]:
+    """The tenants file(s) at ``path`` in ``commit``: the blob, or the yaml blobs under a tree, by repository path."""
+    root = commit.tree
+    where = f"commit {commit.hexsha[:7]} of {shown_url}"
+    try:
+        obj = root / path if path else root
+    except KeyError:
+        raise TenantsFileInvalid([Problem(path, None, f"not found in {where}")]) from None
+    if isinstance(obj, Tree):
+        return _read_tree(root, obj, where, path=path, max_file_bytes=max_file_bytes, max_total_bytes=max_total_bytes)
+    if not isinstance(obj, Blob):
+        raise TenantsFileInvalid([Problem(path, None, f"is a git submodule in {where}; not followed")])
+    if obj.mode == _SYMLINK_MODE:
+        raise TenantsFileInvalid([_symlink_problem(path, obj)])
+    limit = min(max_file_bytes, max_total_bytes)
+    if obj.size > limit:
+        raise TenantsFileInvalid([_too_big(path, obj.size, limit)])
+    return {path: _read_blob(obj, path, limit)}
+
+
+def _read_tree(
+    root: Tree, tree: Tree, where: str, *, path: str, max_file_bytes: int, max_total_bytes: int
+) -> dict[str, bytes]:
+    found: list[Blob] = []
+    problems: list[Problem] = []
+    for item in _walk(tree):
+        is_yaml = item.name.lower().endswith(YAML_SUFFIXES)
+        if item.mode == _SUBMODULE_MODE or not isinstance(item, Blob):
+            if is_yaml:
+                problems.append(Problem(_path(item), None, "is a git submodule; not followed"))
+            continue
+        if item.mode == _SYMLINK_MODE:
+            if is_yaml or _points_at_tree(root, item):
+                problems.append(_symlink_problem(_path(item), item))
+            continue
+        if not is_yaml:
+            continue
+        if item.size > max_file_bytes:
+            problems.append(_too_big(_path(item), item.size, max_file_bytes))
+        else:
+            found.append(item)
+    shown_dir = path or "."
+    if problems:
+        raise TenantsFileInvalid(sorted(problems, key=lambda p: p.file))
+    if not found:
+        raise TenantsFileInvalid(
+            [Problem(shown_dir, None, f"no *.yaml or *.yml files in this directory of {where} (hidden ones skipped)")]
+        )
+    if sum(blob.size for blob in found) > max_total_bytes:
+        raise TenantsFileInvalid(
+            [
+                Problem(
+                    shown_dir,
+                    None,
+                    f"the tenants files add up to more than the limit of {max_total_bytes:,} bytes",
+                )
+            ]
+        )
+    found.sort(key=lambda blob: _path(blob))
+    return {_path(blob): _read_blob(blob, _path(blob), max_file_bytes) for blob in found}
 
 
 def _walk(tree: Tree) -> Iterator[Blob | Submodule]:
@@ -754,18 +831,3 @@ def _symlink_problem(display: str, link: Blob) -> Problem:
 def _too_big(display: str, size: int | None, limit: int) -> Problem:
     shown = f"{size:,} bytes" if size is not None else "larger than that"
     return Problem(display, None, f"file is over the size limit of {limit:,} bytes ({shown}); not read")
-
-
-def _stderr_of(exc: GitCommandError) -> str:
-    """git's own stderr from a GitCommandError (GitPython wraps it as "\\n  stderr: '...'")."""
-    raw = exc.stderr if isinstance(exc.stderr, str) else str(exc.stderr or "")
-    text = raw.strip()
-    if text.startswith("stderr: '") and text.endswith("'"):
-        text = text[len("stderr: '") : -1]
-    return text.strip()
-
-
-def _trim(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    joined = "; ".join(lines[-4:])
-    return joined if len(joined) <= _STDERR_LIMIT else "…" + joined[-_STDERR_LIMIT:]

@@ -9,6 +9,10 @@ not; a branch of the same name wins, as with ``git clone --branch``), a full ref
 again while the cache holds it. Refs are mirrored under their own names in the cache and the cache keeps
 a reflog, so commits seen earlier stay readable by ``read_at`` (``restore --git-rev``) after a force-push.
 
+``GitSource`` is the composition of ``git_auth`` (the token header, the ssh command, known_hosts checks),
+``git_cache`` (the bare clone: made, checked, set aside, fetched into, git run on it) and ``git_tree``
+(the tenants files at a commit: sizes, symlinks, submodules).
+
 Errors, mapped to the one error tree with ``raise ... from exc``:
 - the remote, the network, the cache or git itself fail, a git command exceeds ``timeout``, or the ref or
   pinned commit is not on the remote → ``SourceUnavailable`` (retryable; the last good revision stays);

@@ -7,38 +7,14 @@ Two kinds, under ``<store>/backups``:
     backups/snapshots/<backup id>.json                        every live tenant: scheduled, manual,
                                                               or taken before a restore
 
-File format 1: one JSON object per backup, written with ``write_atomic`` (temp file, fsync, rename,
-directory fsync), mode 0600, never over an existing file::
+The file format (backup ids, tenant folder names, the head, canonical JSON and sha256, the
+cross-checks of a file against its place) is ``backup_format``; finding and reading the files
+without following a symlink is ``backup_files``; this module is what the store does with them.
 
-    {"format":1,
-     "meta":{"id":..,"kind":..,"operation":..,"taken_at":..,"tenant_ids":[..],"revision":..,"cycle_id":..},
-     "sha256":"<hex>",
-     "content":{"tenants":[<tenant as GET /v1/mgmt/tenant/all returned it>, ..],
-                "settings":{"<tenant id>":{<session settings>}, ..}}}
-
-``sha256`` is over the canonical JSON of ``content`` (sort_keys, separators ``(",", ":")``,
-ensure_ascii False, UTF-8). Every read of content (``tenants_in``, ``tenant_at``, ``verify`` and
-prune's safety checks) re-computes it and cross-checks the metadata against the content and the
-path (id = file name, kind = folder, tenant = tenant folder, time = id stamp), so an edited or
-misplaced file is StoreCorrupt naming the file, never used. A file of another format version
-(say, from a newer build) is reported the same way and never deleted; there are no older versions
-to migrate yet. ``size`` and ``path`` of BackupMeta come from the filesystem, not the file.
-
-Listing (``list``, ``get``, ``scan``) reads only the metadata, which the writer puts at the head of
+Listing (``metas``, ``get``, ``scan``) reads only the metadata, which the writer puts at the head of
 the file, so a listing of thousands of backups (and of 30 MB snapshots) stays fast without an
 index that could fall out of step with the files; it does not verify checksums. Order is always
 the recorded ``taken_at``, then the id, never file times.
-
-Backup ids are ``<YYYYMMDDTHHMMSS.ffffffZ of taken_at>-<4 hex sequence><4 hex random>-<pre|snap>``,
-e.g. ``20261122T043012.123456Z-0000a1b2-pre``: filename-safe, and sorting them sorts by time. The
-sequence counts backups taken in the same microsecond in this process (so even a frozen clock keeps
-write order) and the random part separates processes; a name that exists is never reused.
-
-Tenant ids are encoded for the folder name injectively and safely for any id and any filesystem,
-including case-insensitive ones: ``a-z``, ``0-9`` and ``-`` are kept, every other UTF-8 byte
-(``_`` itself, upper case, ``/``, ``.``, unicode) becomes ``_xx`` in lower-case hex; an encoding
-longer than 120 characters becomes ``_sha256-<hex of the id>`` (it cannot clash with the first
-form, where ``_`` is always followed by two hex digits). The full id is in the metadata.
 
 Symlinks: the folder holding ``backups`` (the store root) is resolved once, so it may be a symlink
 (a mounted volume); nothing below it is ever followed (``store_fs``). Writing through a symlinked
@@ -58,109 +34,45 @@ read-only, permission), StoreCorrupt, StoreSymlink, StoreLocked and BackupNotFou
 
 from __future__ import annotations
 
-import builtins
-import codecs
 import fcntl
-import hashlib
-import json
 import math
 import os
-import re
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from controller.adapters import store_fs
 from controller.adapters.atomic import write_atomic_at
+from controller.adapters.backup_files import BackupFiles, corrupt
+from controller.adapters.backup_format import (
+    PRE_IMAGE,
+    PRE_IMAGES_DIR,
+    SNAPSHOT,
+    SNAPSHOTS_DIR,
+    BackupMeta,
+    TenantBackup,
+    Unusable,
+    check_operation,
+    encode_backup,
+    encode_content,
+    encode_tenant_id,
+    id_stamp,
+    id_time,
+    new_backup_id,
+    plain_mapping,
+    tenant_id_of,
+)
 from controller.errors import BackupNotFound, StoreCorrupt, StoreLocked, StoreSymlink, StoreWriteFailed
 
-FORMAT_VERSION = 1
-PRE_IMAGE = "pre-image"
-SNAPSHOT = "snapshot"
-OPERATIONS: dict[str, tuple[str, ...]] = {
-    PRE_IMAGE: ("update", "delete", "restore"),
-    SNAPSHOT: ("scheduled", "manual", "pre-restore"),
-}
-PRE_IMAGES_DIR = "pre-images"
-SNAPSHOTS_DIR = "snapshots"
-MAX_ENCODED_LENGTH = 120
+__all__ = ["PRE_IMAGE", "SNAPSHOT", "BackupMeta", "BackupStore", "TenantBackup", "encode_tenant_id"]
+
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 BUSY_TIMEOUT = 60.0  # seconds a backup write waits for a prune (or a prune for the writes) before giving up
-
-_TAGS = {PRE_IMAGE: "pre", SNAPSHOT: "snap"}
-_KINDS_BY_TAG = {tag: kind for kind, tag in _TAGS.items()}
-_STAMP_FORMAT = "%Y%m%dT%H%M%S.%fZ"
-_ID_RE = re.compile(r"(\d{8}T\d{6}\.\d{6}Z)-([0-9a-f]{8})-(pre|snap)")
-_ID_PREFIX_RE = re.compile(r"[0-9TZ.a-f\-nrsp]{1,40}")
-_HEX64_RE = re.compile(r"[0-9a-f]{64}")
-_SHA_FIELD_RE = re.compile(r',"sha256":"([0-9a-f]{64})"')
-_KEEP = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789-")
-_HEAD = b'{"format":%d,"meta":' % FORMAT_VERSION
-_HEAD_CHUNK = 64 * 1024
 _DAY = 86400.0
 _ONE_MICROSECOND = 1e-6
-_UTF8 = "utf-8"
-_SURROGATES = "surrogatepass"  # what json.loads(bytes) uses, so any str Python's json can produce survives
-
-
-@dataclass(frozen=True)
-class BackupMeta:
-    id: str  # e.g. "20261122T043012.123456Z-0000a1b2-pre"; sorts by time
-    kind: str  # "pre-image" | "snapshot"
-    operation: str  # pre-image: "update" | "delete" | "restore"; snapshot: "scheduled" | "manual" | "pre-restore"
-    taken_at: float  # epoch seconds from the injected clock
-    tenant_ids: tuple[str, ...]  # the tenants it holds (one for a pre-image)
-    revision: str | None
-    cycle_id: str | None
-    sha256: str  # of the canonical content
-    size: int  # bytes on disk
-    path: Path
-
-
-@dataclass(frozen=True)
-class TenantBackup:
-    meta: BackupMeta
-    tenant: dict[str, Any]  # the tenant exactly as Descope returned it
-    settings: dict[str, Any] | None  # its session settings if known
-
-
-def encode_tenant_id(tenant_id: str) -> str:
-    """The folder name of a tenant's pre-images: injective, traversal-free, case-insensitive-safe."""
-    raw = tenant_id.encode(_UTF8, _SURROGATES)
-    encoded = "".join(chr(byte) if byte in _KEEP else f"_{byte:02x}" for byte in raw)
-    if not encoded:
-        return "_"  # the empty id; no other id encodes to a lone "_"
-    if len(encoded) > MAX_ENCODED_LENGTH:
-        return "_sha256-" + hashlib.sha256(raw).hexdigest()
-    return encoded
-
-
-class _Unusable(Exception):
-    """Internal: why one file is not a usable backup (becomes StoreCorrupt or a line of verify())."""
-
-
-class _IdSequence:
-    """Counts backups stamped with the same microsecond in this process, so ids keep write order."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._stamp = ""
-        self._count = 0
-
-    def number(self, stamp: str) -> int:
-        with self._lock:
-            self._count = self._count + 1 if stamp == self._stamp else 0
-            self._stamp = stamp
-            return min(self._count, 0xFFFF)
-
-
-_SEQUENCE = _IdSequence()
 
 
 class BackupStore:
@@ -172,6 +84,7 @@ class BackupStore:
         self.directory = self.root / directory.name
         self.lock_path = self.root / f"{directory.name}.lock"
         self._clock = clock
+        self._files = BackupFiles(self.root, self.directory)
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -185,10 +98,10 @@ class BackupStore:
         cycle_id: str | None = None,
     ) -> BackupMeta:
         """Back up one tenant before a write to it; StoreWriteFailed means the write must not be made."""
-        _check_operation(PRE_IMAGE, operation)
-        record = _plain_mapping(tenant)
-        tenant_id = _tenant_id(record)
-        settings_by_id = {} if settings is None else {tenant_id: _plain_mapping(settings)}
+        check_operation(PRE_IMAGE, operation)
+        record = plain_mapping(tenant)
+        tenant_id = tenant_id_of(record)
+        settings_by_id = {} if settings is None else {tenant_id: plain_mapping(settings)}
         folder = self.directory / PRE_IMAGES_DIR / encode_tenant_id(tenant_id)
         return self._save(PRE_IMAGE, operation, [record], settings_by_id, revision, cycle_id, folder)
 
@@ -202,21 +115,21 @@ class BackupStore:
         cycle_id: str | None = None,
     ) -> BackupMeta:
         """Back up every tenant given (all live ones); settings are kept for the tenants it holds."""
-        _check_operation(SNAPSHOT, operation)
-        records = [_plain_mapping(t) for t in tenants]
-        ids = [_tenant_id(r) for r in records]
+        check_operation(SNAPSHOT, operation)
+        records = [plain_mapping(t) for t in tenants]
+        ids = [tenant_id_of(r) for r in records]
         if len(set(ids)) != len(ids):
             duplicates = sorted({i for i in ids if ids.count(i) > 1})
             raise ValueError(f"a snapshot cannot hold a tenant twice: {duplicates}")
         held = set(ids)
-        settings = {k: _plain_mapping(v) for k, v in (settings_by_id or {}).items() if k in held}
+        settings = {k: plain_mapping(v) for k, v in (settings_by_id or {}).items() if k in held}
         return self._save(SNAPSHOT, operation, records, settings, revision, cycle_id, self.directory / SNAPSHOTS_DIR)
 
     def _save(
         self,
         kind: str,
         operation: str,
-        tenants: builtins.list[dict[str, Any]],
+        tenants: list[dict[str, Any]],
         settings: dict[str, dict[str, Any]],
         revision: str | None,
         cycle_id: str | None,
@@ -225,8 +138,7 @@ class BackupStore:
         for name, value in (("revision", revision), ("cycle_id", cycle_id)):
             if value is not None and not isinstance(value, str):
                 raise TypeError(f"{name} must be a string or None, not {type(value).__name__}")
-        body = _canonical({"tenants": tenants, "settings": settings})
-        digest = hashlib.sha256(body).hexdigest()
+        body, digest = encode_content(tenants, settings)
         with self._locked(exclusive=False):
             try:
                 with store_fs.open_dir(self.root, folder, create=True, mode=DIR_MODE) as folder_fd:
@@ -241,7 +153,7 @@ class BackupStore:
         self,
         kind: str,
         operation: str,
-        tenants: builtins.list[dict[str, Any]],
+        tenants: list[dict[str, Any]],
         revision: str | None,
         cycle_id: str | None,
         folder: Path,
@@ -252,17 +164,7 @@ class BackupStore:
     ) -> BackupMeta:
         backup_id, path = self._free_name(folder_fd, folder, taken_at, kind)
         tenant_ids = tuple(str(t["id"]) for t in tenants)
-        meta = {
-            "id": backup_id,
-            "kind": kind,
-            "operation": operation,
-            "taken_at": taken_at,
-            "tenant_ids": builtins.list(tenant_ids),
-            "revision": revision,
-            "cycle_id": cycle_id,
-        }
-        head = json.dumps(meta, ensure_ascii=False, separators=(",", ":")).encode(_UTF8, _SURROGATES)
-        data = b"".join([_HEAD, head, b',"sha256":"', digest.encode(), b'","content":', body, b"}\n"])
+        data = encode_backup(backup_id, kind, operation, taken_at, tenant_ids, revision, cycle_id, digest, body)
         try:
             write_atomic_at(folder_fd, path, data, root=self.root, mode=FILE_MODE)
         except OSError as exc:
@@ -271,9 +173,9 @@ class BackupStore:
 
     @staticmethod
     def _free_name(folder_fd: int, folder: Path, taken_at: float, kind: str) -> tuple[str, Path]:
-        stamp = _stamp(taken_at)
+        stamp = id_stamp(taken_at)
         for _ in range(1000):
-            backup_id = f"{stamp}-{_SEQUENCE.number(stamp):04x}{os.urandom(2).hex()}-{_TAGS[kind]}"
+            backup_id = new_backup_id(stamp, kind)
             if store_fs.kind_at(folder_fd, f"{backup_id}.json") is None:
                 return backup_id, folder / f"{backup_id}.json"
         raise StoreWriteFailed(f"cannot write a backup in {folder}: no free file name for {stamp}")
@@ -316,7 +218,7 @@ class BackupStore:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def list(self, *, tenant_id: str | None = None, kind: str | None = None) -> builtins.list[BackupMeta]:
+    def metas(self, *, tenant_id: str | None = None, kind: str | None = None) -> list[BackupMeta]:
         """Backups oldest first (recorded time, then id); StoreCorrupt if any candidate's metadata is unreadable.
 
         With ``tenant_id``: that tenant's pre-images and the snapshots holding it. Checksums are not
@@ -329,26 +231,26 @@ class BackupStore:
 
     def scan(
         self, *, tenant_id: str | None = None, kind: str | None = None
-    ) -> tuple[builtins.list[BackupMeta], builtins.list[tuple[Path, str]]]:
-        """Like ``list``, but files whose metadata cannot be read are returned as (path, problem)."""
+    ) -> tuple[list[BackupMeta], list[tuple[Path, str]]]:
+        """Like ``metas``, but files whose metadata cannot be read are returned as (path, problem)."""
         metas, problems, _links = self._scan(tenant_id=tenant_id, kind=kind)
         return metas, problems
 
     def _scan(
         self, *, tenant_id: str | None, kind: str | None
-    ) -> tuple[builtins.list[BackupMeta], builtins.list[tuple[Path, str]], builtins.list[StoreSymlink]]:
+    ) -> tuple[list[BackupMeta], list[tuple[Path, str]], list[StoreSymlink]]:
         """``scan``, plus the symlinks met (also among the problems), which ``prune`` refuses to run beside."""
         if kind not in (None, PRE_IMAGE, SNAPSHOT):
             raise ValueError(f"kind must be {PRE_IMAGE!r} or {SNAPSHOT!r}, not {kind!r}")
-        problems: builtins.list[tuple[Path, str]] = []
-        links: builtins.list[StoreSymlink] = []
-        metas: builtins.list[BackupMeta] = []
-        for path in self._backup_files(tenant_id=tenant_id, kind=kind, problems=problems, links=links):
+        problems: list[tuple[Path, str]] = []
+        links: list[StoreSymlink] = []
+        metas: list[BackupMeta] = []
+        for path in self._files.find(tenant_id=tenant_id, kind=kind, problems=problems, links=links):
             try:
-                meta = self._head(path)
+                meta = self._files.head(path)
             except FileNotFoundError:
                 continue  # removed since the folder was listed (prune by another process)
-            except _Unusable as exc:
+            except Unusable as exc:
                 problems.append((path, str(exc)))
                 continue
             if tenant_id is None or tenant_id in meta.tenant_ids:
@@ -358,17 +260,17 @@ class BackupStore:
 
     def get(self, backup_id: str) -> BackupMeta:
         """One backup's metadata (checksum not verified); BackupNotFound, StoreCorrupt."""
-        path = self._locate(backup_id)
+        path = self._files.locate(backup_id)
         try:
-            return self._head(path)
+            return self._files.head(path)
         except FileNotFoundError:
             raise BackupNotFound(f"backup {backup_id} is gone (removed while it was being read)") from None
-        except _Unusable as exc:
-            raise _corrupt(path, str(exc)) from None
+        except Unusable as exc:
+            raise corrupt(path, str(exc)) from None
 
-    def tenants_in(self, backup_id: str) -> builtins.list[TenantBackup]:
+    def tenants_in(self, backup_id: str) -> list[TenantBackup]:
         """Every tenant of one backup, read and verified; BackupNotFound, StoreCorrupt."""
-        meta, tenants, settings = self._load_or_raise(self._locate(backup_id))
+        meta, tenants, settings = self._files.load_or_raise(self._files.locate(backup_id))
         return [TenantBackup(meta, t, settings.get(str(t["id"]))) for t in tenants]
 
     def tenant_at(
@@ -382,7 +284,7 @@ class BackupStore:
         one, is corrupt, this raises StoreCorrupt naming it instead of using an older backup.
         """
         if backup_id is not None:
-            meta, tenants, settings = self._load_or_raise(self._locate(backup_id, tenant_id=tenant_id))
+            meta, tenants, settings = self._files.load_or_raise(self._files.locate(backup_id, tenant_id=tenant_id))
             if at is not None and meta.taken_at > at:
                 raise BackupNotFound(f"backup {backup_id} was taken after the requested time")
             found = _pick(meta, tenants, settings, tenant_id)
@@ -396,9 +298,9 @@ class BackupStore:
             raise _corrupt_many(blocking)
         if best is None:
             return None
-        found = _pick(*self._load_or_raise(best.path), tenant_id)
+        found = _pick(*self._files.load_or_raise(best.path), tenant_id)
         if found is None:  # pragma: no cover - the load cross-checks content against the metadata
-            raise _corrupt(best.path, f"does not hold tenant {tenant_id!r}")
+            raise corrupt(best.path, f"does not hold tenant {tenant_id!r}")
         return found
 
     def tenant_after(self, tenant_id: str, at: float) -> TenantBackup | None:
@@ -418,7 +320,7 @@ class BackupStore:
 
     def tenant_in(self, backup_id: str, tenant_id: str) -> TenantBackup:
         """One tenant from one backup (an id or a unique prefix), verified; BackupNotFound, StoreCorrupt."""
-        meta, tenants, settings = self._load_or_raise(self._locate(backup_id, tenant_id=tenant_id))
+        meta, tenants, settings = self._files.load_or_raise(self._files.locate(backup_id, tenant_id=tenant_id))
         found = _pick(meta, tenants, settings, tenant_id)
         if found is None:
             raise BackupNotFound(f"backup {meta.id} does not hold tenant {tenant_id!r}")
@@ -426,37 +328,21 @@ class BackupStore:
 
     def resolve_id(self, prefix: str) -> str:
         """The full id of the one backup whose id starts with ``prefix``; BackupNotFound when none or several."""
-        if _ID_RE.fullmatch(prefix):
-            return prefix
-        if not prefix or not _ID_PREFIX_RE.fullmatch(prefix):
-            raise BackupNotFound(f"no backup {prefix!r}: ids look like 20261122T043012.123456Z-0000a1b2-pre")
-        matches = sorted(
-            {
-                path.stem
-                for path in self._backup_files(tenant_id=None, kind=None, problems=[], links=[])
-                if path.stem.startswith(prefix) and _ID_RE.fullmatch(path.stem)
-            }
-        )
-        if not matches:
-            raise BackupNotFound(f"no backup id starts with {prefix!r} in {self.directory} (see `backup list`)")
-        if len(matches) > 1:
-            shown = ", ".join(matches[:3]) + (f" and {len(matches) - 3} more" if len(matches) > 3 else "")
-            raise BackupNotFound(f"backup id prefix {prefix!r} is ambiguous: {shown}; give more of the id")
-        return matches[0]
+        return self._files.resolve_id(prefix)
 
-    def verify(self) -> builtins.list[tuple[Path, str]]:
+    def verify(self) -> list[tuple[Path, str]]:
         """Read and verify every file under the backups folder; [(path, problem)], empty when all are good."""
-        problems: builtins.list[tuple[Path, str]] = []
+        problems: list[tuple[Path, str]] = []
         seen: dict[str, Path] = {}
-        for path in self._all_files(problems):
+        for path in self._files.every_file(problems):
             if not _in_backup_place(path, self.directory):
                 problems.append((path, _stray(path)))
                 continue
             try:
-                meta, _tenants, _settings = self._load(path)
+                meta, _tenants, _settings = self._files.load(path)
             except FileNotFoundError:
                 continue
-            except _Unusable as exc:
+            except Unusable as exc:
                 problems.append((path, str(exc)))
                 continue
             if meta.id in seen:
@@ -466,7 +352,7 @@ class BackupStore:
 
     # -- retention and metrics ----------------------------------------------------------------
 
-    def prune(self, *, max_age_days: float, keep_snapshots: int, dry_run: bool = False) -> builtins.list[BackupMeta]:
+    def prune(self, *, max_age_days: float, keep_snapshots: int, dry_run: bool = False) -> list[BackupMeta]:
         """Remove snapshots beyond the newest ``keep_snapshots`` and backups older than ``max_age_days``.
 
         Never removed: the newest valid backup holding each tenant (every tenant of every backup,
@@ -481,7 +367,7 @@ class BackupStore:
         with self._locked(exclusive=True):
             return self._prune(max_age_days, keep_snapshots, dry_run)
 
-    def _prune(self, max_age_days: float, keep_snapshots: int, dry_run: bool) -> builtins.list[BackupMeta]:
+    def _prune(self, max_age_days: float, keep_snapshots: int, dry_run: bool) -> list[BackupMeta]:
         metas, _unreadable, links = self._scan(tenant_id=None, kind=None)  # unreadable files are never candidates
         if links:
             # a symlink means the store was tampered with or mis-assembled: a human looks before anything goes
@@ -492,9 +378,9 @@ class BackupStore:
         def is_valid(meta: BackupMeta) -> bool:
             if meta.path not in valid:
                 try:
-                    self._load(meta.path)
+                    self._files.load(meta.path)
                     valid[meta.path] = True
-                except (_Unusable, FileNotFoundError):
+                except (Unusable, FileNotFoundError):
                     valid[meta.path] = False
             return valid[meta.path]
 
@@ -509,7 +395,7 @@ class BackupStore:
         snapshots = [m for m in newest_first if m.kind == SNAPSHOT]
         doomed = {m.path: m for m in snapshots[keep_snapshots:]}
         doomed.update((m.path, m) for m in metas if m.taken_at < cutoff)
-        removed: builtins.list[BackupMeta] = []
+        removed: list[BackupMeta] = []
         for meta in sorted(doomed.values(), key=_order):
             if meta.path in protected or not is_valid(meta):
                 continue
@@ -532,151 +418,8 @@ class BackupStore:
                     total += size
                     count += 1
         except StoreSymlink:
-            pass  # nothing behind a symlink is ours to count; list and verify report it
+            pass  # nothing behind a symlink is ours to count; scan and verify report it
         return total, count
-
-    # -- internals ----------------------------------------------------------------------------
-
-    def _backup_files(
-        self,
-        *,
-        tenant_id: str | None,
-        kind: str | None,
-        problems: builtins.list[tuple[Path, str]],
-        links: builtins.list[StoreSymlink],
-    ) -> builtins.list[Path]:
-        files: builtins.list[Path] = []
-
-        def entries(folder: Path, want_dirs: bool) -> builtins.list[str]:
-            return _entries(self.root, folder, problems, links, want_dirs=want_dirs)
-
-        if kind in (None, PRE_IMAGE):
-            base = self.directory / PRE_IMAGES_DIR
-            if tenant_id is not None:
-                folders = [base / encode_tenant_id(tenant_id)]
-            else:
-                folders = [base / name for name in entries(base, True)]
-            for folder in folders:
-                files.extend(folder / name for name in entries(folder, False))
-        if kind in (None, SNAPSHOT):
-            folder = self.directory / SNAPSHOTS_DIR
-            files.extend(folder / name for name in entries(folder, False))
-        return files
-
-    def _all_files(self, problems: builtins.list[tuple[Path, str]]) -> builtins.list[Path]:
-        """Every regular file under the backups folder; symlinks and odd entries go to ``problems`` instead."""
-
-        def failed(path: Path, exc: OSError) -> None:
-            problems.append((path, f"cannot be read: {exc.strerror or exc}"))
-
-        found: builtins.list[Path] = []
-        try:
-            for path, kind, _size in store_fs.walk(self.root, self.directory, failed):
-                if kind == store_fs.FILE:
-                    found.append(path)
-                elif kind == store_fs.SYMLINK:
-                    problems.append((path, _symlink_problem(store_fs.link_target(self.root, path))))
-                else:
-                    problems.append((path, "is not a regular file"))
-        except StoreSymlink as exc:
-            problems.append((Path(exc.path), _symlink_problem(exc.target)))
-        return sorted(found)
-
-    def _locate(self, backup_id: str, *, tenant_id: str | None = None) -> Path:
-        if isinstance(backup_id, str) and not _ID_RE.fullmatch(backup_id):
-            backup_id = self.resolve_id(backup_id)
-        match = _ID_RE.fullmatch(backup_id) if isinstance(backup_id, str) else None
-        if match is None:
-            raise BackupNotFound(f"no backup {backup_id!r}: ids look like 20261122T043012.123456Z-0000a1b2-pre")
-        name = f"{backup_id}.json"
-        if match.group(3) == _TAGS[SNAPSHOT]:
-            candidates: Iterable[Path] = [self.directory / SNAPSHOTS_DIR / name]
-        else:
-            base = self.directory / PRE_IMAGES_DIR
-            first = [base / encode_tenant_id(tenant_id) / name] if tenant_id is not None else []
-            candidates = [*first, *(base / d / name for d in _entries(self.root, base, [], [], want_dirs=True))]
-        for path in candidates:
-            try:
-                with store_fs.open_dir(self.root, path.parent) as folder:
-                    if store_fs.kind_at(folder, path.name) is not None:
-                        return path  # a symlink or odd file is found, and reading it says what is wrong
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            except StoreSymlink as exc:
-                raise _corrupt(Path(exc.path), _symlink_problem(exc.target)) from None
-            except OSError as exc:
-                raise _corrupt(path.parent, f"cannot be read: {exc.strerror or exc}") from None
-        raise BackupNotFound(f"no backup {backup_id} in {self.directory}")
-
-    def _head(self, path: Path) -> BackupMeta:
-        """The metadata from the head of the file, checked against its path; checksum not verified."""
-        try:
-            with self._open(path) as handle:
-                size = os.fstat(handle.fileno()).st_size
-                chunk = handle.read(_HEAD_CHUNK)
-                found: tuple[Any, Any] | None = (
-                    _parse_head(handle, chunk[len(_HEAD) :]) if chunk.startswith(_HEAD) else None
-                )
-                if found is None:  # not laid out as we write it: read it whole, which says what is wrong
-                    handle.seek(0)
-                    document = _parse_document(handle.read())
-                    found = document.get("meta"), document.get("sha256")
-        except FileNotFoundError:
-            raise
-        except OSError as exc:
-            raise _Unusable(f"cannot be read: {exc.strerror or exc}") from exc
-        return _meta_from(found[0], found[1], path, size)
-
-    def _load(self, path: Path) -> tuple[BackupMeta, builtins.list[dict[str, Any]], dict[str, dict[str, Any]]]:
-        """Read the whole file and verify it; _Unusable says why not."""
-        try:
-            with self._open(path) as handle:
-                raw = handle.read()
-        except FileNotFoundError:
-            raise
-        except OSError as exc:
-            raise _Unusable(f"cannot be read: {exc.strerror or exc}") from exc
-        document = _parse_document(raw)
-        meta = _meta_from(document.get("meta"), document.get("sha256"), path, len(raw))
-        content = document.get("content")
-        if not isinstance(content, dict):
-            raise _Unusable("has no content object")
-        actual = hashlib.sha256(_canonical(content)).hexdigest()
-        if actual != meta.sha256:
-            raise _Unusable(
-                f"checksum mismatch: the content hashes to {actual[:16]}…, the file records {meta.sha256[:16]}…; "
-                "it was changed after it was written"
-            )
-        tenants = content.get("tenants")
-        settings = content.get("settings")
-        if not isinstance(tenants, builtins.list) or not all(
-            isinstance(t, dict) and isinstance(t.get("id"), str) for t in tenants
-        ):
-            raise _Unusable("content.tenants is not a list of tenants with ids")
-        if not isinstance(settings, dict) or not all(isinstance(v, dict) for v in settings.values()):
-            raise _Unusable("content.settings is not a map of tenant id to settings")
-        held = tuple(t["id"] for t in tenants)
-        if held != meta.tenant_ids:
-            raise _Unusable("the metadata's tenant_ids do not match the tenants in the content")
-        if not set(settings) <= set(held):
-            raise _Unusable("content.settings has settings for tenants the backup does not hold")
-        return meta, tenants, settings
-
-    def _open(self, path: Path) -> BinaryIO:
-        """``path`` for reading, no symlink followed (_Unusable if one is in the way)."""
-        try:
-            return store_fs.open_read(self.root, path)
-        except StoreSymlink as exc:
-            via = None if Path(exc.path) == path else Path(exc.path)
-            raise _Unusable(_symlink_problem(exc.target, via=via)) from None
-
-    def _load_or_raise(self, path: Path) -> tuple[BackupMeta, builtins.list[dict[str, Any]], dict[str, dict[str, Any]]]:
-        try:
-            return self._load(path)
-        except FileNotFoundError:
-            raise BackupNotFound(f"backup {path.stem} is gone (removed while it was being read)") from None
-        except _Unusable as exc:
-            raise _corrupt(path, str(exc)) from None
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -695,173 +438,6 @@ def _pick(
     return None
 
 
-def _check_operation(kind: str, operation: str) -> None:
-    if operation not in OPERATIONS[kind]:
-        raise ValueError(f"a {kind} operation is one of {', '.join(OPERATIONS[kind])}, not {operation!r}")
-
-
-def _tenant_id(record: Mapping[str, Any]) -> str:
-    tenant_id = record.get("id")
-    if not isinstance(tenant_id, str) or not tenant_id:
-        raise ValueError(f"a tenant to back up needs a non-empty string 'id', got {tenant_id!r}")
-    return tenant_id
-
-
-def _plain(value: Any) -> Any:
-    """Mappings and sequences (a MappingProxy, a tuple) as the dicts and lists JSON reads back."""
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _plain_mapping(value: Mapping[str, Any]) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise TypeError(f"expected a mapping, not {type(value).__name__}")
-    return {k: _plain(v) for k, v in value.items()}
-
-
-def _canonical(content: Any) -> bytes:
-    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return text.encode(_UTF8, _SURROGATES)
-
-
-def _stamp(taken_at: float) -> str:
-    return datetime.fromtimestamp(taken_at, tz=UTC).strftime(_STAMP_FORMAT)
-
-
-def _stamp_time(backup_id: str) -> float | None:
-    match = _ID_RE.fullmatch(backup_id)
-    if match is None:
-        return None
-    return datetime.strptime(match.group(1), _STAMP_FORMAT).replace(tzinfo=UTC).timestamp()
-
-
-def _parse_head(handle: Any, start: bytes) -> tuple[Any, str] | None:
-    """(meta, sha256) from a file laid out as we write it, reading no more than the head; else None."""
-    decoder = codecs.getincrementaldecoder(_UTF8)(_SURROGATES)
-    json_decoder = json.JSONDecoder()
-    try:
-        text = decoder.decode(start)
-        at_end = False
-        while True:
-            try:
-                meta, end = json_decoder.raw_decode(text)
-            except json.JSONDecodeError:
-                end = -1
-            if end >= 0 and (len(text) - end >= 80 or at_end):
-                match = _SHA_FIELD_RE.match(text, end)
-                return (meta, match.group(1)) if match else None
-            if at_end:
-                return None
-            more = handle.read(max(_HEAD_CHUNK, len(text)))
-            at_end = not more
-            text += decoder.decode(more, final=at_end)
-    except (UnicodeDecodeError, RecursionError):
-        return None
-
-
-def _parse_document(raw: bytes) -> dict[str, Any]:
-    try:
-        document = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        raise _Unusable(f"is not valid JSON ({exc})") from exc
-    if not isinstance(document, dict):
-        raise _Unusable("is not a JSON object")
-    version = document.get("format")
-    if type(version) is not int or version != FORMAT_VERSION:
-        newer = " (written by a newer descope-gitops?)" if type(version) is int and version > FORMAT_VERSION else ""
-        raise _Unusable(f"has unknown format version {version!r}{newer}; this build reads {FORMAT_VERSION}")
-    return document
-
-
-def _meta_from(raw: Any, sha256: Any, path: Path, size: int) -> BackupMeta:
-    """BackupMeta from a file's metadata, cross-checked against where the file is and what it is called."""
-    if not isinstance(raw, dict):
-        raise _Unusable("has no metadata object")
-    backup_id, kind, operation = raw.get("id"), raw.get("kind"), raw.get("operation")
-    taken_at, tenant_ids = raw.get("taken_at"), raw.get("tenant_ids")
-    revision, cycle_id = raw.get("revision"), raw.get("cycle_id")
-    if not isinstance(backup_id, str) or path.name != f"{backup_id}.json":
-        raise _Unusable(f"records id {backup_id!r}, which does not match its file name")
-    match = _ID_RE.fullmatch(backup_id)
-    if match is None:
-        raise _Unusable(f"records id {backup_id!r}, which does not match its file name")
-    if kind not in _TAGS or _KINDS_BY_TAG[match.group(3)] != kind:
-        raise _Unusable(f"records kind {kind!r}, which does not match its id")
-    if not isinstance(operation, str):
-        raise _Unusable("records no operation")
-    if isinstance(taken_at, bool) or not isinstance(taken_at, int | float) or not math.isfinite(taken_at):
-        raise _Unusable(f"records taken_at {taken_at!r}, which is not a time")
-    if _stamp(taken_at) != match.group(1):
-        raise _Unusable(f"records taken_at {taken_at!r}, which does not match its id")
-    if not isinstance(tenant_ids, builtins.list) or not all(isinstance(t, str) for t in tenant_ids):
-        raise _Unusable("records no list of tenant ids")
-    if len(set(tenant_ids)) != len(tenant_ids):
-        raise _Unusable("records a tenant twice")
-    if not all(v is None or isinstance(v, str) for v in (revision, cycle_id)):
-        raise _Unusable("records a revision or cycle id that is not a string")
-    if not isinstance(sha256, str) or not _HEX64_RE.fullmatch(sha256):
-        raise _Unusable("records no sha256")
-    if kind == SNAPSHOT and path.parent.name != SNAPSHOTS_DIR:
-        raise _Unusable(f"is a snapshot outside the {SNAPSHOTS_DIR} folder")
-    if kind == PRE_IMAGE and (
-        len(tenant_ids) != 1
-        or path.parent.parent.name != PRE_IMAGES_DIR
-        or path.parent.name != encode_tenant_id(tenant_ids[0])
-    ):
-        raise _Unusable("is a pre-image that is not in the folder of its one tenant")
-    return BackupMeta(
-        backup_id, kind, operation, float(taken_at), tuple(tenant_ids), revision, cycle_id, sha256, size, path
-    )
-
-
-def _entries(
-    root: Path,
-    folder: Path,
-    problems: builtins.list[tuple[Path, str]],
-    links: builtins.list[StoreSymlink],
-    *,
-    want_dirs: bool,
-) -> builtins.list[str]:
-    """Sub-folders, or backup file names (``*.json``, not temp files), of ``folder``; none if it is missing.
-
-    A symlink (in the folder, or in place of it or of a folder above it) is never followed: it is
-    reported as a problem and collected in ``links``.
-    """
-    names: builtins.list[str] = []
-    try:
-        listing = store_fs.entries(root, folder)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    except StoreSymlink as exc:
-        problems.append((Path(exc.path), _symlink_problem(exc.target)))
-        links.append(exc)
-        return []
-    except OSError as exc:
-        problems.append((folder, f"cannot be listed: {exc.strerror or exc}"))
-        return []
-    for name, kind in listing:
-        if name.startswith("."):
-            continue
-        if kind == store_fs.SYMLINK and (want_dirs or name.endswith(".json")):
-            target = store_fs.link_target(root, folder / name)
-            problems.append((folder / name, _symlink_problem(target)))
-            links.append(StoreSymlink(str(folder / name), target, root=str(root)))
-        elif kind == (store_fs.DIRECTORY if want_dirs else store_fs.FILE) and (want_dirs or name.endswith(".json")):
-            names.append(name)
-    return names
-
-
-def _symlink_problem(target: str, *, via: Path | None = None) -> str:
-    what = "is a symlink" if via is None else f"is behind a symlink: {via}"
-    return (
-        f"{what} (to {target}); the store never follows symlinks, so it is not used, pruned or counted: "
-        "replace it with the real file or folder"
-    )
-
-
 def _in_backup_place(path: Path, directory: Path) -> bool:
     parts = path.relative_to(directory).parts
     name_ok = path.name.endswith(".json") and not path.name.startswith(".")
@@ -878,7 +454,7 @@ def _stray(path: Path) -> str:
 
 def _might_be_earlier(path: Path, best: BackupMeta | None, at: float) -> bool:
     """Could this unreadable file be a backup after ``at`` that is earlier than ``best``?"""
-    taken = _stamp_time(path.stem)
+    taken = id_time(path.stem)
     if taken is None:
         return True
     if taken + _ONE_MICROSECOND <= at:
@@ -888,7 +464,7 @@ def _might_be_earlier(path: Path, best: BackupMeta | None, at: float) -> bool:
 
 def _might_be_newer(path: Path, best: BackupMeta | None, at: float | None) -> bool:
     """Could this unreadable file be a candidate newer than ``best`` (at or before ``at``)?"""
-    taken = _stamp_time(path.stem)
+    taken = id_time(path.stem)
     if taken is None:
         return True
     if at is not None and taken - _ONE_MICROSECOND > at:
@@ -896,16 +472,9 @@ def _might_be_newer(path: Path, best: BackupMeta | None, at: float | None) -> bo
     return best is None or taken + _ONE_MICROSECOND >= best.taken_at
 
 
-def _corrupt(path: Path, problem: str) -> StoreCorrupt:
-    return StoreCorrupt(
-        f"backup file {path} {problem}. It was left in place for inspection; "
-        "`descope-gitops backup verify` lists every such file"
-    )
-
-
 def _corrupt_many(problems: Sequence[tuple[Path, str]]) -> StoreCorrupt:
     if len(problems) == 1:
-        return _corrupt(*problems[0])
+        return corrupt(*problems[0])
     lines = "\n".join(f"  {path} {problem}" for path, problem in problems)
     return StoreCorrupt(
         f"{len(problems)} backup files are unusable (left in place; `descope-gitops backup verify` lists them):\n"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from controller.adapters import backup_store
+from controller.adapters import backup_format
 from controller.adapters.backup_store import BackupMeta, BackupStore, encode_tenant_id
 from controller.errors import BackupNotFound, StoreCorrupt, StoreSymlink, StoreWriteFailed
 
@@ -80,7 +80,7 @@ def test_pre_image_round_trip(tmp_path: Path) -> None:
     [restored] = store.tenants_in(meta.id)
     assert restored.tenant == live and restored.settings == settings and restored.meta == meta
     assert store.get(meta.id) == meta
-    assert store.list() == [meta]
+    assert store.metas() == [meta]
     assert all_files(store.directory) == [meta.path]  # no temp files left behind
 
 
@@ -125,7 +125,7 @@ def test_empty_snapshot_is_a_valid_backup(tmp_path: Path) -> None:
         (lambda s: s.save_pre_image({"name": "no id"}, operation="update"), "needs a non-empty string 'id'"),
         (lambda s: s.save_pre_image(tenant(""), operation="update"), "needs a non-empty string 'id'"),
         (lambda s: s.save_snapshot([tenant("a"), tenant("a")]), "cannot hold a tenant twice"),
-        (lambda s: s.list(kind="pre"), "kind must be"),
+        (lambda s: s.metas(kind="pre"), "kind must be"),
     ],
 )
 def test_programming_errors_are_value_errors_and_write_nothing(tmp_path: Path, call: Any, message: str) -> None:
@@ -169,7 +169,7 @@ def test_tenant_ids_are_encoded_injectively_and_safely(tmp_path: Path) -> None:
     assert all(set(n) <= set("abcdefghijklmnopqrstuvwxyz0123456789-_") and len(n) <= 120 for n in names)
     assert not (tmp_path / "etc").exists()
     for tid, meta in metas.items():
-        assert store.list(tenant_id=tid) == [meta]
+        assert store.metas(tenant_id=tid) == [meta]
         [restored] = store.tenants_in(meta.id)
         assert restored.tenant["id"] == tid
         assert store.tenant_at(tid) == restored
@@ -204,7 +204,7 @@ def test_same_second_and_same_microsecond_backups_all_survive_in_write_order(tmp
         written.append(store.save_pre_image(tenant("t", f"v{version}"), operation="update"))
     assert len({m.id for m in written}) == 5 and len({m.path for m in written}) == 5
     assert len(all_files(store.directory)) == 5
-    assert store.list(tenant_id="t") == written  # a frozen clock still keeps write order
+    assert store.metas(tenant_id="t") == written  # a frozen clock still keeps write order
     latest = store.tenant_at("t")
     assert latest is not None and latest.tenant["name"] == "v4"
 
@@ -226,12 +226,12 @@ def test_concurrent_backups_of_one_tenant_from_a_frozen_clock(tmp_path: Path) ->
     for thread in threads:
         thread.join()
     assert errors == []
-    assert len(store.list(tenant_id="t")) == 40
+    assert len(store.metas(tenant_id="t")) == 40
 
 
 def test_an_existing_file_is_never_overwritten(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store, _ = make_store(tmp_path)
-    monkeypatch.setattr(backup_store._SEQUENCE, "number", lambda stamp: 0)
+    monkeypatch.setattr(backup_format._SEQUENCE, "number", lambda stamp: 0)
     randoms = iter([b"\x00\x00", b"\x00\x00", b"\x00\x01"])
     monkeypatch.setattr(os, "urandom", lambda n: next(randoms))
     first = store.save_pre_image(tenant("t", "first"), operation="update")
@@ -256,17 +256,17 @@ def test_list_orders_by_recorded_time_not_file_times(tmp_path: Path) -> None:
         os.utime(meta.path, (T0 + 10_000 - offset * 100, T0 + 10_000 - offset * 100))
 
     expected = [metas["early"], metas["snap"], metas["middle"], metas["late"]]
-    assert store.list() == expected
-    assert store.list(tenant_id="t") == expected
-    assert store.list(tenant_id="u") == [metas["snap"]]
-    assert store.list(kind="snapshot") == [metas["snap"]]
-    assert store.list(kind="pre-image", tenant_id="t") == [metas["early"], metas["middle"], metas["late"]]
-    assert store.list(tenant_id="nobody") == []
+    assert store.metas() == expected
+    assert store.metas(tenant_id="t") == expected
+    assert store.metas(tenant_id="u") == [metas["snap"]]
+    assert store.metas(kind="snapshot") == [metas["snap"]]
+    assert store.metas(kind="pre-image", tenant_id="t") == [metas["early"], metas["middle"], metas["late"]]
+    assert store.metas(tenant_id="nobody") == []
 
 
 def test_empty_store_lists_nothing_and_creates_nothing(tmp_path: Path) -> None:
     store, _ = make_store(tmp_path)
-    assert store.list() == [] and store.verify() == [] and store.usage() == (0, 0)
+    assert store.metas() == [] and store.verify() == [] and store.usage() == (0, 0)
     assert store.tenant_at("t") is None
     assert store.prune(max_age_days=0, keep_snapshots=0) == []
     assert not (tmp_path / "store").exists()
@@ -287,7 +287,7 @@ def test_list_reads_metadata_only_and_does_not_verify_content(tmp_path: Path) ->
     ids = [f"tenant-{i:05d}-" + "x" * 20 for i in range(4000)]  # metadata larger than one read chunk
     meta = store.save_snapshot([tenant(i) for i in ids])
     tamper(meta.path, b"tenant-00001-", b"TENANT-00001-", in_content_only=True)
-    assert store.list() == [meta]  # cheap path: metadata read, checksum not verified
+    assert store.metas() == [meta]  # cheap path: metadata read, checksum not verified
     assert store.get(meta.id) == meta
     with pytest.raises(StoreCorrupt, match="checksum mismatch"):
         store.tenants_in(meta.id)
@@ -394,7 +394,7 @@ def test_a_pre_image_moved_to_another_tenants_folder_is_corrupt(tmp_path: Path) 
     moved = meta.path.parent.parent / "b" / meta.path.name
     os.replace(meta.path, moved)
     with pytest.raises(StoreCorrupt, match="not in the folder of its one tenant"):
-        store.list(tenant_id="b")
+        store.metas(tenant_id="b")
     assert [p for p, _ in store.verify()] == [moved]
 
 
@@ -411,7 +411,7 @@ def test_unknown_format_version_is_reported_everywhere_and_never_deleted(tmp_pat
     write_foreign(newer, {"format": 2, "meta": {"id": newer_id}, "anything": "new"})
 
     with pytest.raises(StoreCorrupt, match="unknown format version 2") as info:
-        store.list()
+        store.metas()
     assert str(newer) in str(info.value) and "newer descope-gitops" in str(info.value)
     metas, problems = store.scan()
     assert metas == [good] and [p for p, _ in problems] == [newer]
@@ -483,7 +483,7 @@ def test_full_disk_fails_closed_naming_file_and_reason(
     monkeypatch.undo()
 
     assert all_files(store.directory) == before  # nothing partial, not even a temp file
-    assert store.list() == [earlier] and store.verify() == []
+    assert store.metas() == [earlier] and store.verify() == []
 
 
 def test_read_only_store_fails_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -572,9 +572,9 @@ def test_prune_by_count_only(tmp_path: Path) -> None:
     snaps = [at_day(store, clock, d, lambda s: s.save_snapshot([tenant("a")])) for d in (1, 2, 3, 4)]
     removed = store.prune(max_age_days=365, keep_snapshots=2)
     assert removed == snaps[:2]
-    assert store.list() == snaps[2:]
+    assert store.metas() == snaps[2:]
     assert store.prune(max_age_days=365, keep_snapshots=0) == [snaps[2]]  # the newest of "a" stays
-    assert store.list() == [snaps[3]]
+    assert store.metas() == [snaps[3]]
 
 
 def test_prune_never_removes_corrupt_files_and_protects_the_newest_valid_copy(tmp_path: Path) -> None:
@@ -615,7 +615,7 @@ def test_usage_counts_every_file_and_verify_reports_stray_ones(tmp_path: Path) -
     leftover = store.directory / "snapshots" / ".x.json.abc.tmp"
     leftover.write_bytes(b"half a backup")
     assert store.usage() == (sum(m.size for m in metas) + len(b"half a backup"), 3)
-    assert store.list() == metas  # temp files are not backups
+    assert store.metas() == metas  # temp files are not backups
     [(path, problem)] = store.verify()
     assert path == leftover and "interrupted write" in problem
 
@@ -683,7 +683,7 @@ def test_a_symlinked_tenant_folder_is_refused_and_the_other_tenants_go_on(tmp_pa
 
 def test_a_symlinked_backup_file_is_not_read_and_not_counted(tmp_path: Path) -> None:
     elsewhere = old_backups_elsewhere(tmp_path)
-    real = elsewhere.list(kind="snapshot")[-1]
+    real = elsewhere.metas(kind="snapshot")[-1]
     store, _ = make_store(tmp_path)
     mine = store.save_snapshot([tenant("b")])
     link = store.directory / "snapshots" / real.path.name

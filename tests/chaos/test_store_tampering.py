@@ -272,7 +272,7 @@ def test_a_backup_file_that_is_a_symlink_is_not_read(
 ) -> None:
     assert cli("sync", str(tenants), "--apply").returncode == 0
     elsewhere = old_backups_at(outside.root / "backups", time.time() - 60)
-    real = elsewhere.list(kind="snapshot")[-1].path
+    real = elsewhere.metas(kind="snapshot")[-1].path
     link = store / "backups" / "snapshots" / real.name
     link.parent.mkdir(parents=True)
     link.symlink_to(real)

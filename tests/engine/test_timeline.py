@@ -104,7 +104,7 @@ def test_history_is_newest_first_with_what_changed_after_each_version(tmp_path: 
     clock = Clock()
     store = BackupStore(tmp_path / "backups", clock=clock)
     simulate(store, clock, ("write", "drift", "snapshot", "write"))
-    versions = timeline([store.tenant_in(m.id, "acme") for m in store.list(tenant_id="acme")])
+    versions = timeline([store.tenant_in(m.id, "acme") for m in store.metas(tenant_id="acme")])
     assert [v.meta.kind for v in versions] == ["pre-image", "snapshot", "pre-image"]
     assert versions[0].changed_after is None
     _newest_write, snapshot, first_write = versions

@@ -1,5 +1,6 @@
 """Attack: kill -9 the daemon again and again in the middle of a 300-tenant apply, then of 300 renames.
-Counted by the sandbox, every change reaches Descope exactly once: nothing lost, nothing repeated."""
+Counted by the sandbox: every tenant is created once and renamed right, nothing lost, no second tenant;
+only requests in flight at a kill may be sent again, and each of those is harmless."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ pytestmark = [pytest.mark.chaos, pytest.mark.e2e]
 
 COUNT = 300
 KILLS = 4
+IN_FLIGHT = 4  # max_concurrency: the most requests a killed daemon can have in flight
 CREATE = "POST /v1/mgmt/tenant/create"
 PATCH = "PATCH /v1/mgmt/tenant/patch"
 
@@ -70,7 +72,7 @@ def sweep(world: World, rng: random.Random, progress: Callable[[], int], what: s
     return seen
 
 
-def test_kill_9_sweeps_through_creates_and_renames_change_everything_exactly_once(world: World) -> None:
+def test_kill_9_sweeps_through_creates_and_renames_lose_nothing_and_repeat_nothing_harmful(world: World) -> None:
     rng = random.Random(20261130)
     world.sandbox.configure(latency_ms=25)  # a change takes a while, so kills land mid-apply
 
@@ -78,8 +80,12 @@ def test_kill_9_sweeps_through_creates_and_renames_change_everything_exactly_onc
     killed_at = sweep(world, rng, lambda: len(world.sandbox.tenants()), "creates")
     assert any(0 < n < COUNT for n in killed_at), f"no kill landed mid-apply: {killed_at}"
     stats = world.sandbox.stats()
-    assert stats["requests"][CREATE] == COUNT, "a create was sent twice (or lost)"
-    assert stats["status"].get("409", 0) == 0
+    # At most the requests in flight at each kill are sent again: one the kill cut off before Descope read
+    # it is simply sent again; one that landed after the restart read live is refused as a duplicate and
+    # recognised as ours. Never a second tenant, never a failed apply.
+    resent = stats["requests"][CREATE] - COUNT
+    assert 0 <= resent <= IN_FLIGHT * KILLS, f"{resent} creates sent again"
+    assert stats["status"].get("409", 0) <= resent, "a duplicate refusal that was not a create sent again"
 
     world.sandbox.reset_stats()
     world.repo.commit({"tenants.yaml": tenants("Renamed")})
@@ -91,7 +97,8 @@ def test_kill_9_sweeps_through_creates_and_renames_change_everything_exactly_onc
     )
     assert any(0 < n < COUNT for n in killed_at), f"no kill landed mid-rename: {killed_at}"
     stats = world.sandbox.stats()
-    assert stats["requests"][PATCH] == COUNT, "a rename was sent twice (or lost)"
+    resent = stats["requests"][PATCH] - COUNT  # a rename sent again sets the same name again: harmless
+    assert 0 <= resent <= IN_FLIGHT * KILLS, f"{resent} renames sent again"
     assert stats["requests"].get(CREATE, 0) == 0
     live = world.sandbox.tenants()
     assert sorted(live) == [f"t{i:03d}" for i in range(COUNT)]

@@ -11,8 +11,8 @@ from typing import Any, TextIO
 
 from controller.core.plan import Action, ActionKind, Plan
 from controller.engine.apply import ActionResult, WriteHooks
+from controller.engine.cycle import CycleReport
 from controller.engine.logs import shown as _value  # the values log lines show, clipped the same way
-from controller.engine.reconciler import CycleReport
 
 _SYMBOL = {ActionKind.CREATE: "+", ActionKind.UPDATE: "~", ActionKind.DELETE: "-"}
 

@@ -27,10 +27,11 @@ from controller.core.flapping import FlapPolicy
 from controller.core.plan import PlanPolicy
 from controller.descope_api import AttributeDefinition, parse_attribute_definitions
 from controller.engine.backups import apply_retention, take_snapshot
+from controller.engine.cycle import CycleOptions, CycleReport
 from controller.engine.daemon import Daemon, DaemonConfig
 from controller.engine.logs import register_secret
 from controller.engine.observe import CycleObserver
-from controller.engine.reconciler import CycleOptions, CycleReport, Reconciler
+from controller.engine.reconciler import Reconciler
 from controller.errors import DescopeGitopsError
 from controller.settings import Settings
 

@@ -29,7 +29,8 @@ from loguru import logger
 from controller.adapters.http_server import Health, HttpEndpoints, PushEvent
 from controller.adapters.state_store import StateStore
 from controller.adapters.store_lock import StoreLock
-from controller.engine.reconciler import SUCCESSFUL, CycleOptions, CycleReport, Reconciler
+from controller.engine.cycle import SUCCESSFUL, CycleOptions, CycleReport
+from controller.engine.reconciler import Reconciler
 from controller.errors import DescopeGitopsError
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)

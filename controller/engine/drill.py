@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from controller.adapters.backup_store import SNAPSHOT, BackupMeta, BackupStore
 from controller.core.roundtrip import FieldDifference, round_trip_differences
-from controller.engine.reconciler import DescopeApi
+from controller.engine.cycle import DescopeApi
 from controller.engine.restore import Restorer
 from controller.engine.timeline import tenant_from_backup
 from controller.errors import BackupNotFound, StoreCorrupt

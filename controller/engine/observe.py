@@ -5,7 +5,7 @@ from __future__ import annotations
 from controller.adapters.metrics import Metrics
 from controller.adapters.state_store import ControllerState
 from controller.core.plan import ActionKind
-from controller.engine.reconciler import SUCCESSFUL, CycleReport
+from controller.engine.cycle import SUCCESSFUL, CycleReport
 
 
 class CycleObserver:

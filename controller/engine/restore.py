@@ -21,7 +21,7 @@ from controller.core.model import DesiredState, DesiredTenant
 from controller.core.plan import Plan, PlanPolicy, make_plan
 from controller.engine.apply import ApplyResult, apply_plan
 from controller.engine.backups import PreImageHooks
-from controller.engine.reconciler import DescopeApi
+from controller.engine.cycle import DescopeApi
 from controller.engine.timeline import cause, last_write, tenant_from_backup
 from controller.errors import BackupNotFound
 

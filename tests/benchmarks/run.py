@@ -134,7 +134,8 @@ class Bench:
     ) -> Iterator[Any]:
         """The Reconciler exactly as ``descope-gitops sync --apply`` builds it (minus the store lock)."""
         from controller.engine import compose
-        from controller.engine.reconciler import CycleOptions, Reconciler
+        from controller.engine.cycle import CycleOptions
+        from controller.engine.reconciler import Reconciler
         from controller.settings import Settings
 
         settings = Settings(

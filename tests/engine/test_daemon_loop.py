@@ -11,8 +11,8 @@ import pytest
 
 from controller.adapters.state_store import StateStore
 from controller.adapters.store_lock import StoreLock
+from controller.engine.cycle import CycleOptions, CycleReport
 from controller.engine.daemon import Daemon, DaemonConfig
-from controller.engine.reconciler import CycleOptions, CycleReport
 from controller.errors import StoreLocked
 from tests.e2e.conftest import wait_until
 

@@ -14,7 +14,8 @@ from controller.adapters.source import LocalSource
 from controller.adapters.state_store import StateStore
 from controller.cli.status import read_status, render_status
 from controller.core.flapping import FlapPolicy
-from controller.engine.reconciler import CycleOptions, CycleReport, Reconciler
+from controller.engine.cycle import CycleOptions, CycleReport
+from controller.engine.reconciler import Reconciler
 from controller.sandbox import SandboxServer
 
 KEY = "K-flapping-test"

@@ -14,7 +14,8 @@ from controller.adapters.journal import Journal
 from controller.adapters.source import LocalSource
 from controller.adapters.state_store import StateStore
 from controller.core.plan import PlanPolicy
-from controller.engine.reconciler import CycleOptions, Reconciler
+from controller.engine.cycle import CycleOptions
+from controller.engine.reconciler import Reconciler
 from controller.sandbox import SandboxServer
 
 KEY = "K-reconciler-test"

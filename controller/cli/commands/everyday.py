@@ -17,7 +17,7 @@ from controller.errors import DescopeGitopsError, TenantsFileInvalid
 if TYPE_CHECKING:
     from controller.adapters.state_store import StateStore
     from controller.cli.common import Subcommands
-    from controller.engine.reconciler import CycleReport
+    from controller.engine.cycle import CycleReport
 
 
 def add_parser(sub: Subcommands) -> None:
@@ -145,7 +145,8 @@ def _run_cycle(args: argparse.Namespace, *, apply: bool) -> int:
     from controller.adapters.store_lock import StoreLock
     from controller.cli.render import RENDERERS, ProgressLine
     from controller.engine import compose
-    from controller.engine.reconciler import CycleOptions, Reconciler
+    from controller.engine.cycle import CycleOptions
+    from controller.engine.reconciler import Reconciler
 
     settings = load_settings(args)
     path = tenants_path(args, settings)

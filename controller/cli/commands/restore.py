@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from controller.adapters.backup_store import BackupStore
     from controller.cli.common import Subcommands
     from controller.core.model import DesiredState
-    from controller.engine.reconciler import CycleReport
+    from controller.engine.cycle import CycleReport
     from controller.engine.restore import RestoreReport, Selection
     from controller.settings import Settings
 
@@ -263,7 +263,7 @@ def _from_git(settings: Settings, rev: str, tenant_ids: list[str]) -> Selection:
 
 def _print_restore(report: RestoreReport, render_text: Callable[[CycleReport], str], fmt: str) -> None:
     from controller.cli.render import report_json
-    from controller.engine.reconciler import CycleReport
+    from controller.engine.cycle import CycleReport
 
     view = CycleReport(cycle_id="restore", status=report.status, started=0.0, plan=report.plan)
     view.applied = report.applied

@@ -1,0 +1,73 @@
+"""What a cycle is asked to do (``CycleOptions``), what it did (``CycleReport``), what it needs from Descope."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from controller.adapters.journal import OpenJournal
+from controller.adapters.source import Revision
+from controller.core.flapping import FlapPolicy, Hold
+from controller.core.model import DesiredState
+from controller.core.plan import Plan, PlanPolicy
+from controller.engine.apply import ApplyResult, TenantWriter
+from controller.errors import DescopeGitopsError
+
+SUCCESSFUL = frozenset({"succeeded", "partial", "planned"})
+
+
+class DescopeReader(Protocol):
+    def load_all(self) -> list[dict[str, Any]]: ...
+    def load_settings(self, tenant_id: str) -> dict[str, Any]: ...
+
+
+class DescopeApi(DescopeReader, TenantWriter, Protocol):
+    """What a cycle needs from the Descope client."""
+
+
+@dataclass
+class CycleReport:
+    """Everything a command or the daemon needs to tell the user about one cycle."""
+
+    cycle_id: str
+    status: str  # planned | succeeded | partial | failed | blocked | invalid | unavailable
+    started: float
+    finished: float = 0.0
+    revision: Revision | None = None
+    desired: DesiredState | None = None
+    plan: Plan | None = None
+    applied: ApplyResult | None = None
+    error: DescopeGitopsError | None = None
+    dry_run: bool = True
+    resumed: OpenJournal | None = None
+    deferred: list[str] = field(default_factory=list)  # tenants in failure backoff, not attempted
+    enforced_revision: str | None = None  # the revision whose desired state was planned
+    suspended: bool = False
+    notes: list[str] = field(default_factory=list)
+    flapping: dict[str, Hold] = field(default_factory=dict)  # tenants whose drift is not corrected
+
+    @property
+    def duration(self) -> float:
+        return max(0.0, self.finished - self.started)
+
+
+@dataclass(frozen=True)
+class CycleOptions:
+    apply: bool = False  # may write to Descope
+    record: bool | None = None  # may write the state store (default: same as apply)
+    drift_policy: str = "correct"  # correct | report
+    policy: PlanPolicy = field(default_factory=PlanPolicy)
+    max_concurrency: int = 4
+    refresh_settings: bool = False  # re-read every managed tenant's session settings from Descope
+    tenant_backoff: float = 0.0  # seconds; > 0: a failing tenant waits base*2^(n-1) before its next try
+    suspended: bool = False  # measure drift, write nothing
+    flapping: FlapPolicy = field(default_factory=FlapPolicy)
+    resumed_at: float | None = None  # the last `descope-gitops resume`: it releases tenants held before it
+
+    @property
+    def writes(self) -> bool:
+        return self.apply and self.drift_policy == "correct" and not self.suspended
+
+    @property
+    def records(self) -> bool:
+        return self.apply if self.record is None else self.record

@@ -31,7 +31,6 @@ PREFIX = "descope_gitops_"
 CYCLE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 APPLY_LAG_BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 REQUEST_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
-KEPT_THEM_IN_LINE = ("succeeded", "partial", "planned")
 WEBHOOK_RESULTS = ("triggered", "duplicate", "ignored", "refused")
 
 

@@ -55,7 +55,8 @@ def _results(report: CycleReport) -> dict[str, str]:
     }
 
 
-def render_text(report: CycleReport) -> str:
+def render_text(report: CycleReport, *, status: str | None = None) -> str:
+    """The plan and result as text; ``status`` names the result when it is not a cycle's (a restore)."""
     lines: list[str] = []
     rev = report.revision
     if rev is not None:
@@ -78,7 +79,7 @@ def render_text(report: CycleReport) -> str:
     if report.applied is not None:
         applied = report.applied
         lines.append(
-            f"Result: {report.status} ({len(applied.succeeded)} done, {len(applied.failed)} failed) "
+            f"Result: {status or report.status} ({len(applied.succeeded)} done, {len(applied.failed)} failed) "
             f"in {report.duration:.1f}s"
         )
     lines.extend(f"Note: {n}" for n in report.notes)
@@ -120,11 +121,11 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def report_json(report: CycleReport) -> dict[str, Any]:
+def report_json(report: CycleReport, *, status: str | None = None) -> dict[str, Any]:
     plan = report.plan
     data: dict[str, Any] = {
         "cycle_id": report.cycle_id,
-        "status": report.status,
+        "status": status or report.status,
         "dry_run": report.dry_run,
         "revision": report.revision.id if report.revision else None,
         "error": str(report.error) if report.error else None,

@@ -21,6 +21,7 @@ from itertools import groupby
 from typing import Protocol
 
 from controller.core.model import LiveTenant
+from controller.core.outcome import CycleStatus
 from controller.core.plan import Action, ActionKind, Plan
 from controller.errors import DescopeAuthError, DescopeConflict, DescopeGitopsError, DescopeNotFound
 
@@ -53,7 +54,7 @@ class ActionResult:
     error: str = ""
     retryable: bool = False
     skipped: bool = False  # not attempted (parent failed, auth failed, already done)
-    error_kind: str = ""  # the error class, e.g. DescopeAuthError, so callers can tell causes apart
+    error_type: type[Exception] | None = None  # what was raised, so callers can tell causes apart
 
 
 @dataclass(frozen=True)
@@ -70,14 +71,24 @@ class ApplyResult:
         return tuple(r for r in self.results if r.ok)
 
     @property
-    def status(self) -> str:
+    def status(self) -> CycleStatus:
         """``succeeded`` | ``partial`` | ``failed``, counting planning conflicts as failures."""
         failures = len(self.failed) + self.conflicts
         if failures == 0:
-            return "succeeded"
+            return CycleStatus.SUCCEEDED
         if self.results and not self.succeeded:
-            return "failed"
-        return "partial"
+            return CycleStatus.FAILED
+        return CycleStatus.PARTIAL
+
+    @property
+    def auth_failed(self) -> bool:
+        """Descope refused the project id or management key: no action can succeed until a human acts."""
+        return any(r.error_type is not None and issubclass(r.error_type, DescopeAuthError) for r in self.failed)
+
+    @property
+    def retryable(self) -> bool:
+        """Would trying the failed actions again soon help? (a 5xx or a timeout, not a 400 or a 401)"""
+        return any(r.retryable for r in self.failed if not r.skipped)
 
 
 _KIND_ORDER = {ActionKind.CREATE: 0, ActionKind.UPDATE: 1, ActionKind.DELETE: 2}
@@ -117,13 +128,12 @@ def apply_plan(
             _execute(action, client)
         except DescopeAuthError as exc:
             auth_failed.set()
-            record(ActionResult(action, ok=False, error=str(exc), error_kind=type(exc).__name__))
+            record(ActionResult(action, ok=False, error=str(exc), error_type=type(exc)))
         except DescopeGitopsError as exc:
-            kind = type(exc).__name__
-            record(ActionResult(action, ok=False, error=str(exc), retryable=exc.retryable, error_kind=kind))
+            record(ActionResult(action, ok=False, error=str(exc), retryable=exc.retryable, error_type=type(exc)))
         except Exception as exc:  # isolation: a bug on one tenant must not lose the others' results
             error = f"unexpected {type(exc).__name__}: {exc}"
-            record(ActionResult(action, ok=False, error=error, error_kind=type(exc).__name__))
+            record(ActionResult(action, ok=False, error=error, error_type=type(exc)))
         else:
             record(ActionResult(action, ok=True))
 

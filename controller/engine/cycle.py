@@ -9,11 +9,10 @@ from controller.adapters.journal import OpenJournal
 from controller.adapters.source import Revision
 from controller.core.flapping import FlapPolicy, Hold
 from controller.core.model import DesiredState
+from controller.core.outcome import CycleStatus, kept_in_line, retry_soon
 from controller.core.plan import Plan, PlanPolicy
 from controller.engine.apply import ApplyResult, TenantWriter
 from controller.errors import DescopeGitopsError
-
-SUCCESSFUL = frozenset({"succeeded", "partial", "planned"})
 
 
 class DescopeReader(Protocol):
@@ -30,7 +29,7 @@ class CycleReport:
     """Everything a command or the daemon needs to tell the user about one cycle."""
 
     cycle_id: str
-    status: str  # planned | succeeded | partial | failed | blocked | invalid | unavailable
+    status: CycleStatus
     started: float
     finished: float = 0.0
     revision: Revision | None = None
@@ -49,6 +48,23 @@ class CycleReport:
     @property
     def duration(self) -> float:
         return max(0.0, self.finished - self.started)
+
+    @property
+    def kept_in_line(self) -> bool:
+        """Descope was kept equal to a good revision (``core.outcome.kept_in_line``)."""
+        return kept_in_line(self.status, enforced_revision=self.enforced_revision)
+
+    @property
+    def retryable(self) -> bool:
+        """Can trying again soon help? From the error's own ``retryable``, or the failed actions'."""
+        if self.error is not None:
+            return self.error.retryable
+        return self.applied is not None and self.applied.retryable
+
+    @property
+    def retry_soon(self) -> bool:
+        """Should the daemon try again before the next tick (with backoff)?"""
+        return retry_soon(self.status, retryable=self.retryable)
 
 
 @dataclass(frozen=True)

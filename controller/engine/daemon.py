@@ -5,13 +5,14 @@ shutdown stops starting new actions, lets the ones in flight finish (every finis
 already journaled) and exits 0 within ``shutdown_timeout``. Cycles never overlap: the APScheduler
 interval job and every trigger (webhook, file change, SIGHUP) go through one cycle lock, and a
 trigger that arrives during a cycle runs one more cycle right after it, so no push is lost.
-After a failed cycle the next try comes sooner, with exponential backoff up to the interval.
+After a failed cycle that retrying can help (``CycleReport.retry_soon``: a 5xx, a timeout, an
+unreadable remote; not a wrong key or a refused body) the next try comes sooner, with the shared
+backoff up to the interval; Flux's ``RequeueAfter``, decided from what the cycle returned.
 """
 
 from __future__ import annotations
 
 import os
-import random
 import signal
 import threading
 import time
@@ -29,12 +30,15 @@ from loguru import logger
 from controller.adapters.http_server import Health, HttpEndpoints, PushEvent
 from controller.adapters.state_store import StateStore
 from controller.adapters.store_lock import StoreLock
-from controller.engine.cycle import SUCCESSFUL, CycleOptions, CycleReport
+from controller.core.backoff import Backoff
+from controller.core.outcome import CycleStatus
+from controller.engine.cycle import CycleOptions, CycleReport
 from controller.engine.reconciler import Reconciler
 from controller.errors import DescopeGitopsError
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-RETRY_BASE = 2.0
+RETRY_BASE = 2.0  # the first retry after a failed cycle; doubles up to the interval
+RETRY_JITTER = 0.2  # share of the wait added at random
 
 
 @dataclass(frozen=True)
@@ -244,14 +248,17 @@ class Daemon:
         report = self.reconciler.run_cycle(options)
         self.cycles += 1
         self.last_report = report
-        if refresh and report.status in SUCCESSFUL:
+        if refresh and report.status.completed:
             self._last_refresh = now
-        if report.status in SUCCESSFUL or (report.status == "invalid" and report.enforced_revision):
-            # a refused revision while the last good one is enforced still keeps Descope in line
+        if report.kept_in_line:
             self.last_success_at = report.finished
             self._failures = 0
-        elif report.status in {"failed", "unavailable"}:
+        elif report.retry_soon:
             self._schedule_retry(report.status)
+        elif not report.status.completed and report.error is not None:
+            logger.warning(
+                "cycle {}; retrying cannot help before this is fixed; next try at the next tick", report.status
+            )
         self._log_summary(report, suspended)
         try:
             self.on_cycle(report)
@@ -262,8 +269,8 @@ class Daemon:
         if self.should_exit.is_set():
             return
         self._failures += 1
-        delay = min(RETRY_BASE * 2 ** (self._failures - 1), self.config.interval)
-        delay *= 1 + random.uniform(0, 0.2)  # noqa: S311 - jitter, not security
+        policy = Backoff(first=RETRY_BASE, cap=self.config.interval, jitter=RETRY_JITTER, relative=True)
+        delay = policy.delay(self._failures)
         logger.warning("cycle {}; retrying in {:.1f}s", why, delay)
         self._schedule_once("retry", delay)
 
@@ -295,7 +302,7 @@ class Daemon:
         if self.last_report is not None:
             detail["last_cycle"] = self.last_report.status
             error = self.last_report.error
-            detail["source"] = "unavailable" if self.last_report.status == "unavailable" else "ok"
+            detail["source"] = "unavailable" if self.last_report.status is CycleStatus.UNAVAILABLE else "ok"
             if error is not None:
                 detail["last_error"] = str(error).splitlines()[0][:300]
         if self.last_success_at is not None:

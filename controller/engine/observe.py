@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from controller.adapters.metrics import Metrics
 from controller.adapters.state_store import ControllerState
+from controller.core.outcome import CycleStatus
 from controller.core.plan import ActionKind
-from controller.engine.cycle import SUCCESSFUL, CycleReport
+from controller.engine.cycle import CycleReport
 
 
 class CycleObserver:
@@ -25,15 +26,14 @@ class CycleObserver:
     def __call__(self, report: CycleReport) -> None:
         m = self.metrics
         status = report.status
-        kept_in_line = status in SUCCESSFUL or (status == "invalid" and report.enforced_revision is not None)
-        config_valid = False if status == "invalid" else (True if report.desired is not None else None)
+        config_valid = False if status is CycleStatus.INVALID else (True if report.desired is not None else None)
         m.cycle(
             result=status,
             duration=report.duration,
             finished=report.finished,
             config_valid=config_valid,
             suspended=report.suspended,
-            kept_in_line=kept_in_line,
+            kept_in_line=report.kept_in_line,
         )
         if report.revision is not None:
             m.revision(report.revision.id)
@@ -58,7 +58,7 @@ class CycleObserver:
         revision = report.revision
         if (
             revision is not None
-            and status in {"succeeded", "partial"}
+            and status.wrote
             and report.enforced_revision == revision.id
             and revision.id != self._applied_revision
         ):

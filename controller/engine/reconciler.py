@@ -31,14 +31,16 @@ from loguru import logger
 from controller.adapters.journal import Journal, OpenJournal
 from controller.adapters.source import Revision, Source
 from controller.adapters.state_store import ControllerState, CycleRecord, StateStore, TenantFailure
+from controller.core.backoff import Backoff
 from controller.core.flapping import FlapDecision, decide, remember
 from controller.core.loader import LoadLimits, parse_tenant_files
 from controller.core.model import SETTINGS_FIELDS, DesiredState, JSONValue, LiveTenant
+from controller.core.outcome import CycleStatus
 from controller.core.plan import Action, ActionKind, Plan, make_plan
 from controller.descope_api import AttributeDefinition
 from controller.engine.apply import ActionResult, ApplyResult, WriteHooks, apply_plan
 from controller.engine.backups import PreImageHooks
-from controller.engine.cycle import SUCCESSFUL, CycleOptions, CycleReport, DescopeApi
+from controller.engine.cycle import CycleOptions, CycleReport, DescopeApi
 from controller.engine.flapping import note, released_line, started_line
 from controller.errors import (
     DescopeAuthError,
@@ -106,7 +108,7 @@ class Reconciler:
         self._previous: tuple[Revision, DesiredState] | None = None
 
     def run_cycle(self, options: CycleOptions) -> CycleReport:
-        report = CycleReport(cycle_id=uuid.uuid4().hex[:12], status="failed", started=self.clock())
+        report = CycleReport(cycle_id=uuid.uuid4().hex[:12], status=CycleStatus.FAILED, started=self.clock())
         report.dry_run = not options.writes
         report.suspended = options.suspended
         log = logger.bind(cycle=report.cycle_id)
@@ -117,16 +119,16 @@ class Reconciler:
                 self._resume(state, report, log)
             self._run(report, state, options, log)
         except TenantsFileInvalid as exc:
-            report.status, report.error = "invalid", exc
+            report.status, report.error = CycleStatus.INVALID, exc
             log.error("revision refused, nothing applied: {}", exc)
         except SourceError as exc:
-            report.status, report.error = "unavailable", exc
+            report.status, report.error = CycleStatus.UNAVAILABLE, exc
             log.error("cannot read the source: {}", exc)
         except DescopeGitopsError as exc:
-            report.status, report.error = "failed", exc
+            report.status, report.error = CycleStatus.FAILED, exc
             log.error("cycle failed: {}", exc)
         except Exception as exc:  # a bug must end as a failed, recorded cycle, not a dead thread
-            report.status = "failed"
+            report.status = CycleStatus.FAILED
             report.error = DescopeGitopsError(f"unexpected {type(exc).__name__}: {exc}")
             log.error("cycle failed unexpectedly: {}: {}", type(exc).__name__, exc)
             if self.journal is not None:
@@ -175,7 +177,7 @@ class Reconciler:
             fallback = self._last_good(state)
             if fallback is None:
                 raise
-            report.status, report.error = "unavailable", exc
+            report.status, report.error = CycleStatus.UNAVAILABLE, exc
             note = f"source unavailable; last good revision {fallback[0].id} stays enforced"
             log.error("cannot read the source: {}; {}", exc, note)
             report.notes.append(note)
@@ -189,7 +191,7 @@ class Reconciler:
             fallback = self._last_good(state)
             if fallback is None or fallback[0].id == revision.id:
                 raise
-            report.status, report.error = "invalid", exc
+            report.status, report.error = CycleStatus.INVALID, exc
             log.error("revision {} refused: {}", revision.id, exc)
             report.notes.append(f"revision {revision.id} refused; last good revision {fallback[0].id} stays enforced")
             return fallback
@@ -238,7 +240,7 @@ class Reconciler:
 
     def _run(self, report: CycleReport, state: ControllerState, options: CycleOptions, log: Any) -> None:
         revision, desired = self._desired(report, state, log)
-        refused = report.status in ("invalid", "unavailable")  # the cycle enforces the last good revision
+        refused = report.status.revision_refused  # the cycle enforces the last good revision
         report.desired, report.enforced_revision = desired, revision.id
         report.flapping = dict(state.flapping)
         log = log.bind(revision=(report.revision or revision).id)
@@ -269,13 +271,13 @@ class Reconciler:
         for conflict in plan.conflicts:
             log.warning("tenant {} ({}): {}", conflict.tenant_id, conflict.where or "live", conflict.message)
         if plan.blocked:
-            report.status = "blocked"
+            report.status = CycleStatus.BLOCKED
             for reason in plan.blocked:
                 log.error("guard: {}", reason)
             return
         if not options.writes:
             if not refused:
-                report.status = "planned"
+                report.status = CycleStatus.PLANNED
             if plan.has_changes and options.apply:
                 reason = "the controller is suspended" if options.suspended else "drift_policy is 'report'"
                 report.notes.append(f"{reason}: nothing was written")
@@ -318,8 +320,8 @@ class Reconciler:
         for failure in applied.failed:
             log.error("{} {} failed: {}", failure.action.kind.value, failure.action.tenant_id, failure.error)
         status = applied.status
-        if report.deferred and status == "succeeded":
-            status = "partial"
+        if report.deferred and status is CycleStatus.SUCCEEDED:
+            status = CycleStatus.PARTIAL
         if not refused:
             report.status = status
         self._remember(state, desired, revision, applied, live_by_id, options, report, flapping)
@@ -431,12 +433,12 @@ class Reconciler:
             elif not result.skipped and options.tenant_backoff > 0:
                 previous = state.tenant_failures.get(tid)
                 count = previous.count + 1 if previous else 1
-                wait = min(options.tenant_backoff * 2 ** (count - 1), MAX_TENANT_BACKOFF)
+                wait = Backoff(first=options.tenant_backoff, cap=MAX_TENANT_BACKOFF).delay(count)
                 state.tenant_failures[tid] = TenantFailure(count, now + wait, result.error[:500])
         updated = {r.action.tenant_id for r in applied.succeeded if r.action.kind is ActionKind.UPDATE}
         corrected = {tid: changes for tid, changes in flapping.corrections.items() if tid in updated}
         state.corrections = remember(state.corrections, corrected, now=now)
-        if applied.status != "failed" and report.status not in ("invalid", "unavailable"):
+        if applied.status is not CycleStatus.FAILED and not report.status.revision_refused:
             state.last_applied_revision = revision.id
             state.last_applied_count = len(desired.tenants)
             state.last_applied_at = now
@@ -456,7 +458,7 @@ class Reconciler:
         if report.revision is not None:
             state.last_attempted_revision = report.revision.id
             state.last_attempted_error = str(report.error) if report.error else ""
-        if report.status in SUCCESSFUL or (report.status == "invalid" and report.enforced_revision):
+        if report.kept_in_line:
             state.last_success_at = report.finished
         error = str(report.error) if report.error else "; ".join(plan.blocked) if plan else ""
         state.record_cycle(

@@ -11,9 +11,10 @@ import pytest
 
 from controller.adapters.state_store import StateStore
 from controller.adapters.store_lock import StoreLock
+from controller.core.outcome import CycleStatus
 from controller.engine.cycle import CycleOptions, CycleReport
 from controller.engine.daemon import Daemon, DaemonConfig
-from controller.errors import StoreLocked
+from controller.errors import DescopeAuthError, DescopeGitopsError, DescopeUnreachable, SourceUnavailable, StoreLocked
 from tests.e2e.conftest import wait_until
 
 
@@ -39,7 +40,16 @@ class ScriptedReconciler:
         with self.lock:
             self.running -= 1
         now = time.time()
-        return CycleReport(cycle_id=str(len(self.calls)), status=status, started=now, finished=now)
+        report = CycleReport(cycle_id=str(len(self.calls)), status=CycleStatus(status), started=now, finished=now)
+        report.error = ERRORS.get(status)
+        return report
+
+
+# what a real cycle carries with these statuses; "failed-auth" is a failure retrying cannot help
+ERRORS: dict[str, DescopeGitopsError] = {
+    "unavailable": SourceUnavailable("git remote unreachable"),
+    "failed": DescopeUnreachable("connection refused"),
+}
 
 
 def start(tmp_path: Path, reconciler: ScriptedReconciler, **config: Any) -> tuple[Daemon, threading.Thread]:
@@ -85,6 +95,24 @@ def test_a_failed_cycle_is_retried_soon_with_backoff_not_after_the_full_interval
         assert daemon.last_report is not None and daemon.last_report.status == "succeeded"
         time.sleep(1.0)
         assert len(reconciler.calls) == 3  # success: back to the interval
+    finally:
+        stop(daemon, thread)
+
+
+def test_a_failure_retrying_cannot_help_waits_for_the_next_tick(tmp_path: Path) -> None:
+    class AuthFailing(ScriptedReconciler):
+        def run_cycle(self, options: CycleOptions) -> CycleReport:
+            report = super().run_cycle(options)
+            report.error = DescopeAuthError("401: the management key is wrong")
+            return report
+
+    reconciler = AuthFailing(["failed"])
+    daemon, thread = start(tmp_path, reconciler, interval=600.0)
+    try:
+        wait_until(lambda: reconciler.calls, what="a first cycle")
+        time.sleep(3.0)  # a retryable failure would have been retried after ~2s
+        assert len(reconciler.calls) == 1
+        assert daemon.last_report is not None and not daemon.last_report.retry_soon
     finally:
         stop(daemon, thread)
 

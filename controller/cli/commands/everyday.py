@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from controller.cli.common import add_config, epilog, load_settings, tenants_path
 from controller.cli.exit_codes import UNREACHABLE_ERRORS, ExitCode
+from controller.core.outcome import CycleStatus
 from controller.errors import DescopeGitopsError, TenantsFileInvalid
 
 if TYPE_CHECKING:
@@ -208,15 +209,15 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 def _exit_code(report: CycleReport, *, apply: bool) -> int:
     if isinstance(report.error, UNREACHABLE_ERRORS):
         return ExitCode.UNREACHABLE
-    if report.applied is not None and any(r.error_kind == "DescopeAuthError" for r in report.applied.failed):
+    if report.applied is not None and report.applied.auth_failed:
         return ExitCode.UNREACHABLE
-    if report.status in {"invalid", "unavailable", "failed", "blocked"}:
+    if not report.status.completed:
         return ExitCode.ERROR
-    if report.plan is not None and report.plan.conflicts and report.status == "planned":
+    if report.plan is not None and report.plan.conflicts and report.status is CycleStatus.PLANNED:
         return ExitCode.ERROR  # e.g. a changed parent: the PR check must fail
-    if report.status == "partial":
+    if report.status is CycleStatus.PARTIAL:
         return ExitCode.PARTIAL
-    if report.status == "planned":
+    if report.status is CycleStatus.PLANNED:
         # plan / dry-run, or --apply under drift_policy "report" / suspension: changes not written
         return ExitCode.CHANGES if report.plan is not None and report.plan.has_changes else ExitCode.OK
     return ExitCode.OK

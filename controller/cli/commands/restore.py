@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from controller.adapters.backup_store import BackupStore
     from controller.cli.common import Subcommands
     from controller.core.model import DesiredState
-    from controller.engine.cycle import CycleReport
     from controller.engine.restore import RestoreReport, Selection
     from controller.settings import Settings
 
@@ -176,7 +175,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         return ExitCode.CHANGES
     if status == "restored":
         return ExitCode.OK
-    if report.applied is not None and any(r.error_kind == "DescopeAuthError" for r in report.applied.failed):
+    if report.applied is not None and report.applied.auth_failed:
         return ExitCode.UNREACHABLE
     return ExitCode.PARTIAL if status == "partial" else ExitCode.ERROR
 
@@ -261,15 +260,17 @@ def _from_git(settings: Settings, rev: str, tenant_ids: list[str]) -> Selection:
     return chosen
 
 
-def _print_restore(report: RestoreReport, render_text: Callable[[CycleReport], str], fmt: str) -> None:
+def _print_restore(report: RestoreReport, render_text: Callable[..., str], fmt: str) -> None:
     from controller.cli.render import report_json
+    from controller.core.outcome import CycleStatus
     from controller.engine.cycle import CycleReport
 
-    view = CycleReport(cycle_id="restore", status=report.status, started=0.0, plan=report.plan)
+    # the plan and result are shown as a cycle's; the status is the restore's own (restored, dry-run, ...)
+    view = CycleReport(cycle_id="restore", status=CycleStatus.PLANNED, started=0.0, plan=report.plan)
     view.applied = report.applied
     view.dry_run = report.dry_run
     if fmt == "json":
-        data = report_json(view)
+        data = report_json(view, status=report.status)
         data.update(
             origins=report.origins,
             would_revert=report.would_revert,
@@ -280,7 +281,9 @@ def _print_restore(report: RestoreReport, render_text: Callable[[CycleReport], s
         return
     for tenant_id, origin in sorted(report.origins.items()):
         print(f"{tenant_id}: from {origin}")
-    text = render_text(view).replace("Applied plan:", "Restore:").replace("Plan:", "Restore plan:")
+    text = (
+        render_text(view, status=report.status).replace("Applied plan:", "Restore:").replace("Plan:", "Restore plan:")
+    )
     print(text)
     if report.would_revert:
         for tenant_id, fields in sorted(report.would_revert.items()):

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from controller.adapters.local_source import read_tenant_files
 from controller.core.loader import source_digest
@@ -31,6 +31,24 @@ class Revision:
 class Source(Protocol):
     def fetch(self) -> Revision:
         """The current revision; SourceUnavailable when it cannot be read now."""
+        ...
+
+
+@runtime_checkable
+class VersionedSource(Source, Protocol):
+    """A source that keeps its history (Git): an older revision can be read back by its id.
+
+    What tells a change of tenants.yaml from drift after a restart, keeps the last good revision
+    enforced when the remote is down, and lets ``restore --git-rev`` read a past revision.
+    A local path is not one: its older content is gone.
+    """
+
+    def resolve(self, rev: str) -> str:
+        """The commit sha a branch, tag, ``HEAD~1`` or short sha names; RevisionNotFound if none."""
+        ...
+
+    def read_at(self, sha: str) -> Revision:
+        """The tenants files at commit ``sha``; RevisionNotFound if the cache does not hold it."""
         ...
 
 

@@ -6,9 +6,11 @@ objects by hand with fakes or the sandbox instead.
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -18,6 +20,7 @@ from controller import __version__
 from controller.adapters.attribute_file import read_attribute_file
 from controller.adapters.backup_store import BackupStore
 from controller.adapters.descope import DescopeClient, base_url_for_project_id
+from controller.adapters.http_server import HttpEndpoints, HttpLimits
 from controller.adapters.local_source import is_tenants_change
 from controller.adapters.metrics import Metrics
 from controller.adapters.source import LocalSource, Source
@@ -26,12 +29,17 @@ from controller.adapters.store_lock import StoreLock
 from controller.core.flapping import FlapPolicy
 from controller.core.plan import PlanPolicy
 from controller.descope_api import AttributeDefinition, parse_attribute_definitions
+from controller.engine.apply import WriteHooks
 from controller.engine.backups import apply_retention, take_snapshot
 from controller.engine.cycle import CycleOptions, CycleReport
 from controller.engine.daemon import Daemon, DaemonConfig
+from controller.engine.health import DaemonHealth
 from controller.engine.logs import register_secret
 from controller.engine.observe import CycleObserver
 from controller.engine.reconciler import Reconciler
+from controller.engine.restore_job import RestoreJob
+from controller.engine.signals import capture_signals, raise_interrupt
+from controller.engine.wakeups import Wakeups
 from controller.errors import DescopeGitopsError
 from controller.settings import Settings
 
@@ -182,27 +190,25 @@ def daemon_options(settings: Settings) -> CycleOptions:
 
 @contextmanager
 def daemon(settings: Settings) -> Iterator[Daemon]:
-    """The daemon with every part built from settings; the HTTP client is closed on exit."""
-    from controller.adapters.http_server import HttpEndpoints, HttpLimits
+    """The daemon with every part built from settings; the HTTP client is closed on exit.
 
-    secret = settings.http.webhook_secret.get_secret_value() if settings.http.webhook_secret else None
-    secret = secret or None  # an empty secret would let anyone sign: treat it as "webhook off"
-    register_secret(secret)
+    One stop event reaches the daemon, the reconciler (no new action starts once it is set) and the
+    snapshot job (stops between two reads); the HTTP endpoints read the daemon's health and post
+    pushes to its wakeups, so they are built before it and need nothing of it.
+    """
     store = state_store(settings)
     metrics = Metrics(restores_log=restores_log(settings), restore_drills_log=restore_drills_log(settings))
     metrics.interval.set(settings.source.interval)
     metrics.report_policy.set(1 if settings.reconcile.drift_policy == "report" else 0)
     observer = CycleObserver(metrics)
     source = source_from_settings(settings, on_fetch=metrics.on_fetch)
-    if getattr(source, "insecure_host_keys", False):  # said at every start, for as long as it is set
-        logger.warning(
-            "[source] insecure_accept_new_host_keys is set: ssh trusts whatever host key the server of {} "
-            "presents first, so a man-in-the-middle on that connection would serve tenants.yaml and through it "
-            "the Descope tenants; set known_hosts_file instead",
-            getattr(source, "url", "the git source"),
-        )
+    _warn_insecure_host_keys(source)
     backups = backup_store(settings)
     _seed_metrics(observer, store, backups)
+    stop = threading.Event()
+    lock = StoreLock(Path(settings.store.dir), purpose="descope-gitops run")
+    health = DaemonHealth(lock, interval=settings.source.interval, stale_after=settings.reconcile.stale_after)
+    wakeups = Wakeups()
     with descope_client(settings, on_request=metrics.on_request) as client:
         reconciler = Reconciler(
             source,
@@ -211,16 +217,13 @@ def daemon(settings: Settings) -> Iterator[Daemon]:
             backups=backups,
             on_backup=metrics.on_backup,
             attributes=attribute_catalogue(settings),
+            should_stop=stop.is_set,
         )
 
-        daemon_ref: list[Daemon] = []
-
         def snapshot() -> None:
-            stop = daemon_ref[0].should_exit.is_set if daemon_ref else (lambda: False)
             try:
-                meta = take_snapshot(
-                    client, backups, settings_by_id=store.load(keep_aside=False).applied_settings, should_stop=stop
-                )
+                applied_settings = store.load(keep_aside=False).applied_settings
+                meta = take_snapshot(client, backups, settings_by_id=applied_settings, should_stop=stop.is_set)
             except Exception:
                 metrics.on_backup("snapshot", False)
                 raise
@@ -237,37 +240,20 @@ def daemon(settings: Settings) -> Iterator[Daemon]:
             if report.applied is not None and report.applied.results:
                 metrics.store_usage(*backups.usage())
 
-        def http(d: Daemon) -> HttpEndpoints:
-            return HttpEndpoints(
-                listen=settings.http.listen,
-                liveness=d.liveness,
-                readiness=d.readiness,
-                on_push=d.on_push,
-                webhook_secret=secret,
-                metrics_app=metrics.wsgi_app(),
-                accepted_refs=accepted_refs(settings),
-                log=lambda line: logger.warning("{}", line),
-                limits=HttpLimits(
-                    backlog=settings.http.backlog,
-                    max_connections=settings.http.max_connections,
-                    request_timeout=settings.http.request_timeout,
-                ),
-                on_webhook=metrics.on_webhook,
-                on_deadline=metrics.on_http_deadline,
-            )
-
-        the_daemon = Daemon(
+        yield Daemon(
             reconciler,
             store,
-            StoreLock(Path(settings.store.dir), purpose="descope-gitops run"),
+            lock,
             daemon_options(settings),
             config=DaemonConfig(
                 interval=settings.source.interval,
-                stale_after=settings.reconcile.stale_after,
                 shutdown_timeout=settings.reconcile.shutdown_timeout,
                 settings_refresh_interval=settings.reconcile.settings_refresh_interval,
             ),
-            http=http,
+            stop=stop,
+            health=health,
+            wakeups=wakeups,
+            services=[_http_endpoints(settings, health, wakeups, metrics)],
             jobs=[("snapshot", snapshot, settings.backups.snapshot_interval, _first_snapshot_delay(settings, backups))],
             on_cycle=on_cycle,
             watcher=(
@@ -276,8 +262,142 @@ def daemon(settings: Settings) -> Iterator[Daemon]:
                 else None
             ),
         )
-        daemon_ref.append(the_daemon)
-        yield the_daemon
+
+
+def _warn_insecure_host_keys(source: Source) -> None:
+    if getattr(source, "insecure_host_keys", False):  # said at every start, for as long as it is set
+        logger.warning(
+            "[source] insecure_accept_new_host_keys is set: ssh trusts whatever host key the server of {} "
+            "presents first, so a man-in-the-middle on that connection would serve tenants.yaml and through it "
+            "the Descope tenants; set known_hosts_file instead",
+            getattr(source, "url", "the git source"),
+        )
+
+
+class _Served:
+    """The HTTP endpoints as a daemon service: the port is bound only at start (once the store lock is held)."""
+
+    def __init__(self, make: Callable[[], HttpEndpoints]) -> None:
+        self.make = make
+        self.http: HttpEndpoints | None = None
+
+    def start(self) -> None:
+        self.http = self.make().start()
+        logger.info("serving /healthz /readyz /hooks/git on {}", self.http.url)
+
+    def stop(self) -> None:
+        if self.http is not None:
+            self.http.stop()
+
+
+def _http_endpoints(settings: Settings, health: DaemonHealth, wakeups: Wakeups, metrics: Metrics) -> _Served:
+    secret = settings.http.webhook_secret.get_secret_value() if settings.http.webhook_secret else None
+    secret = secret or None  # an empty secret would let anyone sign: treat it as "webhook off"
+    register_secret(secret)
+    return _Served(
+        lambda: HttpEndpoints(
+            listen=settings.http.listen,
+            liveness=health.liveness,
+            readiness=health.readiness,
+            on_push=wakeups.push,
+            webhook_secret=secret,
+            metrics_app=metrics.wsgi_app(),
+            accepted_refs=accepted_refs(settings),
+            log=lambda line: logger.warning("{}", line),
+            limits=HttpLimits(
+                backlog=settings.http.backlog,
+                max_connections=settings.http.max_connections,
+                request_timeout=settings.http.request_timeout,
+            ),
+            on_webhook=metrics.on_webhook,
+            on_deadline=metrics.on_http_deadline,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class OneShotSync:
+    """``plan`` or ``sync --apply``, ready to run: the reconciler and the options, the lock held when applying."""
+
+    reconciler: Reconciler
+    options: CycleOptions
+
+    def run(self) -> CycleReport:
+        """One cycle; SIGTERM ends it like Ctrl-C (every finished action is journaled, the next run resumes)."""
+        with capture_signals({signal.SIGTERM: raise_interrupt}):
+            return self.reconciler.run_cycle(self.options)
+
+
+@contextmanager
+def one_shot_sync(
+    settings: Settings,
+    tenants: Path,
+    *,
+    apply: bool,
+    allow_deletes: int = 0,
+    prune: bool | None = None,
+    hooks: WriteHooks | None = None,
+) -> Iterator[OneShotSync]:
+    """A one-shot cycle over the tenants file(s) at ``tenants``; the store lock is held while applying."""
+    store = state_store(settings)
+    options = CycleOptions(
+        apply=apply,
+        drift_policy=settings.reconcile.drift_policy,
+        policy=plan_policy(settings, allow_deletes=allow_deletes, prune=prune),
+        max_concurrency=settings.descope.max_concurrency,
+        flapping=flap_policy(settings),
+        resumed_at=_resumed_at(store) if apply else None,
+    )
+    with ExitStack() as stack:
+        if apply:
+            stack.enter_context(StoreLock(Path(settings.store.dir), purpose="descope-gitops sync --apply"))
+        client = stack.enter_context(descope_client(settings))
+        reconciler = Reconciler(
+            local_source(tenants),
+            client,
+            store,
+            backups=backup_store(settings) if apply else None,
+            hooks=hooks,
+            attributes=attribute_catalogue(settings),
+        )
+        yield OneShotSync(reconciler, options)
+
+
+def _resumed_at(store: StateStore) -> float | None:
+    """When ``resume`` last ran (it releases flapping tenants held before it); None if unknown."""
+    try:
+        flag = store.suspend_flag()
+    except DescopeGitopsError:
+        return None
+    return None if flag.suspended else flag.since
+
+
+@contextmanager
+def restorer(settings: Settings) -> Iterator[RestoreJob]:
+    """On-call's restore, ready: stores, the enforced source and a Descope client opened on first use."""
+    with ExitStack() as stack:
+        opened: list[DescopeClient] = []
+        sources: list[Source] = []
+
+        def client() -> DescopeClient:
+            if not opened:
+                opened.append(stack.enter_context(descope_client(settings)))
+            return opened[0]
+
+        def source() -> Source:
+            if not sources:
+                sources.append(source_from_settings(settings))
+            return sources[0]
+
+        yield RestoreJob(
+            backups=backup_store(settings),
+            state_store=state_store(settings),
+            restores_log=restores_log(settings),
+            retention_days=settings.backups.retention_days,
+            max_concurrency=settings.descope.max_concurrency,
+            source=source,
+            client=client,
+        )
 
 
 def _first_snapshot_delay(settings: Settings, backups: BackupStore) -> float:

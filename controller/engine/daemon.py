@@ -1,10 +1,14 @@
 """The long-lived controller: a scheduled reconcile loop with triggers, signals and a store lock.
 
-Modelled on uvicorn's server: signal handlers only set flags; the main thread watches the flags;
+Modelled on uvicorn's server: signal handlers only set flags (installed for the run and restored
+after it, ``signals.capture_signals``); the main thread watches the flags and the wakeups;
 shutdown stops starting new actions, lets the ones in flight finish (every finished action is
 already journaled) and exits 0 within ``shutdown_timeout``. Cycles never overlap: the APScheduler
 interval job and every trigger (webhook, file change, SIGHUP) go through one cycle lock, and a
 trigger that arrives during a cycle runs one more cycle right after it, so no push is lost.
+Its parts are handed in (``compose.daemon`` builds them): one stop event shared with the reconciler
+and the periodic jobs, the health it records cycles in, the wakeups the webhook and the file watcher
+post to, and services (the HTTP port) started once the store lock is held.
 After a failed cycle that retrying can help (``CycleReport.retry_soon``: a 5xx, a timeout, an
 unreadable remote; not a wrong key or a refused body) the next try comes sooner, with the shared
 backoff up to the interval; Flux's ``RequeueAfter``, decided from what the cycle returned.
@@ -17,26 +21,26 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from types import FrameType
-from typing import Any
+from typing import Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from loguru import logger
 
-from controller.adapters.http_server import Health, HttpEndpoints, PushEvent
 from controller.adapters.state_store import StateStore
 from controller.adapters.store_lock import StoreLock
 from controller.core.backoff import Backoff
-from controller.core.outcome import CycleStatus
 from controller.engine.cycle import CycleOptions, CycleReport
-from controller.engine.reconciler import Reconciler
+from controller.engine.health import DaemonHealth
+from controller.engine.signals import capture_signals
+from controller.engine.wakeups import Wakeups
 from controller.errors import DescopeGitopsError
 
-HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 RETRY_BASE = 2.0  # the first retry after a failed cycle; doubles up to the interval
 RETRY_JITTER = 0.2  # share of the wait added at random
 
@@ -45,21 +49,34 @@ RETRY_JITTER = 0.2  # share of the wait added at random
 class DaemonConfig:
     interval: float = 60.0
     jitter: float = 0.1  # share of the interval added at random, so many controllers do not align
-    stale_after: float = 0.0  # readiness: last success older than this is not ready (0: 3 x interval)
     shutdown_timeout: float = 30.0
     settings_refresh_interval: float = 3600.0
+
+
+class CycleRunner(Protocol):
+    def run_cycle(self, options: CycleOptions) -> CycleReport: ...
+
+
+class Service(Protocol):
+    """Something served while the daemon runs (the HTTP port): started after the lock, stopped at shutdown."""
+
+    def start(self) -> object: ...
+    def stop(self) -> None: ...
 
 
 class Daemon:
     def __init__(
         self,
-        reconciler: Reconciler,
+        reconciler: CycleRunner,
         state_store: StateStore,
         lock: StoreLock,
         options: CycleOptions,
         *,
         config: DaemonConfig = DaemonConfig(),
-        http: Callable[[Daemon], HttpEndpoints] | None = None,
+        stop: threading.Event | None = None,  # the one stop event, shared with the reconciler and the jobs
+        health: DaemonHealth | None = None,
+        wakeups: Wakeups | None = None,
+        services: Sequence[Service] = (),
         watcher: Callable[[Callable[[str], None], threading.Event], None] | None = None,
         on_cycle: Callable[[CycleReport], None] = lambda _report: None,
         jobs: Sequence[tuple[str, Callable[[], None], float, float]] = (),  # name, job, every, first delay
@@ -73,68 +90,81 @@ class Daemon:
         self.clock = clock
         self.on_cycle = on_cycle
         self.jobs = list(jobs)
-        self._http_factory = http
+        self.services = list(services)
         self._watcher = watcher
-        self.http: HttpEndpoints | None = None
-        self.should_exit = threading.Event()
-        self._hup = threading.Event()
+        self.should_exit = stop if stop is not None else threading.Event()
+        self.health = health if health is not None else DaemonHealth(lock, interval=config.interval, clock=clock)
+        self.wakeups = wakeups if wakeups is not None else Wakeups()
+        self._exit_signalled = False  # set by signal handlers: plain attributes, never a lock
+        self._hup_signalled = False
         self._pending = threading.Event()
         self._cycle_lock = threading.Lock()
         self._failures = 0
         self._last_refresh = 0.0
-        self.last_report: CycleReport | None = None
-        self.last_success_at: float | None = None
-        self.cycles = 0
         self.scheduler = BackgroundScheduler(timezone=UTC)
-        reconciler.should_stop = self.should_exit.is_set
+        self.health.scheduler_running = lambda: bool(self.scheduler.running)
+
+    @property
+    def last_report(self) -> CycleReport | None:
+        return self.health.last_report
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     def run(self, *, install_signals: bool = True) -> int:
-        """Run until SIGTERM/SIGINT (or ``should_exit``); returns the process exit code."""
+        """Run until SIGTERM/SIGINT (or the stop event); returns the process exit code."""
+        handlers = {
+            signal.SIGINT: self._handle_exit,
+            signal.SIGTERM: self._handle_exit,
+            signal.SIGHUP: self._handle_hup,
+        }
         self.lock.acquire()  # StoreLocked propagates: the CLI says who holds it and exits 1
         try:
-            try:
-                self.last_success_at = self.state_store.load().last_success_at
-            except DescopeGitopsError as exc:
-                # kept aside by the store, never deleted; the cycles go on with a fresh state
-                logger.error("{}", exc)
-            if install_signals:
-                self._install_signal_handlers()
-            if self._http_factory is not None:
-                self.http = self._http_factory(self).start()
-                logger.info("serving /healthz /readyz /hooks/git on {}", self.http.url)
-            self._start_scheduler()
-            if self._watcher is not None:
-                threading.Thread(
-                    target=self._watcher, args=(self.trigger, self.should_exit), name="watch", daemon=True
-                ).start()
-            logger.info("controller started: a cycle every {:.0f}s", self.config.interval)
-            while not self.should_exit.wait(0.2):
-                if self._hup.is_set():
-                    self._hup.clear()
-                    self.trigger("SIGHUP")
-            return self._shutdown()
+            with capture_signals(handlers) if install_signals else nullcontext():
+                self._start()
+                self._main_loop()
+                return self._shutdown()
         finally:
             self.lock.release()
 
-    def _install_signal_handlers(self) -> None:
-        for sig in HANDLED_SIGNALS:
-            signal.signal(sig, self._handle_exit)
-        signal.signal(signal.SIGHUP, self._handle_hup)
+    def _start(self) -> None:
+        try:
+            self.health.last_success_at = self.state_store.load().last_success_at
+        except DescopeGitopsError as exc:
+            # kept aside by the store, never deleted; the cycles go on with a fresh state
+            logger.error("{}", exc)
+        for service in self.services:
+            service.start()
+        self._start_scheduler()
+        if self._watcher is not None:
+            threading.Thread(
+                target=self._watcher, args=(self.wakeups.request, self.should_exit), name="watch", daemon=True
+            ).start()
+        logger.info("controller started: a cycle every {:.0f}s", self.config.interval)
+
+    def _main_loop(self) -> None:
+        while not self.should_exit.is_set():
+            reasons = self.wakeups.take(timeout=0.2)
+            if self._exit_signalled:
+                self.should_exit.set()
+                break
+            if self._hup_signalled:
+                self._hup_signalled = False
+                reasons.append("SIGHUP")
+            for reason in dict.fromkeys(reasons):  # the same reason twice is one request
+                self.trigger(reason)
 
     def _handle_exit(self, signum: int, frame: FrameType | None) -> None:
-        self.should_exit.set()
+        self._exit_signalled = True
 
     def _handle_hup(self, signum: int, frame: FrameType | None) -> None:
-        self._hup.set()
+        self._hup_signalled = True
 
     def _shutdown(self) -> int:
         logger.info("shutting down: no new actions start; waiting for the ones in flight")
         self.scheduler.pause()  # nothing new starts; running jobs finish (waited for below)
         finished = self._cycle_lock.acquire(timeout=self.config.shutdown_timeout)
-        if self.http is not None:
-            self.http.stop()
+        for service in self.services:
+            service.stop()
         if not finished:
             # the cycle's thread still holds the client and writes the store: do not release the lock
             # under it; end the process, and the kernel drops the lock only once it is gone
@@ -246,12 +276,10 @@ class Daemon:
         resumed_at = flag.since if flag is not None and not flag.suspended else None
         options = replace(self.options, suspended=suspended, refresh_settings=refresh, resumed_at=resumed_at)
         report = self.reconciler.run_cycle(options)
-        self.cycles += 1
-        self.last_report = report
+        self.health.record(report)
         if refresh and report.status.completed:
             self._last_refresh = now
         if report.kept_in_line:
-            self.last_success_at = report.finished
             self._failures = 0
         elif report.retry_soon:
             self._schedule_retry(report.status)
@@ -290,34 +318,3 @@ class Daemon:
             len(plan.conflicts) if plan else 0,
             report.duration,
         )
-
-    # -- health --------------------------------------------------------------------------------
-
-    def liveness(self) -> Health:
-        return Health(ok=True, detail={"cycles": self.cycles, "scheduler": self.scheduler.running})
-
-    def readiness(self) -> Health:
-        stale_after = self.config.stale_after or 3 * self.config.interval
-        detail: dict[str, Any] = {"store": "locked" if self.lock.held else "not locked", "cycles": self.cycles}
-        if self.last_report is not None:
-            detail["last_cycle"] = self.last_report.status
-            error = self.last_report.error
-            detail["source"] = "unavailable" if self.last_report.status is CycleStatus.UNAVAILABLE else "ok"
-            if error is not None:
-                detail["last_error"] = str(error).splitlines()[0][:300]
-        if self.last_success_at is not None:
-            detail["last_success_age_seconds"] = round(self.clock() - self.last_success_at, 1)
-        ok = (
-            self.lock.held
-            and self.last_report is not None
-            and self.last_success_at is not None
-            and self.clock() - self.last_success_at <= stale_after
-        )
-        if not ok and self.last_report is None:
-            detail["reason"] = "no cycle has finished yet"
-        elif not ok:
-            detail["reason"] = f"no successful cycle in the last {stale_after:.0f}s"
-        return Health(ok=bool(ok), detail=detail)
-
-    def on_push(self, event: PushEvent) -> None:
-        self.trigger(f"{event.provider} push {event.ref or ''} {(event.after or '')[:12]}".strip())

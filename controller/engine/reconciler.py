@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 
 from controller.adapters.journal import Journal, OpenJournal
-from controller.adapters.source import Revision, Source
+from controller.adapters.source import Revision, Source, VersionedSource
 from controller.adapters.state_store import ControllerState, CycleRecord, StateStore, TenantFailure
 from controller.core.backoff import Backoff
 from controller.core.flapping import FlapDecision, decide, remember
@@ -211,11 +211,10 @@ class Reconciler:
             return desired
         if self._previous is not None and self._previous[0].id == applied:
             return self._previous[1]
-        read_at = getattr(self.source, "read_at", None)
-        if read_at is None:
+        if not isinstance(self.source, VersionedSource):
             return None  # a local file's older content is gone: every difference counts as a change once
         try:
-            old = read_at(applied)
+            old = self.source.read_at(applied)
             parsed = parse_tenant_files(old.files, limits=self.limits, attributes=self.attributes)
         except DescopeGitopsError:
             return None
@@ -225,11 +224,10 @@ class Reconciler:
     def _last_good(self, state: ControllerState) -> tuple[Revision, DesiredState] | None:
         if self.last_good is not None:
             return self.last_good
-        read_at = getattr(self.source, "read_at", None)
-        if read_at is None or not state.last_applied_revision:
+        if not isinstance(self.source, VersionedSource) or not state.last_applied_revision:
             return None
         try:
-            revision = read_at(state.last_applied_revision)
+            revision = self.source.read_at(state.last_applied_revision)
             self.last_good = (
                 revision,
                 parse_tenant_files(revision.files, limits=self.limits, attributes=self.attributes),

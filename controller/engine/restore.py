@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from controller.adapters.backup_store import BackupMeta, BackupStore
-from controller.adapters.state_store import StateStore, SuspendFlag
 from controller.core.model import DesiredState, DesiredTenant
 from controller.core.plan import Plan, PlanPolicy, make_plan
 from controller.engine.apply import ApplyResult, apply_plan
@@ -193,8 +192,3 @@ class Restorer:
         )
         report.undo_backups = {meta.tenant_ids[0]: meta.id for meta in hooks.written}
         return report
-
-
-def suspend_with(store: StateStore, reason: str, user: str, now: float) -> Callable[[], None]:
-    """A callable that sets the daemon's suspend flag (used by ``restore --suspend``)."""
-    return lambda: store.set_suspend(SuspendFlag(True, reason, now, user))

@@ -14,6 +14,7 @@ from controller.adapters.store_lock import StoreLock
 from controller.core.outcome import CycleStatus
 from controller.engine.cycle import CycleOptions, CycleReport
 from controller.engine.daemon import Daemon, DaemonConfig
+from controller.engine.health import DaemonHealth
 from controller.errors import DescopeAuthError, DescopeGitopsError, DescopeUnreachable, SourceUnavailable, StoreLocked
 from tests.e2e.conftest import wait_until
 
@@ -28,7 +29,6 @@ class ScriptedReconciler:
         self.running = 0
         self.max_running = 0
         self.lock = threading.Lock()
-        self.should_stop: Any = lambda: False
 
     def run_cycle(self, options: CycleOptions) -> CycleReport:
         with self.lock:
@@ -52,14 +52,19 @@ ERRORS: dict[str, DescopeGitopsError] = {
 }
 
 
-def start(tmp_path: Path, reconciler: ScriptedReconciler, **config: Any) -> tuple[Daemon, threading.Thread]:
+def start(
+    tmp_path: Path, reconciler: ScriptedReconciler, stale_after: float = 0.0, **config: Any
+) -> tuple[Daemon, threading.Thread]:
     store = StateStore(tmp_path)
+    lock = StoreLock(tmp_path)
+    daemon_config = DaemonConfig(**{"interval": 60.0, "shutdown_timeout": 5.0, **config})
     daemon = Daemon(
-        reconciler,  # type: ignore[arg-type]
+        reconciler,
         store,
-        StoreLock(tmp_path),
+        lock,
         CycleOptions(apply=True, record=True),
-        config=DaemonConfig(**{"interval": 60.0, "shutdown_timeout": 5.0, **config}),
+        config=daemon_config,
+        health=DaemonHealth(lock, interval=daemon_config.interval, stale_after=stale_after),
     )
     thread = threading.Thread(target=daemon.run, kwargs={"install_signals": False}, daemon=True)
     thread.start()
@@ -122,12 +127,12 @@ def test_readiness_follows_the_first_cycle_and_staleness(tmp_path: Path) -> None
     daemon, thread = start(tmp_path, reconciler, stale_after=1.0, interval=600.0)
     try:
         wait_until(lambda: reconciler.running == 1, what="first cycle running")
-        not_yet = daemon.readiness()
+        not_yet = daemon.health.readiness()
         assert not not_yet.ok and not_yet.detail["reason"] == "no cycle has finished yet"
-        wait_until(lambda: daemon.readiness().ok, what="ready after a success")
-        assert daemon.liveness().ok
+        wait_until(lambda: daemon.health.readiness().ok, what="ready after a success")
+        assert daemon.health.liveness().ok
         time.sleep(1.2)
-        stale = daemon.readiness()
+        stale = daemon.health.readiness()
         assert not stale.ok and "no successful cycle in the last 1s" in str(stale.detail["reason"])
     finally:
         stop(daemon, thread)

@@ -4,10 +4,7 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
 from controller.cli.common import add_config, epilog, load_settings, tenants_path
@@ -16,7 +13,6 @@ from controller.core.outcome import CycleStatus
 from controller.errors import DescopeGitopsError, TenantsFileInvalid
 
 if TYPE_CHECKING:
-    from controller.adapters.state_store import StateStore
     from controller.cli.common import Subcommands
     from controller.engine.cycle import CycleReport
 
@@ -143,67 +139,31 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _run_cycle(args: argparse.Namespace, *, apply: bool) -> int:
-    from controller.adapters.store_lock import StoreLock
     from controller.cli.render import RENDERERS, ProgressLine
     from controller.engine import compose
-    from controller.engine.cycle import CycleOptions
-    from controller.engine.reconciler import Reconciler
 
     settings = load_settings(args)
     path = tenants_path(args, settings)
-    attributes = compose.attribute_catalogue(settings)
-    options = CycleOptions(
-        apply=apply,
-        drift_policy=settings.reconcile.drift_policy,
-        policy=compose.plan_policy(settings, allow_deletes=getattr(args, "allow_deletes", 0), prune=args.prune),
-        max_concurrency=settings.descope.max_concurrency,
-        flapping=compose.flap_policy(settings),
-        resumed_at=_resumed_at(compose.state_store(settings)) if apply else None,
-    )
-    lock = StoreLock(Path(settings.store.dir), purpose="descope-gitops sync --apply") if apply else None
     progress = ProgressLine(sys.stderr) if apply and sys.stderr.isatty() else None
     try:
-        if lock is not None:
-            lock.acquire()
-        with compose.descope_client(settings) as client:
-            reconciler = Reconciler(
-                compose.local_source(path),
-                client,
-                compose.state_store(settings),
-                backups=compose.backup_store(settings) if apply else None,
-                hooks=progress,
-                attributes=attributes,
-            )
-            previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-            try:
-                report = reconciler.run_cycle(options)
-            finally:
-                signal.signal(signal.SIGTERM, previous)
+        with compose.one_shot_sync(
+            settings,
+            path,
+            apply=apply,
+            allow_deletes=getattr(args, "allow_deletes", 0),
+            prune=args.prune,
+            hooks=progress,
+        ) as sync:
+            report = sync.run()
     except DescopeGitopsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitCode.ERROR
-    finally:
-        if lock is not None:
-            lock.release()
     if progress is not None:
         progress.finish()
     output = RENDERERS[args.format](report)
     stream = sys.stdout if report.error is None else sys.stderr
     print(output, file=stream if args.format == "text" else sys.stdout)
     return _exit_code(report, apply=apply)
-
-
-def _resumed_at(store: StateStore) -> float | None:
-    """When ``resume`` last ran (it releases flapping tenants held before it); None if unknown."""
-    try:
-        flag = store.suspend_flag()
-    except DescopeGitopsError:
-        return None
-    return None if flag.suspended else flag.since
-
-
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
 
 
 def _exit_code(report: CycleReport, *, apply: bool) -> int:

@@ -18,17 +18,15 @@ from typing import TYPE_CHECKING
 from controller.cli.commands.backup import local_time, render_timeline
 from controller.cli.common import add_config, epilog, load_settings
 from controller.cli.exit_codes import ExitCode
-from controller.errors import ConfigError, DescopeGitopsError, UsageError
+from controller.errors import UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
 
     from controller.adapters.backup_store import BackupStore
     from controller.cli.common import Subcommands
-    from controller.core.model import DesiredState
     from controller.engine.restore import RestoreReport, Selection
-    from controller.settings import Settings
+    from controller.engine.restore_job import RestoreJob
 
 
 def add_parser(sub: Subcommands) -> None:
@@ -129,45 +127,35 @@ def _parse_moment(text: str, now: float) -> float:
 def cmd_restore(args: argparse.Namespace) -> int:
     from controller.cli.render import render_text
     from controller.engine import compose
-    from controller.engine.restore import Restorer, suspend_with
 
     settings = load_settings(args)
     if not args.tenant and not args.all:
         raise UsageError("name what to restore: --tenant ID (repeatable), or --all with --from BACKUP")
     if args.all and not args.backup:
         raise UsageError("--all restores a whole backup: give its id with --from BACKUP (see `backup list`)")
-    backups = compose.backup_store(settings)
-    if not (args.at or args.backup or args.git_rev or args.before_last_change or args.undo):
-        return _ask_for_target(backups, args.tenant)
-    state_store = compose.state_store(settings)
-    enforced, revert_check = _enforced_state(settings)
-    selection = _select(args, settings, backups)
-    for tenant_id, why in sorted(selection.missing.items()):
-        print(f"error: cannot restore {tenant_id}: {why}", file=sys.stderr)
-    if selection.missing:
-        return ExitCode.ERROR
-    for tenant_id, why in sorted(selection.unchanged.items()):
-        print(f"{tenant_id}: {why}")
-    if not selection.restored:
-        print("nothing to do")
-        return ExitCode.NOTHING_TO_DO
-    suspend = None
-    if args.suspend:
-        who = f"restore of {', '.join(sorted(selection.origins))}"
-        suspend = suspend_with(state_store, who, getpass.getuser(), time.time())
-    with compose.descope_client(settings) as client:
-        report = Restorer(client, backups).run(
-            selection.restored,
-            selection.origins,
-            enforced=enforced,
-            revert_check=revert_check,
-            dry_run=args.dry_run,
-            suspend=suspend,
-            max_concurrency=settings.descope.max_concurrency,
+    with compose.restorer(settings) as job:
+        if not (args.at or args.backup or args.git_rev or args.before_last_change or args.undo):
+            return _ask_for_target(job.backups, args.tenant)
+        enforced, revert_check = job.enforced_state()
+        selection = _select(args, job)
+        for tenant_id, why in sorted(selection.missing.items()):
+            print(f"error: cannot restore {tenant_id}: {why}", file=sys.stderr)
+        if selection.missing:
+            return ExitCode.ERROR
+        for tenant_id, why in sorted(selection.unchanged.items()):
+            print(f"{tenant_id}: {why}")
+        if not selection.restored:
+            print("nothing to do")
+            return ExitCode.NOTHING_TO_DO
+        suspend_as = (f"restore of {', '.join(sorted(selection.origins))}", getpass.getuser()) if args.suspend else None
+        report = job.run(
+            selection, enforced=enforced, revert_check=revert_check, dry_run=args.dry_run, suspend_as=suspend_as
         )
-    _print_restore(report, render_text, args.format)
-    if not report.dry_run and report.applied is not None:
-        _log_restore(compose.restores_log(settings), report)
+        _print_restore(report, render_text, args.format)
+        if not report.dry_run and report.applied is not None:
+            warning = job.record(report)
+            if warning:
+                print(f"warning: {warning}", file=sys.stderr)
     status = report.status
     if status == "nothing-to-do":
         return ExitCode.NOTHING_TO_DO
@@ -180,17 +168,17 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return ExitCode.PARTIAL if status == "partial" else ExitCode.ERROR
 
 
-def _select(args: argparse.Namespace, settings: Settings, backups: BackupStore) -> Selection:
+def _select(args: argparse.Namespace, job: RestoreJob) -> Selection:
     from controller.engine.restore import select_at, select_before_last_write, select_from
 
     if args.git_rev:
-        return _from_git(settings, args.git_rev, args.tenant)
+        return job.select_git(args.git_rev, args.tenant)
     if args.backup:
-        return select_from(backups, args.tenant, args.backup, whole=args.all)
+        return select_from(job.backups, args.tenant, args.backup, whole=args.all)
     if args.at:
-        at = parse_time(args.at, now=time.time(), retention_days=settings.backups.retention_days)
-        return select_at(backups, args.tenant, at)
-    return select_before_last_write(backups, args.tenant, restores_only=args.undo)
+        at = parse_time(args.at, now=time.time(), retention_days=job.retention_days)
+        return select_at(job.backups, args.tenant, at)
+    return select_before_last_write(job.backups, args.tenant, restores_only=args.undo)
 
 
 def _ask_for_target(backups: BackupStore, tenant_ids: list[str]) -> int:
@@ -210,54 +198,6 @@ def _ask_for_target(backups: BackupStore, tenant_ids: list[str]) -> int:
         versions = timeline([backups.tenant_in(m.id, tenant_id) for m in metas])
         print(render_timeline(tenant_id, versions), file=sys.stderr)
     return ExitCode.ERROR
-
-
-def _log_restore(path: Path, report: RestoreReport) -> None:
-    """One line per restore in the store, which the daemon's /metrics counts (restores_total)."""
-    from controller.adapters.restores_log import append_restore
-    from controller.errors import StoreError
-
-    line = json.dumps({"time": time.time(), "result": report.status, "tenants": sorted(report.origins)})
-    try:
-        append_restore(path, line)
-    except StoreError as exc:  # the restore itself is done: say the count is off, do not fail it
-        print(f"warning: could not record the restore: {exc}", file=sys.stderr)
-
-
-def _enforced_state(settings: Settings) -> tuple[DesiredState | None, str]:
-    """The desired state the daemon enforces now, to warn when it would revert the restore."""
-    from controller.core.loader import parse_tenant_files
-    from controller.engine import compose
-
-    try:
-        source = compose.source_from_settings(settings)
-        return parse_tenant_files(source.fetch().files), ""
-    except DescopeGitopsError as exc:
-        return None, f"could not read the source the daemon enforces ({exc}); check tenants.yaml by hand"
-
-
-def _from_git(settings: Settings, rev: str, tenant_ids: list[str]) -> Selection:
-    from controller.core.loader import parse_tenant_files
-    from controller.engine import compose
-    from controller.engine.restore import Selection
-
-    if settings.source.kind != "git":
-        raise ConfigError(['--git-rev needs [source] kind = "git" (the repository to read the revision from)'])
-    source = compose.source_from_settings(settings)
-    source.fetch()  # brings the cache up to date, so recent revisions are known
-    sha = source.resolve(rev)  # type: ignore[attr-defined]
-    revision = source.read_at(sha)  # type: ignore[attr-defined]
-    desired = parse_tenant_files(revision.files)
-    wanted = set(tenant_ids)
-    chosen = Selection()
-    for tenant in desired.tenants:
-        if tenant.id in wanted:
-            chosen.restored.append(tenant)
-            chosen.origins[tenant.id] = f"git {rev}, resolved to commit {sha}: as tenants.yaml declared it there"
-    for tenant_id in tenant_ids:
-        if tenant_id not in chosen.origins:
-            chosen.missing[tenant_id] = f"tenants.yaml at {rev} does not declare it"
-    return chosen
 
 
 def _print_restore(report: RestoreReport, render_text: Callable[..., str], fmt: str) -> None:

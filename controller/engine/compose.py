@@ -27,7 +27,7 @@ from controller.adapters.source import LocalSource, Source
 from controller.adapters.state_store import StateStore
 from controller.adapters.store_lock import StoreLock
 from controller.core.flapping import FlapPolicy
-from controller.core.plan import PlanPolicy
+from controller.core.plan import Plan, PlanPolicy
 from controller.descope_api import AttributeDefinition, parse_attribute_definitions
 from controller.engine.apply import WriteHooks
 from controller.engine.backups import apply_retention, take_snapshot
@@ -337,6 +337,7 @@ def one_shot_sync(
     allow_deletes: int = 0,
     prune: bool | None = None,
     hooks: WriteHooks | None = None,
+    on_plan: Callable[[Plan], None] = lambda _plan: None,
 ) -> Iterator[OneShotSync]:
     """A one-shot cycle over the tenants file(s) at ``tenants``; the store lock is held while applying."""
     store = state_store(settings)
@@ -359,6 +360,7 @@ def one_shot_sync(
             backups=backup_store(settings) if apply else None,
             hooks=hooks,
             attributes=attribute_catalogue(settings),
+            on_plan=on_plan,
         )
         yield OneShotSync(reconciler, options)
 

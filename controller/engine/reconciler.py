@@ -89,6 +89,7 @@ class Reconciler:
         backups: BackupStore | None = None,
         on_backup: Callable[[str, bool], None] = lambda _kind, _ok: None,
         attributes: Mapping[str, AttributeDefinition] | None = None,
+        on_plan: Callable[[Plan], None] = lambda _plan: None,
     ) -> None:
         self.source = source
         self.client = client
@@ -102,6 +103,9 @@ class Reconciler:
         self.on_resume = on_resume
         self.backups = backups
         self.on_backup = on_backup
+        # sees the final plan before anything is written: shows it (sync prints the plan first), or
+        # raises a DescopeGitopsError to stop the cycle (a saved plan that no longer matches)
+        self.on_plan = on_plan
         self.last_good: tuple[Revision, DesiredState] | None = None
         # the revision enforced before last_good, until last_good is applied: what tells a change
         # of tenants.yaml from drift (core.flapping)
@@ -268,6 +272,7 @@ class Reconciler:
         )
         for conflict in plan.conflicts:
             log.warning("tenant {} ({}): {}", conflict.tenant_id, conflict.where or "live", conflict.message)
+        self.on_plan(plan)
         if plan.blocked:
             report.status = CycleStatus.BLOCKED
             for reason in plan.blocked:

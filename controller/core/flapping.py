@@ -22,15 +22,13 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Final
 
-from controller.core.model import TENANT_FIELDS, DesiredState, DesiredTenant, JSONValue, LiveTenant
-from controller.core.normalize import canonical, canonical_scalar
+from controller.core.cause import ABSENT, desired_at, is_change, same_value
+from controller.core.model import DesiredState, DesiredTenant, JSONValue, LiveTenant
 from controller.core.plan import ActionKind, FieldChange, Plan, update_action
 
 MAX_REVERTS_KEPT: Final = 50
 """Per tenant: a field another writer sets to a new value every time never makes a hold, and must
 not grow the state file without bound either."""
-
-_ABSENT: Final = object()  # a field or attribute key the YAML does not write
 
 
 @dataclass(frozen=True)
@@ -121,7 +119,7 @@ def decide(
     for action in plan.actions:
         if action.kind is ActionKind.UPDATE:
             tenant = desired_by_id[action.tenant_id]
-            found = tuple(c for c in action.changes if not _is_change(c.field, tenant, before))
+            found = tuple(c for c in action.changes if not is_change(c.field, tenant, before))
             if found:
                 drift[action.tenant_id] = found
 
@@ -187,14 +185,6 @@ def remember(
     return out
 
 
-def same_value(field_name: str, a: JSONValue, b: JSONValue) -> bool:
-    """Equal as the planner compares them: domains as sets, 50 == 50.0, a missing value as the default."""
-    top, _, key = field_name.partition(".")
-    if key or top not in TENANT_FIELDS:
-        return bool(canonical_scalar(a) == canonical_scalar(b))
-    return bool(canonical(top, a) == canonical(top, b))
-
-
 def _flapping(changes: Sequence[FieldChange], past: Sequence[Revert], now: float, policy: FlapPolicy) -> Hold | None:
     for change in changes:
         seen = [
@@ -222,8 +212,8 @@ def _release(
     tenant = desired_by_id.get(tenant_id)
     if tenant is None or tenant_id not in live_by_id:
         return Released.GONE, None
-    want = _desired_at(tenant, hold.field)
-    if want is _ABSENT:
+    want = desired_at(tenant, hold.field)
+    if want is ABSENT:
         return Released.YAML, None
     if not same_value(hold.field, want, hold.ours):
         return Released.YAML, want
@@ -233,26 +223,6 @@ def _release(
                 return None, None  # still the same fight: keep holding
             return Released.LIVE, change.before
     return Released.LIVE, hold.ours  # live agrees with tenants.yaml again
-
-
-def _is_change(field_name: str, tenant: DesiredTenant, before: Mapping[str, DesiredTenant] | None) -> bool:
-    """Did the revision being enforced just change this field's desired value? Unknown counts as yes."""
-    old = before.get(tenant.id) if before is not None else None
-    if old is None:
-        return True
-    was, now = _desired_at(old, field_name), _desired_at(tenant, field_name)
-    if was is _ABSENT or now is _ABSENT:
-        return was is not now
-    return not same_value(field_name, was, now)
-
-
-def _desired_at(tenant: DesiredTenant, field_name: str) -> JSONValue:
-    """The YAML's value of a field, dotted inside maps (``customAttributes.plan``), or _ABSENT."""
-    top, _, key = field_name.partition(".")
-    value = tenant.fields.get(top, _ABSENT)
-    if not key or value is _ABSENT:
-        return value
-    return value.get(key, _ABSENT) if isinstance(value, Mapping) else _ABSENT
 
 
 def _only(tenant: DesiredTenant, fields: Collection[str]) -> DesiredTenant:

@@ -32,6 +32,7 @@ CYCLE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 APPLY_LAG_BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 REQUEST_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 WEBHOOK_RESULTS = ("triggered", "duplicate", "ignored", "refused")
+PLAN_CAUSES = ("change", "drift", "adopt")  # core.plan.Cause; adapters do not import the planner
 
 
 class _RestoresCollector(Collector):
@@ -150,7 +151,12 @@ class Metrics:
             registry=r,
         )
         self.drift_fields = Gauge(f"{PREFIX}drift_fields", "Tenants drifted, per schema field", ["field"], registry=r)
-        self.planned = Gauge(f"{PREFIX}planned_actions", "Actions in the last plan", ["action"], registry=r)
+        self.planned = Gauge(
+            f"{PREFIX}planned_actions",
+            "Actions in the last plan, by why: change (tenants.yaml changed), drift (someone edited Descope), adopt",
+            ["action", "cause"],
+            registry=r,
+        )
         self.actions_total = Counter(
             f"{PREFIX}actions", "Actions executed, by result", ["action", "result"], registry=r
         )
@@ -207,7 +213,8 @@ class Metrics:
         for state in ("managed", "unmanaged", "drifted", "flapping"):
             self.tenants.labels(state=state)
         for action in ("create", "update", "delete"):
-            self.planned.labels(action=action)
+            for cause in PLAN_CAUSES:
+                self.planned.labels(action=action, cause=cause)
         for reason in ("max_deletes", "max_delete_ratio", "source_shrank", "empty_source"):
             self.guard_blocked.labels(reason=reason)  # so increase() sees the first block
         for result in WEBHOOK_RESULTS:
@@ -269,7 +276,7 @@ class Metrics:
         drifted: int,
         flapping: int,
         fields: Mapping[str, int],
-        planned: Mapping[str, int],
+        planned: Mapping[tuple[str, str], int],  # (action, cause) -> actions
     ) -> None:
         self.tenants.labels(state="managed").set(managed)
         self.tenants.labels(state="unmanaged").set(unmanaged)
@@ -278,8 +285,8 @@ class Metrics:
         self.drift_fields.clear()
         for name, count in fields.items():
             self.drift_fields.labels(field=name).set(count)
-        for action in ("create", "update", "delete"):
-            self.planned.labels(action=action).set(planned.get(action, 0))
+        for (action, cause), count in planned.items():
+            self.planned.labels(action=action, cause=cause).set(count)
 
     def restore_timestamps(self, *, last_success: float | None, last_by_result: Mapping[str, float]) -> None:
         """After a restart, so freshness alerts do not fire just because the process is new."""

@@ -46,6 +46,8 @@ class CycleRecord:
     unmanaged: int = 0
     drift_fields: dict[str, int] = field(default_factory=dict)
     resumed: bool = False
+    changed: int = 0  # tenants whose managed fields tenants.yaml changed (not drift)
+    measured: bool = True  # False: Descope (or the source) could not be read, so drift is unknown
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CycleRecord:

@@ -66,6 +66,8 @@ def read_status(store: StateStore) -> dict[str, Any]:
             "managed": last.managed,
             "unmanaged": last.unmanaged,
             "drift_fields": last.drift_fields,
+            "changed": last.changed,
+            "drift_known": last.measured,
             "error": last.error,
             "resumed": last.resumed,
         },
@@ -93,6 +95,19 @@ def read_status(store: StateStore) -> dict[str, Any]:
     }
 
 
+def _drift_line(last: dict[str, Any]) -> str:
+    if not last.get("drift_known", True):
+        return "Drift:            unknown (the last cycle could not read Descope or the source)"
+    fields = ", ".join(f"{k}={v}" for k, v in last["drift_fields"].items())
+    changed = f"; {last['changed']} changed by tenants.yaml" if last.get("changed") else ""
+    return (
+        f"Drift:            {last['drifted']} of {last['managed']} managed tenants drifted"
+        + (f" ({fields})" if fields else "")
+        + changed
+        + f"; {last['unmanaged']} unmanaged"
+    )
+
+
 def render_status(status: dict[str, Any]) -> str:
     lines = [f"Store:            {status['store']}"]
     if status["suspended"]:
@@ -116,12 +131,7 @@ def render_status(status: dict[str, Any]) -> str:
             f"Last cycle:       {last['status']} at {_when(last['finished'])}, {last['actions']} actions, "
             f"{last['failed']} failed, {last['duration_seconds']:.1f}s"
         )
-        fields = ", ".join(f"{k}={v}" for k, v in last["drift_fields"].items())
-        lines.append(
-            f"Drift:            {last['drifted']} of {last['managed']} managed tenants drifted"
-            + (f" ({fields})" if fields else "")
-            + f"; {last['unmanaged']} unmanaged"
-        )
+        lines.append(_drift_line(last))
     else:
         lines.append("Last cycle:       none yet")
     lines.append(f"Last success:     {_when(status['last_success_at'])}")

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from controller.core.cause import is_change
 from controller.core.model import (
     SETTINGS_FIELDS,
     TENANT_FIELDS,
@@ -44,6 +45,14 @@ class ActionKind(StrEnum):
     DELETE = "delete"
 
 
+class Cause(StrEnum):
+    """Why a field or a tenant is written (``core.cause``)."""
+
+    CHANGE = "change"  # tenants.yaml changed it (or the previous revision is unknown)
+    DRIFT = "drift"  # tenants.yaml did not change it: someone edited Descope
+    ADOPT = "adopt"  # a live tenant the controller did not manage yet, now in tenants.yaml
+
+
 @dataclass(frozen=True)
 class FieldChange:
     """One managed field that differs; ``field`` is dotted inside maps (``customAttributes.plan``)."""
@@ -51,6 +60,7 @@ class FieldChange:
     field: str
     before: JSONValue
     after: JSONValue
+    cause: Cause = Cause.CHANGE
 
     @property
     def top_field(self) -> str:
@@ -71,8 +81,23 @@ class Action:
     cascade: bool = False  # DELETE only
     stage: int = 0  # actions of one stage are independent; stage n+1 waits for stage n
     where: str = ""  # file:line of the tenant in the source, when it has one
+    adopt: bool = False  # UPDATE of a live tenant the controller did not manage yet
+
+    @property
+    def cause(self) -> Cause:
+        """Why this tenant is written: adopted, a change of tenants.yaml (if any field is one), else drift."""
+        if self.adopt:
+            return Cause.ADOPT
+        if self.kind is ActionKind.UPDATE and self.changes and all(c.cause is Cause.DRIFT for c in self.changes):
+            return Cause.DRIFT
+        return Cause.CHANGE
 
     def as_dict(self) -> dict[str, Any]:
+        """The action as plain data; ``cause`` is said but is not part of what the action does."""
+        return {**self.what(), "cause": self.cause.value, "changes": [_change_dict(c) for c in self.changes]}
+
+    def what(self) -> dict[str, Any]:
+        """What the action does, and nothing about why: the plan digest and a saved plan compare this."""
         return {
             "kind": self.kind.value,
             "tenant_id": self.tenant_id,
@@ -85,6 +110,10 @@ class Action:
             "settings": dict(self.settings) if self.settings is not None else None,
             "cascade": self.cascade,
         }
+
+
+def _change_dict(change: FieldChange) -> dict[str, Any]:
+    return {"field": change.field, "before": change.before, "after": change.after, "cause": change.cause.value}
 
 
 @dataclass(frozen=True)
@@ -115,8 +144,9 @@ class Plan:
     managed: int = 0  # desired tenants that exist live
     unmanaged: int = 0  # live tenants outside desired and inventory
     orphaned: tuple[str, ...] = ()  # inventory tenants gone from YAML but kept because prune is off
-    drifted: int = 0  # live tenants that differ from desired
+    drifted: int = 0  # live tenants edited outside tenants.yaml (drift, not a change of the YAML)
     drift_fields: Mapping[str, int] = field(default_factory=dict)  # top field -> tenants drifted
+    changed: int = 0  # live tenants whose managed fields tenants.yaml changed (or adopts)
 
     @property
     def has_changes(self) -> bool:
@@ -125,9 +155,16 @@ class Plan:
     def count(self, kind: ActionKind) -> int:
         return sum(1 for a in self.actions if a.kind is kind)
 
+    def counts_by_cause(self) -> dict[tuple[str, str], int]:
+        """(action, cause) -> actions, every pair present (zero when none): bounded metric labels."""
+        counts = {(kind.value, cause.value): 0 for kind in ActionKind for cause in Cause}
+        for action in self.actions:
+            counts[(action.kind.value, action.cause.value)] += 1
+        return counts
+
     def digest(self) -> str:
-        """A stable id of what this plan would do, for journals and logs."""
-        payload = json.dumps([a.as_dict() for a in self.actions], sort_keys=True, default=str)
+        """A stable id of what this plan would do (not why), for journals, logs and saved plans."""
+        payload = json.dumps([a.what() for a in self.actions], sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -139,11 +176,17 @@ def make_plan(
     live_settings: Mapping[str, Mapping[str, JSONValue]] | None = None,
     last_applied_count: int | None = None,
     policy: PlanPolicy = PlanPolicy(),
+    previous: DesiredState | None = None,
+    inventory_known: bool = False,
 ) -> Plan:
     """Decide what to change so that live equals desired, for the managed fields only.
 
     ``live_settings`` holds the live session settings of the tenants whose YAML has a
     ``settings`` block (the engine reads them); a tenant missing from it gets its settings written.
+    ``previous`` is the desired state of the last applied revision: a difference in a field it
+    already had is drift, any other a change (all changes when it is None). ``inventory_known``
+    says the inventory is the controller's record (not an empty store in CI): only then is an
+    update of a live tenant outside it shown as an adoption.
     """
     live_by_id = {str(t.get("id")): t for t in live}
     desired_by_id = desired.by_id()
@@ -153,7 +196,8 @@ def make_plan(
     updates: list[Action] = []
     conflicts: list[Conflict] = []
     drift_fields: Counter[str] = Counter()
-    drifted = 0
+    drifted = changed = 0
+    before = previous.by_id() if previous is not None else None
 
     for tenant in desired.tenants:
         current = live_by_id.get(tenant.id)
@@ -162,13 +206,21 @@ def make_plan(
             continue
         conflict = _parent_conflict(tenant, current)
         changes, action = _update_action(tenant, current, settings_by_id.get(tenant.id))
-        if conflict or changes:
+        changes = [
+            replace(c, cause=Cause.CHANGE if is_change(c.field, tenant, before) else Cause.DRIFT) for c in changes
+        ]
+        parent_drift = conflict is not None and not is_change("parent", tenant, before)
+        drift = {c.top_field for c in changes if c.cause is Cause.DRIFT} | ({"parent"} if parent_drift else set())
+        if drift:
             drifted += 1
-            drift_fields.update({c.top_field for c in changes} | ({"parent"} if conflict else set()))
+            drift_fields.update(drift)
+        if any(c.cause is Cause.CHANGE for c in changes) or (conflict is not None and not parent_drift):
+            changed += 1
         if conflict:
             conflicts.append(conflict)
         elif action is not None:
-            updates.append(action)
+            adopt = inventory_known and tenant.id not in inventory
+            updates.append(replace(action, changes=tuple(changes), adopt=adopt))
 
     deletes, orphaned, delete_conflicts = _deletes(desired_by_id, live_by_id, inventory, policy)
     conflicts.extend(delete_conflicts)
@@ -187,7 +239,12 @@ def make_plan(
         orphaned=tuple(sorted(orphaned)),
         drifted=drifted,
         drift_fields=dict(sorted(drift_fields.items())),
+        changed=changed,
     )
+
+
+def _cause(field_name: str, tenant: DesiredTenant, before: Mapping[str, DesiredTenant] | None) -> Cause:
+    return Cause.CHANGE if is_change(field_name, tenant, before) else Cause.DRIFT
 
 
 def _create_action(tenant: DesiredTenant) -> Action:

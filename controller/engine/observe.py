@@ -5,7 +5,6 @@ from __future__ import annotations
 from controller.adapters.metrics import Metrics
 from controller.adapters.state_store import ControllerState
 from controller.core.outcome import CycleStatus
-from controller.core.plan import ActionKind
 from controller.engine.cycle import CycleReport
 
 
@@ -45,7 +44,7 @@ class CycleObserver:
                 drifted=plan.drifted,
                 flapping=len(report.flapping),
                 fields=plan.drift_fields,
-                planned={k.value: plan.count(k) for k in ActionKind},
+                planned=plan.counts_by_cause(),
             )
             for code in plan.blocked_codes:
                 m.guard_blocked.labels(reason=code).inc()

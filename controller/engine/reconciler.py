@@ -110,6 +110,8 @@ class Reconciler:
         # the revision enforced before last_good, until last_good is applied: what tells a change
         # of tenants.yaml from drift (core.flapping)
         self._previous: tuple[Revision, DesiredState] | None = None
+        # under drift_policy "report" nothing is applied: the revision planned last cycle is the baseline
+        self._last_planned: tuple[Revision, DesiredState] | None = None
 
     def run_cycle(self, options: CycleOptions) -> CycleReport:
         report = CycleReport(cycle_id=uuid.uuid4().hex[:12], status=CycleStatus.FAILED, started=self.clock())
@@ -204,6 +206,19 @@ class Reconciler:
         self.last_good = (revision, desired)
         return revision, desired
 
+    def _baseline(
+        self, state: ControllerState, revision: Revision, desired: DesiredState, options: CycleOptions
+    ) -> DesiredState | None:
+        """What tells a change of tenants.yaml from drift: the desired state live was last brought to.
+
+        That is the last applied revision; under drift_policy "report", which never applies, the
+        revision planned in the previous cycle (so a merge is a change in its first cycle, and a
+        difference that outlives it is drift). None when unknown: every difference is then a change.
+        """
+        if options.apply and options.drift_policy == "report" and self._last_planned is not None:
+            return self._last_planned[1]
+        return self._applied_desired(state, revision, desired)
+
     def _applied_desired(
         self, state: ControllerState, revision: Revision, desired: DesiredState
     ) -> DesiredState | None:
@@ -249,6 +264,7 @@ class Reconciler:
         live = self.client.load_all()
         live_by_id = {str(t.get("id")): t for t in live}
         live_settings = self._live_settings(desired, live_by_id, state, refresh=options.refresh_settings)
+        previous = self._baseline(state, revision, desired, options)
         report.plan = plan = make_plan(
             desired,
             live,
@@ -256,10 +272,12 @@ class Reconciler:
             live_settings=live_settings,
             last_applied_count=state.last_applied_count,
             policy=options.policy,
+            previous=previous,
+            inventory_known=state.last_applied_revision is not None,
         )
         flapping: FlapDecision | None = None
         if options.writes and not plan.blocked:  # a hold is about our writes: decided only when we write
-            flapping = self._flapping(state, plan, desired, revision, live_by_id, live_settings, options, report, log)
+            flapping = self._flapping(state, plan, desired, previous, live_by_id, live_settings, options, report, log)
             report.plan = plan = flapping.plan
         log.info(
             "planned {} create, {} update, {} delete; {} drifted{}, {} conflicts",
@@ -273,6 +291,8 @@ class Reconciler:
         for conflict in plan.conflicts:
             log.warning("tenant {} ({}): {}", conflict.tenant_id, conflict.where or "live", conflict.message)
         self.on_plan(plan)
+        if options.apply and options.drift_policy == "report":
+            self._last_planned = (revision, desired)
         if plan.blocked:
             report.status = CycleStatus.BLOCKED
             for reason in plan.blocked:
@@ -334,7 +354,7 @@ class Reconciler:
         state: ControllerState,
         plan: Plan,
         desired: DesiredState,
-        revision: Revision,
+        previous: DesiredState | None,
         live_by_id: Mapping[str, LiveTenant],
         live_settings: Mapping[str, Mapping[str, JSONValue]],
         options: CycleOptions,
@@ -342,11 +362,10 @@ class Reconciler:
         log: Any,
     ) -> FlapDecision:
         """Hold the tenants another writer keeps reverting, release the others; say so once each."""
-        needed = bool(state.flapping) or any(a.kind is ActionKind.UPDATE for a in plan.actions)
         decision = decide(
             plan,
             desired,
-            previous=self._applied_desired(state, revision, desired) if needed else None,
+            previous=previous,
             live_by_id=live_by_id,
             live_settings=live_settings,
             history=state.corrections,
@@ -480,6 +499,8 @@ class Reconciler:
                 unmanaged=plan.unmanaged if plan else 0,
                 drift_fields=dict(plan.drift_fields) if plan else {},
                 resumed=report.resumed is not None,
+                changed=plan.changed if plan else 0,
+                measured=plan is not None,
             )
         )
         self.state_store.save(state)

@@ -17,7 +17,7 @@ from controller.core.flapping import (
     remember,
 )
 from controller.core.model import DesiredState, DesiredTenant
-from controller.core.plan import ActionKind, FieldChange, make_plan
+from controller.core.plan import ActionKind, Cause, FieldChange, make_plan
 
 FIELD = "customAttributes.plan"
 NOW = 10_000.0
@@ -53,7 +53,7 @@ def run(
 ) -> FlapDecision:
     state = desired(want) if want is not None else desired({"id": "other", "name": "Other"})
     before = state if previous is SAME else (desired(previous) if previous is not None else None)
-    plan = make_plan(state, [have])
+    plan = make_plan(state, [have], previous=before)
     return decide(
         plan,
         state,
@@ -110,12 +110,14 @@ def test_flapping_is_the_same_revert_n_times_in_the_window(
     else:
         assert decision.started == {} and decision.holds == {}
         assert updates(decision) == [{"customAttributes": {"plan": "enterprise"}}]
-    assert decision.plan.drifted == 1  # held or not, the tenant is drifted
+    # held or not, the tenant is drifted; with the previous revision unknown, the difference counts as a change
+    drift = previous is SAME  # the enforced revision already had this value: someone edited Descope
+    assert (decision.plan.drifted, decision.plan.changed) == ((1, 0) if drift else (0, 1))
 
 
 def test_a_correction_is_remembered_only_when_it_is_drift() -> None:
     drift = run(OURS, FOREIGN)
-    assert drift.corrections == {"acme": (FieldChange(FIELD, "free", "enterprise"),)}
+    assert drift.corrections == {"acme": (FieldChange(FIELD, "free", "enterprise", Cause.DRIFT),)}
     change = run(OURS, FOREIGN, previous={**ACME, "customAttributes": {"plan": "pro"}})
     assert change.corrections == {}
     new_tenant_in_yaml = run(OURS, FOREIGN, previous={"id": "globex", "name": "Globex"})
@@ -236,7 +238,8 @@ def test_a_held_tenant_still_gets_what_tenants_yaml_newly_asks_for() -> None:
     assert [c.field for c in action.changes] == ["name"]
     assert action.patch == {"name": "ACME Corp"}  # not the held plan, not the drifted disabled
     assert decision.plan.drifted == 1
-    assert decision.plan.drift_fields == {"customAttributes": 1, "disabled": 1, "name": 1}
+    assert decision.plan.drift_fields == {"customAttributes": 1, "disabled": 1}  # the rename is a change
+    assert decision.plan.changed == 1
 
 
 def test_an_attribute_change_of_a_held_tenant_keeps_the_foreign_attribute() -> None:

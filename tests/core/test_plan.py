@@ -131,13 +131,13 @@ def test_update_patches_only_what_differs(
     roles: tuple[str, ...] | None,
     fields: list[str],
 ) -> None:
-    plan = make_plan(desired(want), [have])
+    plan = make_plan(desired(want), [have], previous=desired(want))  # the YAML did not change: drift
     assert kinds(plan) == [("update", "acme")]
     action = plan.actions[0]
     assert action.patch == patch
     assert action.default_roles == roles
     assert [c.field for c in action.changes] == fields
-    assert plan.drifted == 1
+    assert (plan.drifted, plan.changed) == (1, 0)
 
 
 def test_fields_absent_from_yaml_are_never_drift() -> None:
@@ -191,7 +191,7 @@ def test_settings_compared_against_live_and_only_the_managed_keys_are_planned() 
 
 def test_changed_parent_is_a_conflict_not_an_update() -> None:
     state = desired({"id": "p2", "name": "P2"}, {**ACME, "parent": "p2", "disabled": True})
-    plan = make_plan(state, [{"id": "p2", "name": "P2"}, {**ACME, "parent": "p1"}])
+    plan = make_plan(state, [{"id": "p2", "name": "P2"}, {**ACME, "parent": "p1"}], previous=state)
     assert plan.actions == ()
     (conflict,) = plan.conflicts
     assert conflict.tenant_id == "acme"

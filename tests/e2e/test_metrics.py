@@ -91,7 +91,7 @@ def test_drift_under_report_policy_and_an_invalid_revision_show_in_metrics(world
     _text, samples = scrape(world)
     assert value(samples, "descope_gitops_drift_fields", field="name") == 1
     assert value(samples, "descope_gitops_drift_policy_report") == 1
-    assert value(samples, "descope_gitops_planned_actions", action="update") == 1
+    assert value(samples, "descope_gitops_planned_actions", action="update", cause="drift") == 1
     world.repo.commit({"tenants.yaml": "tenants:\n  - id: acme\n    nme: x\n"})
     wait_until(lambda: value(scrape(world)[1], "descope_gitops_config_valid") == 0, what="config invalid")
     assert value(scrape(world)[1], "descope_gitops_reconcile_total", result="invalid") >= 1

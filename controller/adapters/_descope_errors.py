@@ -3,7 +3,7 @@
 Private to ``controller.adapters.descope``: ``DescopeClient`` inherits ``ErrorMapping``, whose
 methods use the client's attributes declared on it.
 
-Error mapping (§5), decided by HTTP status, never by Descope's error code:
+Error mapping, decided by HTTP status, never by Descope's error code:
     401/403 → DescopeAuthError       404 → DescopeNotFound
     409, or 400 saying "already exists" → DescopeConflict
     400/422 refusing a custom attribute we sent → DescopeAttributeRefused (below)
@@ -11,7 +11,7 @@ Error mapping (§5), decided by HTTP status, never by Descope's error code:
     5xx → DescopeServerError         no HTTP answer → DescopeUnreachable
     2xx with a body that is not the JSON we expect → DescopeBadResponse
     anything else (3xx, 405, ...) → DescopeError
-Custom attributes (§3.9): a 400/422 to a write that carried ``customAttributes`` is an attribute refusal
+Custom attributes: a 400/422 to a write that carried ``customAttributes`` is an attribute refusal
 when it has one of ``descope_api``'s attribute codes, or when its text speaks of an attribute and names
 one of the keys we sent (Descope's real codes are unpublished). The message names the key, and what to
 do: define it in the console, or fix the value in tenants.yaml; for an answer without our codes it

@@ -4,7 +4,7 @@
 caller's), sends Descope's auth and SDK headers, keeps requests under a ``RateLimiter`` (N requests
 in any W seconds, Descope's own form) and retries with ``tenacity``. It decides no policy: what to
 write is the engine's business.
-Facts about the API are in shared/reference/descope-tenant-api.md (§ numbers below refer to it).
+Facts about the API, and where each comes from, are in ``controller.descope_api``.
 How an answer becomes an error is in ``_descope_errors``, when and how a call is retried in
 ``_descope_retry`` (both private to this module).
 """
@@ -44,7 +44,7 @@ from controller.redaction import Redactor
 DEFAULT_BASE_URL: Final = "https://api.descope.com"
 SDK_NAME: Final = "descope-gitops"
 
-# Paths (§3).
+# Paths, as Descope's SDKs call them (github.com/descope/python-sdk ``descope/management/common.py``).
 _TENANT: Final = "/v1/mgmt/tenant"
 _TENANT_ALL: Final = "/v1/mgmt/tenant/all"
 _TENANT_CREATE: Final = "/v1/mgmt/tenant/create"
@@ -58,7 +58,10 @@ _LICENSE: Final = "/v1/mgmt/license"
 
 
 def base_url_for_project_id(project_id: str) -> str:
-    """Descope's API host for a project: regional ids (32+ chars) carry the region in chars 1..4 (§1)."""
+    """Descope's API host for a project: regional ids (32+ chars) carry the region in chars 1..4.
+
+    As the SDKs pick it (github.com/descope/python-sdk ``descope/_http_client_base.py``).
+    """
     if len(project_id) >= 32:
         return f"https://api.{project_id[1:5].lower()}.descope.com"
     return DEFAULT_BASE_URL
@@ -117,13 +120,13 @@ class DescopeClient(ErrorMapping, RetryLoop):
     # ------------------------------------------------------------------ reads
 
     def load_all(self) -> list[dict[str, Any]]:
-        """Every tenant of the project, from one ``GET /v1/mgmt/tenant/all`` (no pagination, §7)."""
+        """Every tenant of the project, from one ``GET /v1/mgmt/tenant/all`` (it is not paginated)."""
         op = "tenant.load_all"
         data = self._retry(READ_RETRY_STATUSES, lambda: self._send(op, "GET", _TENANT_ALL))
         return self._tenant_list(op, data)
 
     def load(self, tenant_id: str) -> dict[str, Any]:
-        """One tenant (Descope returns it flat, §3.5); raises DescopeNotFound when it does not exist."""
+        """One tenant (Descope returns it flat, not wrapped); raises DescopeNotFound when it does not exist."""
         return self._retry(READ_RETRY_STATUSES, lambda: self._load_once(tenant_id))
 
     def find(self, tenant_id: str) -> dict[str, Any] | None:
@@ -156,7 +159,7 @@ class DescopeClient(ErrorMapping, RetryLoop):
         return self._tenant_list(op, data)
 
     def load_settings(self, tenant_id: str) -> dict[str, Any]:
-        """A tenant's session settings (``GET /v1/mgmt/tenant/settings?id=``, §3.7)."""
+        """A tenant's session settings (``GET /v1/mgmt/tenant/settings?id=``)."""
         op = "tenant.settings.load"
         subject = f"tenant {tenant_id!r}"
 
@@ -167,7 +170,7 @@ class DescopeClient(ErrorMapping, RetryLoop):
         return self._retry(READ_RETRY_STATUSES, once)
 
     def license_tier(self) -> str | None:
-        """The project's rate-limit tier (``GET /v1/mgmt/license``), or None on any failure (optional, §1).
+        """The project's rate-limit tier (``GET /v1/mgmt/license``), or None on any failure (optional).
 
         On success the tier is sent as ``x-descope-license`` on later requests, as the SDKs do.
         One attempt only: this is informational and must not delay start-up.
@@ -236,7 +239,7 @@ class DescopeClient(ErrorMapping, RetryLoop):
         self._write("tenant.update", "POST", _TENANT_UPDATE, dict(body), f"tenant {tenant_id!r}")
 
     def patch(self, tenant_id: str, fields: Mapping[str, Any]) -> None:
-        """Change only ``fields`` of a tenant (``PATCH /v1/mgmt/tenant/patch``, §3.3a).
+        """Change only ``fields`` of a tenant (``PATCH /v1/mgmt/tenant/patch``).
 
         A Descope without PATCH (404 for a tenant that exists, or 405) gets a read-modify-write
         ``update`` instead: the live tenant with ``fields`` laid over it, so nothing else is reset. The
@@ -285,7 +288,7 @@ class DescopeClient(ErrorMapping, RetryLoop):
         self._write("tenant.settings.update", "POST", _TENANT_SETTINGS, body, f"tenant {tenant_id!r}")
 
     def update_default_roles(self, tenant_id: str, roles: Sequence[str]) -> None:
-        """Set the roles new users of a tenant get (``POST /v1/mgmt/tenant/updateDefaultRoles``, §3.8)."""
+        """Set the roles new users of a tenant get (``POST /v1/mgmt/tenant/updateDefaultRoles``)."""
         body = {"id": tenant_id, "defaultRoles": list(roles)}
         self._write("tenant.default_roles.update", "POST", _TENANT_DEFAULT_ROLES, body, f"tenant {tenant_id!r}")
 

@@ -65,7 +65,7 @@ def _license(store: TenantStore, request: Request, body: dict[str, Any]) -> tupl
 
 
 def _void_write(action: Callable[[TenantStore, dict[str, Any]], None]) -> Handler:
-    """A write whose success answer is ``{}`` (reference §3: void operations answer ``200 {}``)."""
+    """A write whose success answer is ``{}``: Descope answers its void operations with ``200 {}``."""
 
     def handle(store: TenantStore, request: Request, body: dict[str, Any]) -> tuple[object, bool]:
         action(store, body)

@@ -1,7 +1,9 @@
 """A Descope-compatible tenant Management API on loopback, for local runs, demos, tests and benchmarks.
 
-It speaks Descope's tenant API as ``shared/reference/descope-tenant-api.md`` describes it: same paths,
-methods, bodies, response shapes, status codes and the error body
+It speaks Descope's tenant API as Descope's SDKs call it (paths as in github.com/descope/python-sdk
+``descope/management/common.py``, ``MgmtV1``; error codes as in github.com/descope/go-sdk
+``descope/errors.go``) and docs.descope.com describes it: same paths, methods, bodies, response shapes,
+status codes and the error body
 ``{"errorCode", "errorDescription", "errorMessage"}``. It imports only the standard library and
 ``controller.descope_api`` (the facts about Descope it follows, shared with the client).
 
@@ -84,7 +86,8 @@ project, so with 100k tenants a state file costs about a second per write: bench
 
 Choices where Descope's behaviour is unknown
 --------------------------------------------
-(Reference tags [?]/[I]. The sandbox picks one behaviour, and this section is the only place it says so.)
+(Descope does not publish these, or they are only inferred from its SDKs. The sandbox picks one
+behaviour, and this section is the only place it says so.)
 
 * Bad or missing management key: **401** with code ``E000401-sandbox``. The key is never echoed.
 * Unknown tenant (load, update, patch, delete, settings, default roles): **404** with code
@@ -113,7 +116,7 @@ Choices where Descope's behaviour is unknown
 * ``patch_endpoint=False`` (``sandbox --without-patch``) serves a Descope older than
   ``PATCH /v1/mgmt/tenant/patch`` (it reached the SDKs in September 2026): the path is unknown, 404.
 * Patch changes only the fields present and not null. ``customAttributes`` in a patch **replaces the
-  whole map**. Patchable fields are those of reference §3.3a. ``parent``, ``defaultRoles``,
+  whole map**. Patchable fields are ``descope_api.TENANT_PATCH_FIELDS``. ``parent``, ``defaultRoles``,
   ``authType``, ``domains``, ``createdTime`` or ``successors`` in a patch is a 400 ``E011003`` rather
   than being silently dropped. A patch with no fields succeeds and changes nothing.
 * Delete of a tenant that still has child tenants: **400** ``E000400-sandbox`` ("still has child

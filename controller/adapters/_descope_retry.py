@@ -23,8 +23,8 @@ Retry policy (``max_retries`` retries after the first attempt; tenacity drives t
     * delete: a 404 on the first attempt returns False (it was already gone); a 404 after an
       attempt that may have landed returns True.
     * Bad 2xx bodies are not retried (a proxy or wrong base URL; retrying rarely helps).
-    Backoff between non-429 retries: 0.5 s doubling, plus up to 0.5 s jitter, capped at 10 s
-    (and at ``max_retry_wait``).
+    Backoff between non-429 retries (``controller.core.backoff.Backoff``): 0.5 s doubling, capped at
+    10 s (and at ``max_retry_wait``), plus up to 0.5 s jitter; the sum is capped at ``max_retry_wait``.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from typing import Final, TypeVar
 
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
-from tenacity.wait import wait_exponential, wait_random
 
+from controller.core.backoff import Backoff
 from controller.descope_api import EDGE_STATUSES
 from controller.errors import DescopeRateLimited, DescopeServerError, DescopeUnreachable
 
@@ -65,14 +65,13 @@ class RetryLoop:
         return self._retry_if(lambda exc: _retryable(exc, statuses), fn)
 
     def _retry_if(self, predicate: Callable[[BaseException], bool], fn: Callable[[], T]) -> T:
-        cap = min(BACKOFF_CAP, self.max_retry_wait)
-        backoff = wait_exponential(multiplier=BACKOFF_FIRST, max=cap) + wait_random(0, BACKOFF_JITTER)
+        backoff = Backoff(first=BACKOFF_FIRST, cap=min(BACKOFF_CAP, self.max_retry_wait), jitter=BACKOFF_JITTER)
 
         def wait(state: RetryCallState) -> float:
             outcome = state.outcome
             if outcome is not None and isinstance(outcome.exception(), DescopeRateLimited):
                 return 0.0  # the limiter's cooldown (set by _send) holds this thread and all others
-            return min(backoff(state), self.max_retry_wait)
+            return min(backoff.delay(state.attempt_number), self.max_retry_wait)
 
         retrying = Retrying(
             stop=stop_after_attempt(self.max_retries + 1),

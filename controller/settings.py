@@ -192,7 +192,7 @@ class HttpSettings(_Section):
     listen: str = "0.0.0.0:9464"  # all interfaces: Prometheus and Git webhooks reach us from outside
     webhook_secret: SecretStr | None = None
     webhook_secret_file: Path | None = None
-    # Bounds of the port (see controller/adapters/http_server.py); the defaults suit a scrape storm.
+    # Bounds of the port (see controller/adapters/http_transport.py); the defaults suit a scrape storm.
     backlog: int = Field(default=1024, ge=1, le=65535, description="listen backlog: connections the kernel queues")
     max_connections: int = Field(
         default=500, ge=1, le=10000, description="open connections at once; more wait in the backlog"

@@ -30,7 +30,8 @@ from contextlib import contextmanager, suppress
 from controller.core.model import DesiredState, DesiredTenant
 from controller.core.problems import LoadLimits, _clip, _Problems, _Stop, suggest
 from controller.core.schema import TENANT_KEYS, TOP_LEVEL_KEYS, _Validator
-from controller.core.yaml_events import _FAILED, _compose_file
+from controller.core.yaml_events import _compose_file
+from controller.core.yaml_tree import _FAILED
 from controller.descope_api import AttributeDefinition
 from controller.errors import Problem, TenantsFileInvalid
 

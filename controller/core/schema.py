@@ -18,7 +18,7 @@ from controller.core.model import (
     Kind,
 )
 from controller.core.problems import LoadLimits, _clip, _Problems, _q, _Stop, suggest
-from controller.core.yaml_events import _BAD, _DONE, _EMPTY, _kind_of, _Map, _Seq
+from controller.core.yaml_tree import _BAD, _DONE, _EMPTY, _kind_of, _Map, _Seq
 from controller.descope_api import AttributeDefinition, attribute_value_problem
 from controller.errors import Problem
 

@@ -109,7 +109,7 @@ def parse_sso_suite(value: object, name: str) -> dict[str, Any]:
     return dict(value)
 
 
-# The fields create and update write (reference §3.1/§3.3), in the order a record lists them.
+# The fields create and update write (``descope_api.TENANT_UPDATE_FIELDS``), in the order a record lists them.
 TENANT_FIELDS: Final[dict[str, Parser]] = {
     "name": parse_required_string,
     "selfProvisioningDomains": parse_strings,

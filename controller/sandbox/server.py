@@ -1,7 +1,9 @@
 """A Descope-compatible tenant Management API on loopback, for local runs, demos, tests and benchmarks.
 
-It speaks Descope's tenant API as ``shared/reference/descope-tenant-api.md`` describes it: same paths,
-methods, bodies, response shapes, status codes and the error body
+It speaks Descope's tenant API as Descope's SDKs call it (paths as in github.com/descope/python-sdk
+``descope/management/common.py``, ``MgmtV1``; error codes as in github.com/descope/go-sdk
+``descope/errors.go``) and docs.descope.com describes it: same paths, methods, bodies, response shapes,
+status codes and the error body
 ``{"errorCode", "errorDescription", "errorMessage"}``. It imports only the standard library and
 ``controller.descope_api`` (the facts about Descope it follows, shared with the client).
 
@@ -84,7 +86,8 @@ project, so with 100k tenants a state file costs about a second per write: bench
 
 Choices where Descope's behaviour is unknown
 --------------------------------------------
-(Reference tags [?]/[I]. The sandbox picks one behaviour, and this section is the only place it says so.)
+(Descope does not publish these, or they are only inferred from its SDKs. The sandbox picks one
+behaviour, and this section is the only place it says so.)
 
 * Bad or missing management key: **401** with code ``E000401-sandbox``. The key is never echoed.
 * Unknown tenant (load, update, patch, delete, settings, default roles): **404** with code
@@ -113,7 +116,7 @@ Choices where Descope's behaviour is unknown
 * ``patch_endpoint=False`` (``sandbox --without-patch``) serves a Descope older than
   ``PATCH /v1/mgmt/tenant/patch`` (it reached the SDKs in September 2026): the path is unknown, 404.
 * Patch changes only the fields present and not null. ``customAttributes`` in a patch **replaces the
-  whole map**. Patchable fields are those of reference §3.3a. ``parent``, ``defaultRoles``,
+  whole map**. Patchable fields are ``descope_api.TENANT_PATCH_FIELDS``. ``parent``, ``defaultRoles``,
   ``authType``, ``domains``, ``createdTime`` or ``successors`` in a patch is a 400 ``E011003`` rather
   than being silently dropped. A patch with no fields succeeds and changes nothing.
 * Delete of a tenant that still has child tenants: **400** ``E000400-sandbox`` ("still has child
@@ -164,465 +167,25 @@ Choices where Descope's behaviour is unknown
 
 from __future__ import annotations
 
-import contextlib
-import hmac
 import os
 import random
-import socket
-import socketserver
-import sys
 import threading
-import time
-import traceback
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from json import loads
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, TypeVar
-from urllib.parse import parse_qs, urlsplit
+from typing import Any
 
 from controller.descope_api import AttributeDefinition, RateLimit
 
-from .attributes import Catalogue, catalogue_from_body, catalogue_wire, parse_catalogue
-from .knobs import FaultQueue, FaultRule, KnobBox, Knobs, RateLimiter, changed_knobs, parse_rules
-from .search import parse_search
-from .stats import Stats
-from .store import TenantStore, copy_snapshot_entry, paused_gc, render
-from .wire import (
-    INTERNAL,
-    METHOD_NOT_ALLOWED,
-    NOT_FOUND,
-    UNAUTHORIZED,
-    ApiError,
-    Response,
-    bad_request,
-    error_response,
-    invalid,
-    json_response,
-    missing,
-    rate_limited_response,
-    too_large,
-)
+from .app import App
+from .attributes import Catalogue, parse_catalogue
+from .knobs import KnobBox, Knobs, changed_knobs
+from .routes import TENANT_PATCH, TENANT_ROUTES, routes_without
+from .store import TenantStore, copy_snapshot_entry, paused_gc
+from .transport import SandboxHTTPServer
+from .wire import ApiError
 
-MAX_BODY_BYTES: Final = 10 * 1024 * 1024
-# Seeding 100k tenants through /_sandbox/tenants takes more than the API's limit (about 11 MB).
-MAX_CONTROL_BODY_BYTES: Final = 512 * 1024 * 1024
-_T = TypeVar("_T")
-_CONTROL_PREFIX: Final = "/_sandbox"
-_BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
 
-
-@dataclass(frozen=True)
-class _Request:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    authorization: str
-    body: bytes
-    error: ApiError | None = None  # a framing problem found while reading (413, bad Content-Length)
-
-
-Handler = Callable[[TenantStore, _Request, dict[str, Any]], tuple[object, bool]]
-
-
-# ----- tenant API routes -------------------------------------------------------------------------------
-def _query_id(request: _Request) -> str:
-    values = request.query.get("id") or [""]
-    if not values[0]:
-        raise missing("id")
-    return values[0]
-
-
-def _load_all(store: TenantStore, request: _Request, body: dict[str, Any]) -> tuple[object, bool]:
-    return {"tenants": [render(record) for record in store.all()]}, False
-
-
-def _load(store: TenantStore, request: _Request, body: dict[str, Any]) -> tuple[object, bool]:
-    return render(store.get(_query_id(request)), keep_parent=True), False
-
-
-def _search(store: TenantStore, request: _Request, body: dict[str, Any]) -> tuple[object, bool]:
-    return {"tenants": [render(record) for record in store.search(parse_search(body))]}, False
-
-
-def _create(store: TenantStore, request: _Request, body: dict[str, Any]) -> tuple[object, bool]:
-    return {"id": store.create(body)}, True
-
-
-def _load_settings(store: TenantStore, request: _Request, body: dict[str, Any]) -> tuple[object, bool]:
-    return store.settings(_query_id(request)), False
-
-
-def _license(store: TenantStore, request: _Request, body: dict[str, Any]) -> tuple[object, bool]:
-    return {"rateLimitTier": "tier1"}, False
-
-
-def _void_write(action: Callable[[TenantStore, dict[str, Any]], None]) -> Handler:
-    """A write whose success answer is ``{}`` (reference §3: void operations answer ``200 {}``)."""
-
-    def handle(store: TenantStore, request: _Request, body: dict[str, Any]) -> tuple[object, bool]:
-        action(store, body)
-        return {}, True
-
-    return handle
-
-
-_TENANT_PATCH: Final = "/v1/mgmt/tenant/patch"
-_TENANT_ROUTES: Final[dict[str, dict[str, Handler]]] = {
-    "/v1/mgmt/tenant/all": {"GET": _load_all},
-    "/v1/mgmt/tenant": {"GET": _load},
-    "/v1/mgmt/tenant/create": {"POST": _create},
-    "/v1/mgmt/tenant/update": {"POST": _void_write(TenantStore.update)},
-    _TENANT_PATCH: {"PATCH": _void_write(TenantStore.patch)},
-    "/v1/mgmt/tenant/delete": {"POST": _void_write(TenantStore.delete)},
-    "/v1/mgmt/tenant/search": {"POST": _search},
-    "/v1/mgmt/tenant/settings": {"GET": _load_settings, "POST": _void_write(TenantStore.set_settings)},
-    "/v1/mgmt/tenant/updateDefaultRoles": {"POST": _void_write(TenantStore.set_default_roles)},
-    "/v1/mgmt/license": {"GET": _license},
-}
-
-
-def _routes_without(path: str) -> dict[str, dict[str, Handler]]:
-    """The tenant API of an older Descope deployment that lacks ``path`` (an unknown path: 404)."""
-    return {known: methods for known, methods in _TENANT_ROUTES.items() if known != path}
-
-
-def _route(routes: dict[str, dict[str, _T]], request: _Request) -> _T:
-    methods = routes.get(request.path)
-    if methods is None:
-        raise ApiError(404, NOT_FOUND, "Not found", f"No such endpoint: {request.path}")
-    handler = methods.get(request.method)
-    if handler is None:
-        allowed = ", ".join(sorted(methods))
-        message = f"{request.method} is not allowed on {request.path} (use {allowed})"
-        raise ApiError(405, METHOD_NOT_ALLOWED, "Method not allowed", message, {"Allow": allowed})
-    return handler
-
-
-def _json_body(request: _Request) -> dict[str, Any]:
-    """The body of a POST/PUT/PATCH as a JSON object; an empty body is ``{}``. Other methods' bodies are ignored."""
-    if request.method not in _BODY_METHODS or not request.body.strip():
-        return {}
-    try:
-        document = loads(request.body)
-    except (ValueError, RecursionError) as exc:
-        raise bad_request("The request body is not valid JSON") from exc
-    if not isinstance(document, dict):
-        raise bad_request("The request body must be a JSON object")
-    return document
-
-
-def _internal_error(exc: Exception, verbose: bool) -> Response:
-    # A sandbox bug must still answer like a server would rather than drop the connection.
-    if verbose:
-        traceback.print_exception(exc, file=sys.stderr)
-    return error_response(ApiError(500, INTERNAL, "Internal sandbox error", f"{type(exc).__name__}: {exc}"))
-
-
-def _is_control(path: str) -> bool:
-    return path == _CONTROL_PREFIX or path.startswith(_CONTROL_PREFIX + "/")
-
-
-def _sleep_ms(milliseconds: float) -> None:
-    if milliseconds > 0:
-        time.sleep(milliseconds / 1000)
-
-
-# ----- the application: everything between "a request was read" and "a response is ready" -------------
-class _App:
-    def __init__(
-        self,
-        *,
-        store: TenantStore,
-        knobs: KnobBox,
-        token: str,
-        fault_random: random.Random,
-        verbose: bool,
-        routes: dict[str, dict[str, Handler]],
-    ) -> None:
-        self.routes = routes
-        self.store = store
-        self.knobs = knobs
-        self.stats = Stats()
-        self.limiter = RateLimiter()
-        self.faults = FaultQueue()
-        self.verbose = verbose
-        self._token = token.encode("utf-8")
-        self._fault_random = fault_random
-        self._random_lock = threading.Lock()
-
-    def handle(self, request: _Request) -> Response:
-        if _is_control(request.path):
-            return self._control(request)
-        self.stats.received(f"{request.method} {request.path}")
-        response, wrote = self._api(request)
-        self.stats.answered(response.status, wrote=wrote)
-        return response
-
-    # ----- tenant API ---------------------------------------------------------------------------------
-    def _api(self, request: _Request) -> tuple[Response, bool]:
-        if request.error is not None:
-            return error_response(request.error), False
-        knobs = self.knobs.current()
-        retry_after = self.limiter.admit(knobs.rate_limit)
-        if retry_after is not None:
-            self.stats.rate_limited()
-            return rate_limited_response(retry_after), False
-        _sleep_ms(knobs.latency_ms)
-        fault = self.faults.take(request.path) or self._random_fault(knobs)
-        if fault is None:
-            return self._serve(request)
-        self.stats.fault()
-        return self._serve_with_fault(request, fault)
-
-    def _random_fault(self, knobs: Knobs) -> FaultRule | None:
-        if knobs.fail_rate <= 0:
-            return None
-        with self._random_lock:  # one draw per request, in arrival order, so a seed replays the same failures
-            roll = self._fault_random.random()
-        return FaultRule(status=knobs.fail_status) if roll < knobs.fail_rate else None
-
-    def _serve_with_fault(self, request: _Request, fault: FaultRule) -> tuple[Response, bool]:
-        if fault.after_commit:
-            response, wrote = self._serve(request)
-            _sleep_ms(fault.delay_ms)
-            return (response if fault.status is None else fault.response()), wrote
-        _sleep_ms(fault.delay_ms)
-        if fault.status is not None:
-            return fault.response(), False
-        return self._serve(request)
-
-    def _serve(self, request: _Request) -> tuple[Response, bool]:
-        try:
-            self._authorize(request)
-            handler = _route(self.routes, request)
-            payload, wrote = handler(self.store, request, _json_body(request))
-        except ApiError as exc:
-            return error_response(exc), False
-        except Exception as exc:
-            return _internal_error(exc, self.verbose), False
-        return json_response(200, payload), wrote
-
-    def _authorize(self, request: _Request) -> None:
-        scheme, _, token = request.authorization.partition(" ")
-        # compare_digest: the time taken must not tell a caller how much of the key was right.
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode("utf-8"), self._token):
-            raise ApiError(
-                401,
-                UNAUTHORIZED,
-                "Unauthorized",
-                "A valid 'Authorization: Bearer <ProjectId:ManagementKey>' header is required",
-            )
-
-    # ----- control API --------------------------------------------------------------------------------
-    def _control(self, request: _Request) -> Response:
-        try:
-            if request.error is not None:
-                raise request.error
-            action = _route(_CONTROL_ROUTES, request)
-            return json_response(200, action(self, _json_body(request)))
-        except ApiError as exc:
-            return error_response(exc)
-        except Exception as exc:
-            return _internal_error(exc, self.verbose)
-
-    def stats_snapshot(self, body: dict[str, Any]) -> object:
-        return self.stats.snapshot()
-
-    def stats_reset(self, body: dict[str, Any]) -> object:
-        self.stats.reset()
-        return {}
-
-    def config(self, body: dict[str, Any]) -> object:
-        return self.knobs.current().as_dict()
-
-    def change_config(self, body: dict[str, Any]) -> object:
-        knobs = self.knobs.change(body)
-        if "rate_limit" in body:
-            self.limiter.reset()
-        return knobs.as_dict()
-
-    def pending_faults(self, body: dict[str, Any]) -> object:
-        return {"rules": self.faults.pending()}
-
-    def queue_faults(self, body: dict[str, Any]) -> object:
-        rules = parse_rules(body)
-        self.faults.add(rules)
-        return {"queued": len(rules), "rules": self.faults.pending()}
-
-    def clear_faults(self, body: dict[str, Any]) -> object:
-        self.faults.clear()
-        return {}
-
-    def all_tenants(self, body: dict[str, Any]) -> object:
-        return {"tenants": self.store.snapshot()}
-
-    def seed_tenants(self, body: dict[str, Any]) -> object:
-        tenants = body.get("tenants")
-        if not isinstance(tenants, list):
-            raise invalid("tenants", "a list of tenant objects")
-        replace = body.get("replace", False)
-        if not isinstance(replace, bool):
-            raise invalid("replace", "a boolean")
-        seeded = self.store.seed(tenants, replace=replace)
-        return {"seeded": seeded, "total": len(self.store)}
-
-    def attributes(self, body: dict[str, Any]) -> object:
-        return {"attributes": catalogue_wire(self.store.attributes())}
-
-    def set_attributes(self, body: dict[str, Any]) -> object:
-        self.store.set_attributes(catalogue_from_body(body))
-        return self.attributes({})
-
-
-_CONTROL_ROUTES: Final[dict[str, dict[str, Callable[[_App, dict[str, Any]], object]]]] = {
-    "/_sandbox/stats": {"GET": _App.stats_snapshot},
-    "/_sandbox/stats/reset": {"POST": _App.stats_reset},
-    "/_sandbox/config": {"GET": _App.config, "POST": _App.change_config},
-    "/_sandbox/faults": {"GET": _App.pending_faults, "POST": _App.queue_faults, "DELETE": _App.clear_faults},
-    "/_sandbox/tenants": {"GET": _App.all_tenants, "POST": _App.seed_tenants},
-    "/_sandbox/attributes": {"GET": _App.attributes, "POST": _App.set_attributes},
-}
-
-
-# ----- HTTP plumbing -------------------------------------------------------------------------------------
-class _HTTPServer(ThreadingHTTPServer):
-    # Daemon threads: a request sleeping on latency or a fault delay must not keep the process alive.
-    daemon_threads = True
-    request_queue_size = 128  # the default 5 resets connections when a benchmark opens many at once
-
-    def __init__(self, address: tuple[str, int], app: _App, *, verbose: bool) -> None:
-        self.app = app
-        self.verbose = verbose
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        super().__init__(address, _RequestHandler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind calls socket.getfqdn(), a reverse DNS lookup that can take seconds.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name = str(host)
-        self.server_port = int(port)
-
-    def track(self, connection: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.add(connection)
-
-    def untrack(self, connection: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.discard(connection)
-
-    def close_connections(self) -> None:
-        """End kept-alive connections, so nothing is served by a stopped sandbox."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):  # already closed by the peer
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if self.verbose:
-            super().handle_error(request, client_address)
-
-
-class _RequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: clients pool connections, benchmarks depend on it
-    server_version = "descope-sandbox/1"
-    sys_version = ""
-    timeout = 120  # an idle kept-alive connection is closed after this many seconds
-    # Headers and body go out in two writes; with Nagle on, a kept-alive client's delayed ACK stalls
-    # every answer by ~40 ms.
-    disable_nagle_algorithm = True
-    server: _HTTPServer
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.track(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.untrack(self.connection)
-
-    def do_GET(self) -> None:  # BaseHTTPRequestHandler dispatches on this name
-        self._dispatch()
-
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET  # noqa: N815
-
-    def log_message(self, format: str, *args: Any) -> None:
-        if self.server.verbose:
-            super().log_message(format, *args)
-
-    def _dispatch(self) -> None:
-        request = self._read_request()
-        response = self.server.app.handle(request)
-        try:
-            self._write(response)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the client gave up (a timeout test); nothing left to tell it
-
-    def _read_request(self) -> _Request:
-        parts = urlsplit(self.path)
-        body, error = self._read_body(MAX_CONTROL_BODY_BYTES if _is_control(parts.path) else MAX_BODY_BYTES)
-        if error is not None:
-            # The rest of the body is still on the socket: it cannot carry another request.
-            self.close_connection = True
-        query = parse_qs(parts.query, keep_blank_values=True)
-        return _Request(self.command, parts.path, query, self.headers.get("Authorization", ""), body, error)
-
-    def _read_body(self, limit: int) -> tuple[bytes, ApiError | None]:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_chunked(limit)
-        raw = self.headers.get("Content-Length")
-        if raw is None:
-            return b"", None
-        try:
-            length = int(raw)
-        except ValueError:
-            return b"", bad_request("Invalid Content-Length header")
-        if length < 0:
-            return b"", bad_request("Invalid Content-Length header")
-        if length > limit:
-            return b"", too_large(limit)
-        return self.rfile.read(length), None
-
-    def _read_chunked(self, limit: int) -> tuple[bytes, ApiError | None]:
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            try:
-                size = int(self.rfile.readline(1024).split(b";")[0].strip() or b"0", 16)
-            except ValueError:
-                return b"", bad_request("Invalid chunked request body")
-            if size == 0:
-                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                return b"".join(chunks), None
-            total += size
-            if total > limit:
-                return b"", too_large(limit)
-            chunks.append(self.rfile.read(size))
-            self.rfile.readline(1024)
-
-    def _write(self, response: Response) -> None:
-        self.send_response(response.status)
-        self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(response.body)
-
-
-# ----- the public object -----------------------------------------------------------------------------------
 class SandboxServer:
     """A fake Descope project on ``url``; bound in ``__init__``, served by ``start()`` or ``serve_forever()``."""
 
@@ -653,15 +216,15 @@ class SandboxServer:
             state_file=None if state_file is None else Path(state_file), id_random=id_random, attributes=catalogue
         )
         self.project_id = project_id
-        self._app = _App(
+        self._app = App(
             store=store,
             knobs=KnobBox(knobs),
             token=f"{project_id}:{management_key}",
             fault_random=random.Random(seed),  # noqa: S311 - fault injection, not secrets
             verbose=verbose,
-            routes=_TENANT_ROUTES if patch_endpoint else _routes_without(_TENANT_PATCH),
+            routes=TENANT_ROUTES if patch_endpoint else routes_without(TENANT_PATCH),
         )
-        self._httpd = _HTTPServer((host, port), self._app, verbose=verbose)
+        self._httpd = SandboxHTTPServer((host, port), self._app, verbose=verbose)
         self.url = _url(host, self._httpd.server_port)
         self._life_lock = threading.RLock()  # re-entrant: stop() may run in a signal handler on this thread
         self._serving_thread: int | None = None

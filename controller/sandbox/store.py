@@ -38,7 +38,7 @@ from .wire import ApiError, conflict, invalid, refused, tenant_not_found
 
 Record = dict[str, Any]
 
-# The order a tenant record lists its fields in (reference §2).
+# The order a tenant record lists its fields in: answers (render) and full records (snapshots) follow it.
 FIELD_ORDER: Final = (
     "id",
     "name",

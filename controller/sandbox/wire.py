@@ -11,7 +11,8 @@ from controller.descope_api import RATE_LIMITED_STATUS, RETRY_AFTER_HEADER
 JSON_TYPE: Final = "application/json"
 HTML_TYPE: Final = "text/html; charset=utf-8"
 
-# Codes Descope's SDKs know (reference §5).
+# Codes Descope's SDKs know (github.com/descope/go-sdk ``descope/errors.go``: ErrBadRequest,
+# ErrMissingArguments, ErrValidationFailure, ErrRateLimitExceeded).
 BAD_REQUEST: Final = "E011001"
 MISSING_ARGUMENT: Final = "E011002"
 VALIDATION_FAILURE: Final = "E011003"
@@ -67,7 +68,7 @@ def error_response(error: ApiError) -> Response:
 
 
 def rate_limit_body() -> dict[str, str]:
-    """The 429 body verbatim from Descope's python-sdk tests (reference §6)."""
+    """The 429 body verbatim from Descope's python-sdk tests (github.com/descope/python-sdk ``tests/test_auth.py``)."""
     return {
         "errorCode": RATE_LIMITED,
         "errorDescription": "https://docs.descope.com/rate-limit",
@@ -85,7 +86,7 @@ def bad_request(message: str) -> ApiError:
 
 
 def missing(field_name: str) -> ApiError:
-    # The wording Descope uses (reference §5, net integration tests).
+    # The wording Descope uses (descope-dotnet's integration tests).
     return ApiError(400, MISSING_ARGUMENT, "Missing arguments", f"The {field_name} field is required")
 
 

@@ -191,6 +191,36 @@ def test_backoff_grows_exponentially_with_jitter_and_is_bounded(
         assert low <= wait <= low + 0.5
 
 
+@pytest.mark.parametrize(
+    ("max_retries", "max_retry_wait", "draw", "expected"),
+    [
+        (3, 60.0, 0.0, [0.5, 1.0, 2.0]),  # 0.5 s doubling, no jitter drawn
+        (3, 60.0, 0.5, [0.75, 1.25, 2.25]),  # plus draw * 0.5 s of jitter
+        (6, 60.0, 0.0, [0.5, 1.0, 2.0, 4.0, 8.0, 10.0]),  # capped at 10 s before the jitter
+        (6, 60.0, 0.5, [0.75, 1.25, 2.25, 4.25, 8.25, 10.25]),
+        (4, 3.0, 0.5, [0.75, 1.25, 2.25, 3.0]),  # max_retry_wait caps the base and the sum
+        (2, 0.0, 0.5, [0.0, 0.0]),  # no wait at all: nothing is slept
+    ],
+)
+def test_backoff_numbers_are_exact(
+    api: respx.MockRouter,
+    make_client: Callable[..., DescopeClient],
+    ft: FakeTime,
+    monkeypatch: pytest.MonkeyPatch,
+    max_retries: int,
+    max_retry_wait: float,
+    draw: float,
+    expected: list[float],
+) -> None:
+    monkeypatch.setattr("random.random", lambda: draw)  # the jitter's one draw per wait
+    client = make_client(max_retries=max_retries, max_retry_wait=max_retry_wait)
+    route = api.get(ALL).respond(503, text="busy")
+    with pytest.raises(DescopeServerError):
+        client.load_all()
+    assert route.call_count == max_retries + 1
+    assert ft.sleeps == [wait for wait in expected if wait > 0]
+
+
 def test_backoff_is_capped_by_max_retry_wait(
     api: respx.MockRouter, make_client: Callable[..., DescopeClient], ft: FakeTime
 ) -> None:

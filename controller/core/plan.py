@@ -18,13 +18,21 @@ executes the plan; this module only decides. Semantics (shared/DESIGN.md, "Recon
 
 from __future__ import annotations
 
-import hashlib
-import json
+__all__ = [
+    "Action",
+    "ActionKind",
+    "Cause",
+    "Conflict",
+    "FieldChange",
+    "Plan",
+    "PlanPolicy",
+    "make_plan",
+    "update_action",
+]
+
 from collections import Counter
 from collections.abc import Mapping, Sequence, Set
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
-from typing import Any
+from dataclasses import replace
 
 from controller.core.cause import is_change
 from controller.core.model import (
@@ -37,135 +45,18 @@ from controller.core.model import (
     WritePath,
 )
 from controller.core.normalize import canonical, canonical_scalar, identical, live_value, wire_value
+from controller.core.plan_types import (
+    Action,
+    ActionKind,
+    Cause,
+    Conflict,
+    FieldChange,
+    Plan,
+    PlanPolicy,
+)
+from controller.core.prune import delete_guards, prune_deletes, staged_deletes
 
-
-class ActionKind(StrEnum):
-    CREATE = "create"
-    UPDATE = "update"
-    DELETE = "delete"
-
-
-class Cause(StrEnum):
-    """Why a field or a tenant is written (``core.cause``)."""
-
-    CHANGE = "change"  # tenants.yaml changed it (or the previous revision is unknown)
-    DRIFT = "drift"  # tenants.yaml did not change it: someone edited Descope
-    ADOPT = "adopt"  # a live tenant the controller did not manage yet, now in tenants.yaml
-
-
-@dataclass(frozen=True)
-class FieldChange:
-    """One managed field that differs; ``field`` is dotted inside maps (``customAttributes.plan``)."""
-
-    field: str
-    before: JSONValue
-    after: JSONValue
-    cause: Cause = Cause.CHANGE
-
-    @property
-    def top_field(self) -> str:
-        return self.field.split(".", 1)[0]
-
-
-@dataclass(frozen=True)
-class Action:
-    """One tenant's change, with the exact request bodies the engine will send."""
-
-    kind: ActionKind
-    tenant_id: str
-    changes: tuple[FieldChange, ...] = ()
-    create_body: Mapping[str, JSONValue] | None = None  # CREATE: POST /tenant/create
-    patch: Mapping[str, JSONValue] | None = None  # UPDATE: PATCH /tenant/patch (without "id")
-    default_roles: tuple[str, ...] | None = None  # POST /tenant/updateDefaultRoles
-    settings: Mapping[str, JSONValue] | None = None  # the managed settings keys (the client writes them RMW)
-    cascade: bool = False  # DELETE only
-    stage: int = 0  # actions of one stage are independent; stage n+1 waits for stage n
-    where: str = ""  # file:line of the tenant in the source, when it has one
-    adopt: bool = False  # UPDATE of a live tenant the controller did not manage yet
-
-    @property
-    def cause(self) -> Cause:
-        """Why this tenant is written: adopted, a change of tenants.yaml (if any field is one), else drift."""
-        if self.adopt:
-            return Cause.ADOPT
-        if self.kind is ActionKind.UPDATE and self.changes and all(c.cause is Cause.DRIFT for c in self.changes):
-            return Cause.DRIFT
-        return Cause.CHANGE
-
-    def as_dict(self) -> dict[str, Any]:
-        """The action as plain data; ``cause`` is said but is not part of what the action does."""
-        return {**self.what(), "cause": self.cause.value, "changes": [_change_dict(c) for c in self.changes]}
-
-    def what(self) -> dict[str, Any]:
-        """What the action does, and nothing about why: the plan digest and a saved plan compare this."""
-        return {
-            "kind": self.kind.value,
-            "tenant_id": self.tenant_id,
-            "stage": self.stage,
-            "where": self.where,
-            "changes": [{"field": c.field, "before": c.before, "after": c.after} for c in self.changes],
-            "create_body": dict(self.create_body) if self.create_body is not None else None,
-            "patch": dict(self.patch) if self.patch is not None else None,
-            "default_roles": list(self.default_roles) if self.default_roles is not None else None,
-            "settings": dict(self.settings) if self.settings is not None else None,
-            "cascade": self.cascade,
-        }
-
-
-def _change_dict(change: FieldChange) -> dict[str, Any]:
-    return {"field": change.field, "before": change.before, "after": change.after, "cause": change.cause.value}
-
-
-@dataclass(frozen=True)
-class Conflict:
-    """A tenant the plan cannot bring to the desired state; it is skipped and reported."""
-
-    tenant_id: str
-    message: str
-    where: str = ""
-
-
-@dataclass(frozen=True)
-class PlanPolicy:
-    """The knobs of planning, from settings and one-shot flags."""
-
-    prune: bool = False
-    max_deletes: int = 10
-    max_delete_ratio: float = 0.25
-    allow_deletes: int = 0  # a deliberate, one-shot lift of the delete guards for up to N tenants
-
-
-@dataclass(frozen=True)
-class Plan:
-    actions: tuple[Action, ...] = ()
-    conflicts: tuple[Conflict, ...] = ()
-    blocked: tuple[str, ...] = ()  # guard reasons; non-empty means apply nothing
-    blocked_codes: tuple[str, ...] = ()  # max_deletes | max_delete_ratio | empty_source | source_shrank
-    managed: int = 0  # desired tenants that exist live
-    unmanaged: int = 0  # live tenants outside desired and inventory
-    orphaned: tuple[str, ...] = ()  # inventory tenants gone from YAML but kept because prune is off
-    drifted: int = 0  # live tenants edited outside tenants.yaml (drift, not a change of the YAML)
-    drift_fields: Mapping[str, int] = field(default_factory=dict)  # top field -> tenants drifted
-    changed: int = 0  # live tenants whose managed fields tenants.yaml changed (or adopts)
-
-    @property
-    def has_changes(self) -> bool:
-        return bool(self.actions)
-
-    def count(self, kind: ActionKind) -> int:
-        return sum(1 for a in self.actions if a.kind is kind)
-
-    def counts_by_cause(self) -> dict[tuple[str, str], int]:
-        """(action, cause) -> actions, every pair present (zero when none): bounded metric labels."""
-        counts = {(kind.value, cause.value): 0 for kind in ActionKind for cause in Cause}
-        for action in self.actions:
-            counts[(action.kind.value, action.cause.value)] += 1
-        return counts
-
-    def digest(self) -> str:
-        """A stable id of what this plan would do (not why), for journals, logs and saved plans."""
-        payload = json.dumps([a.what() for a in self.actions], sort_keys=True, default=str)
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+DEFAULT_POLICY = PlanPolicy()
 
 
 def make_plan(
@@ -175,7 +66,7 @@ def make_plan(
     inventory: Set[str] = frozenset(),
     live_settings: Mapping[str, Mapping[str, JSONValue]] | None = None,
     last_applied_count: int | None = None,
-    policy: PlanPolicy = PlanPolicy(),
+    policy: PlanPolicy = DEFAULT_POLICY,
     previous: DesiredState | None = None,
     inventory_known: bool = False,
 ) -> Plan:
@@ -222,15 +113,15 @@ def make_plan(
             adopt = inventory_known and tenant.id not in inventory
             updates.append(replace(action, changes=tuple(changes), adopt=adopt))
 
-    deletes, orphaned, delete_conflicts = _deletes(desired_by_id, live_by_id, inventory, policy)
+    deletes, orphaned, delete_conflicts = prune_deletes(desired_by_id, live_by_id, inventory, policy)
     conflicts.extend(delete_conflicts)
 
     managed = sum(1 for tid in desired_by_id if tid in live_by_id)
     unmanaged = sum(1 for tid in live_by_id if tid not in desired_by_id and tid not in inventory)
-    guards = _guards(desired, deletes, inventory, live_by_id, last_applied_count, policy)
+    guards = delete_guards(desired, deletes, inventory, live_by_id, last_applied_count, policy)
 
     return Plan(
-        actions=tuple(_staged_creates(creates, desired_by_id) + updates + _staged_deletes(deletes, live_by_id)),
+        actions=tuple(_staged_creates(creates, desired_by_id) + updates + staged_deletes(deletes, live_by_id)),
         conflicts=tuple(conflicts),
         blocked=tuple(message for _code, message in guards),
         blocked_codes=tuple(code for code, _message in guards),
@@ -383,93 +274,6 @@ def _map_changes(
     return changes, {**have, **wanted}
 
 
-def _deletes(
-    desired_by_id: Mapping[str, DesiredTenant],
-    live_by_id: Mapping[str, LiveTenant],
-    inventory: Set[str],
-    policy: PlanPolicy,
-) -> tuple[list[Action], list[str], list[Conflict]]:
-    gone = sorted(tid for tid in inventory if tid not in desired_by_id and tid in live_by_id)
-    if not policy.prune:
-        return [], gone, []
-    doomed = set(gone)
-    deletes, conflicts = [], []
-    for tid in gone:
-        kept_children = [
-            c
-            for c in _successors(tid, live_by_id)
-            if c not in doomed  # a child that stays would be orphaned by Descope or refused
-        ]
-        if kept_children:
-            conflicts.append(
-                Conflict(tid, f"not deleted: child tenants {', '.join(sorted(kept_children))} still exist")
-            )
-            continue
-        deletes.append(Action(ActionKind.DELETE, tid, cascade=False))
-    return deletes, [], conflicts
-
-
-def _successors(tenant_id: str, live_by_id: Mapping[str, LiveTenant]) -> list[str]:
-    listed = {str(s) for s in (live_by_id[tenant_id].get("successors") or [])}
-    by_parent = {tid for tid, t in live_by_id.items() if t.get("parent") == tenant_id}
-    return sorted(listed | by_parent)
-
-
-def _guards(
-    desired: DesiredState,
-    deletes: Sequence[Action],
-    inventory: Set[str],
-    live_by_id: Mapping[str, LiveTenant],
-    last_applied_count: int | None,
-    policy: PlanPolicy,
-) -> list[tuple[str, str]]:
-    reasons: list[tuple[str, str]] = []
-    lifted = policy.allow_deletes
-    n_deletes = len(deletes)
-    if n_deletes > policy.max_deletes and n_deletes > lifted:
-        reasons.append(
-            (
-                "max_deletes",
-                f"would delete {n_deletes} tenants, more than max_deletes={policy.max_deletes} "
-                f"(lift once with --allow-deletes {n_deletes})",
-            )
-        )
-    managed_live = sum(1 for tid in inventory if tid in live_by_id) or len(live_by_id)
-    if n_deletes and managed_live and n_deletes / managed_live > policy.max_delete_ratio and n_deletes > lifted:
-        reasons.append(
-            (
-                "max_delete_ratio",
-                f"would delete {n_deletes} of {managed_live} managed tenants "
-                f"({n_deletes / managed_live:.0%}), more than max_delete_ratio={policy.max_delete_ratio:.0%} "
-                f"(lift once with --allow-deletes {n_deletes})",
-            )
-        )
-    count = len(desired.tenants)
-    if count == 0:
-        held = max(len(inventory), last_applied_count or 0)
-        if lifted < max(held, 1):
-            reasons.append(
-                (
-                    "empty_source",
-                    "the source declares zero tenants; refusing to treat that as the desired state "
-                    f"(lift once with --allow-deletes {max(held, 1)})",
-                )
-            )
-    elif last_applied_count:
-        lost = last_applied_count - count
-        if lost > 0 and lost / last_applied_count > policy.max_delete_ratio and lost > lifted:
-            reasons.append(
-                (
-                    "source_shrank",
-                    f"the source lost {lost} of the {last_applied_count} tenants of the last applied "
-                    f"revision ({lost / last_applied_count:.0%}), "
-                    f"more than max_delete_ratio={policy.max_delete_ratio:.0%} "
-                    f"(lift once with --allow-deletes {lost})",
-                )
-            )
-    return reasons
-
-
 def _staged_creates(creates: list[Action], desired_by_id: Mapping[str, DesiredTenant]) -> list[Action]:
     """Parents before children: a create's stage is one more than its parent's create."""
     creating = {a.tenant_id for a in creates}
@@ -489,19 +293,4 @@ def _staged_creates(creates: list[Action], desired_by_id: Mapping[str, DesiredTe
         return depth[tid]
 
     staged = [replace(a, stage=stage_of(a.tenant_id)) for a in creates]
-    return sorted(staged, key=lambda a: a.stage)
-
-
-def _staged_deletes(deletes: list[Action], live_by_id: Mapping[str, LiveTenant]) -> list[Action]:
-    """Children before parents: a delete waits for the deletes of all its children."""
-    deleting = {a.tenant_id for a in deletes}
-    height: dict[str, int] = {}
-
-    def height_of(tid: str, seen: frozenset[str] = frozenset()) -> int:
-        if tid not in height:
-            kids = [c for c in _successors(tid, live_by_id) if c in deleting and c not in seen]
-            height[tid] = 1 + max((height_of(c, seen | {tid}) for c in kids), default=-1)
-        return height[tid]
-
-    staged = [replace(a, stage=height_of(a.tenant_id)) for a in deletes]
     return sorted(staged, key=lambda a: a.stage)

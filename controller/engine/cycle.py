@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from controller.adapters.journal import OpenJournal
 from controller.adapters.source import Revision
+from controller.adapters.state_store import CycleRecord
 from controller.core.flapping import FlapPolicy, Hold
 from controller.core.model import DesiredState
 from controller.core.outcome import CycleStatus, kept_in_line, retry_soon
@@ -60,6 +61,29 @@ class CycleReport:
         if self.error is not None:
             return self.error.retryable
         return self.applied is not None and self.applied.retryable
+
+    def record(self) -> CycleRecord:
+        """What the state store keeps of this cycle, for ``status``."""
+        plan = self.plan
+        error = str(self.error) if self.error else "; ".join(plan.blocked) if plan else ""
+        return CycleRecord(
+            cycle_id=self.cycle_id,
+            revision=self.revision.id if self.revision else "",
+            started=self.started,
+            finished=self.finished,
+            status=self.status,
+            plan_digest=plan.digest() if plan else "",
+            actions=len(plan.actions) if plan else 0,
+            failed=len(self.applied.failed) if self.applied else 0,
+            error=error[:2000],
+            drifted=plan.drifted if plan else 0,
+            managed=plan.managed if plan else 0,
+            unmanaged=plan.unmanaged if plan else 0,
+            drift_fields=dict(plan.drift_fields) if plan else {},
+            resumed=self.resumed is not None,
+            changed=plan.changed if plan else 0,
+            measured=plan is not None,
+        )
 
     @property
     def retry_soon(self) -> bool:

@@ -30,18 +30,19 @@ from loguru import logger
 
 from controller.adapters.journal import Journal, OpenJournal
 from controller.adapters.source import Revision, Source, VersionedSource
-from controller.adapters.state_store import ControllerState, CycleRecord, StateStore, TenantFailure
+from controller.adapters.state_store import ControllerState, StateStore, TenantFailure
 from controller.core.backoff import Backoff
 from controller.core.flapping import FlapDecision, decide, remember
 from controller.core.loader import LoadLimits, parse_tenant_files
 from controller.core.model import SETTINGS_FIELDS, DesiredState, JSONValue, LiveTenant
 from controller.core.outcome import CycleStatus
-from controller.core.plan import Action, ActionKind, Plan, make_plan
+from controller.core.plan import ActionKind, Plan, make_plan
 from controller.descope_api import AttributeDefinition
-from controller.engine.apply import ActionResult, ApplyResult, WriteHooks, apply_plan
+from controller.engine.apply import ApplyResult, WriteHooks, apply_plan
 from controller.engine.backups import PreImageHooks
 from controller.engine.cycle import CycleOptions, CycleReport, DescopeApi
 from controller.engine.flapping import note, released_line, started_line
+from controller.engine.journaling import JournalingHooks
 from controller.errors import (
     DescopeAuthError,
     DescopeError,
@@ -55,22 +56,6 @@ if TYPE_CHECKING:
     from controller.adapters.backup_store import BackupStore
 
 MAX_TENANT_BACKOFF = 3600.0
-
-
-class _JournalingHooks(WriteHooks):
-    """Journal every finished action, then pass it on (the backup seam stays the inner hooks')."""
-
-    def __init__(self, journal: Journal, inner: WriteHooks | None) -> None:
-        self.journal = journal
-        self.inner = inner or WriteHooks()
-
-    def before_write(self, action: Action, live: LiveTenant | None) -> None:
-        self.inner.before_write(action, live)
-
-    def after_action(self, result: ActionResult) -> None:
-        if not result.skipped:
-            self.journal.record(result.action.kind.value, result.action.tenant_id, error=result.error)
-        self.inner.after_action(result)
 
 
 class Reconciler:
@@ -330,7 +315,7 @@ class Reconciler:
                 started=report.started,
                 actions=[{"kind": a.kind.value, "tenant_id": a.tenant_id} for a in plan.actions],
             )
-            hooks = _JournalingHooks(self.journal, hooks)
+            hooks = JournalingHooks(self.journal, hooks)
         report.applied = applied = apply_plan(
             plan,
             self.client,
@@ -476,33 +461,12 @@ class Reconciler:
     def _record(self, state: ControllerState, report: CycleReport) -> None:
         if self.state_store is None:
             return
-        plan = report.plan
         if report.revision is not None:
             state.last_attempted_revision = report.revision.id
             state.last_attempted_error = str(report.error) if report.error else ""
         if report.kept_in_line:
             state.last_success_at = report.finished
-        error = str(report.error) if report.error else "; ".join(plan.blocked) if plan else ""
-        state.record_cycle(
-            CycleRecord(
-                cycle_id=report.cycle_id,
-                revision=report.revision.id if report.revision else "",
-                started=report.started,
-                finished=report.finished,
-                status=report.status,
-                plan_digest=plan.digest() if plan else "",
-                actions=len(plan.actions) if plan else 0,
-                failed=len(report.applied.failed) if report.applied else 0,
-                error=error[:2000],
-                drifted=plan.drifted if plan else 0,
-                managed=plan.managed if plan else 0,
-                unmanaged=plan.unmanaged if plan else 0,
-                drift_fields=dict(plan.drift_fields) if plan else {},
-                resumed=report.resumed is not None,
-                changed=plan.changed if plan else 0,
-                measured=plan is not None,
-            )
-        )
+        state.record_cycle(report.record())
         self.state_store.save(state)
         if self.journal is not None and (report.applied is not None or report.resumed is not None):
             # the state above records everything the journal knew; unfinished actions are re-planned

@@ -66,7 +66,7 @@ RATE = 50.0  # R: requests/s the sandbox admits (rate_window_s = 1)
 LATENCY_MS = 20.0  # sandbox latency for the write scenarios
 HANDFUL = 5  # "at most a handful of 429s"
 MAX_CONCURRENCY = 4  # the default [descope] max_concurrency
-PLAN_CPU_PER_100K = 1.0  # DESIGN: "planning 100k tenants takes well under a second of CPU"
+PLAN_CPU_PER_100K = 1.0  # the target: planning 100k tenants takes well under a second of CPU
 WEBHOOK_REPEATS = 5
 SETTINGS_TENANTS = 1_000
 

@@ -1,9 +1,12 @@
 """What we know of Descope's Management API, with its sources: the one place the client and the sandbox take it from.
 
-Each fact names where it comes from: Descope's SDKs (py = descope/python-sdk, go = descope/go-sdk,
-node = descope/node-sdk, net = descope-dotnet), docs.descope.com, or shared/reference/descope-tenant-api.md
-(§ numbers). A fact marked *choice* is not published; we picked the stricter reading, and this is
-the only place that says so. The sandbox behaves as these facts say; the client copes with them.
+Each fact names where it comes from, all public: Descope's SDKs on GitHub (py =
+https://github.com/descope/python-sdk, go = https://github.com/descope/go-sdk, node =
+https://github.com/descope/node-sdk, net = https://github.com/descope/descope-dotnet, java =
+https://github.com/descope/descope-java, swift = https://github.com/descope/swift-sdk), its Terraform
+provider (https://github.com/descope/terraform-provider-descope) and https://docs.descope.com.
+A fact marked *choice* is not published; we picked the stricter reading, and this is the only place
+that says so. The sandbox behaves as these facts say; the client copes with them.
 A leaf module: any layer (and the sandbox) may import it; it imports nothing of ours.
 """
 
@@ -14,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
-# ----- transient failures and retries (§5) ------------------------------------------------------------
+# ----- transient failures and retries ----------------------------------------------------------------
 
 SDK_RETRY_STATUSES: Final[frozenset[int]] = frozenset({503, 520, 521, 522, 524, 530})
 """What every Descope SDK retries by itself (py ``_RETRY_STATUS_CODES``, go ``retryableStatusCodes``,
@@ -28,7 +31,7 @@ it after a gateway lost the answer cannot do harm."""
 EDGE_STATUSES: Final[frozenset[int]] = SDK_RETRY_STATUSES | GATEWAY_STATUSES
 """Statuses answered by Cloudflare in front of Descope, with an HTML page rather than a Descope error body."""
 
-# ----- which writes overwrite, and what they reset (§3.3, §3.3a, §3.7) ---------------------------------
+# ----- which writes overwrite, and what they reset ----------------------------------------------------
 
 TENANT_UPDATE_FIELDS: Final[tuple[str, ...]] = (
     "name",
@@ -113,10 +116,10 @@ SESSION_SETTINGS_DEFAULTS: Final[dict[str, object]] = {
 """*Choice*: what a tenant's session settings read as when never configured, and what an omitted key is
 reset to (Descope publishes no defaults; these are the console's usual ones). Readers must not mutate it."""
 
-# ----- tenant custom attributes (§3.9) -----------------------------------------------------------------
+# ----- tenant custom attributes ------------------------------------------------------------------------
 
 ATTRIBUTE_TYPES: Final[tuple[str, ...]] = ("string", "number", "boolean", "singleselect", "multiselect", "date")
-"""The types a custom attribute definition may have (Terraform provider ``attributeTypeValidator``, §3.9)."""
+"""The types a custom attribute definition may have (Terraform provider ``attributeTypeValidator``)."""
 
 SELECT_TYPES: Final[frozenset[str]] = frozenset({"singleselect", "multiselect"})
 """The types whose values are chosen from the definition's ``options``."""
@@ -124,7 +127,7 @@ SELECT_TYPES: Final[frozenset[str]] = frozenset({"singleselect", "multiselect"})
 ATTRIBUTE_UNDEFINED_CODE: Final = "E000400-sandbox-undefined-attribute"
 """*Choice*: keys must be defined in the project first (py docstring: "custom attributes values of the
 keys that were previously configured in Descope console"); whether and how Descope refuses an undefined
-key is unpublished (§3.9 [?]). We take it as refused: HTTP 400 with this clearly fake code and an
+key is unpublished. We take it as refused: HTTP 400 with this clearly fake code and an
 ``errorMessage`` naming the key (in single quotes) and the tenant. Only this code makes the client say
 "not defined"; Descope's real answer (code unknown) is told as a refusal of the key it names, in
 Descope's own words."""
@@ -133,13 +136,13 @@ ATTRIBUTE_VALUE_CODE: Final = "E000400-sandbox-invalid-attribute"
 """*Choice*: a value that the key's definition does not take (a string for a number, an option that is
 not listed, ...) is refused too, with HTTP 400 and this clearly fake code, and an ``errorMessage``
 naming the key (in single quotes), the tenant and what the type expects. Descope's own code for it is
-unpublished (perhaps ``E011003``, validation failure, §5): a client must not take that generic code
-to mean this."""
+unpublished (perhaps ``E011003``, the generic "Request is invalid", swift ``DescopeError.invalidRequest``):
+a client must not take that generic code to mean this."""
 
 
 @dataclass(frozen=True)
 class AttributeDefinition:
-    """One tenant custom attribute as a Descope project defines it (the TF provider's wire keys, §3.9).
+    """One tenant custom attribute as a Descope project defines it (the Terraform provider's wire keys).
 
     ``name`` is the machine id, the key a tenant's ``customAttributes`` uses; ``display_name`` is what
     the console shows; ``options`` are the ``(label, value)`` pairs of a select type. ``authorization``
@@ -306,7 +309,7 @@ def _options(raw: object, where: str) -> tuple[tuple[str, str], ...]:
     return tuple(options)
 
 
-# ----- rate limits (§6) -----------------------------------------------------------------------------
+# ----- rate limits ----------------------------------------------------------------------------------
 
 _RATE_FORM: Final = re.compile(r"(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*s")
 RATE_FORM_HINT: Final = 'must be "N/Ws" (at most N requests in any W seconds, e.g. "100/60s") or requests per second'
@@ -363,14 +366,16 @@ class RateLimit:
 
 API_RATE_LIMIT: Final = RateLimit(100, 60.0)
 """Descope's published limit for plain API traffic, per IP: "100 requests / 60 s", and once it is
-exceeded a backoff of 60 s (docs.descope.com/rate-limiting; §6). No tenant-specific limit is published.
+exceeded a backoff of 60 s (https://docs.descope.com/rate-limiting). No tenant-specific limit is published.
 *Choice*: the tenant Management API is held to this one, the stricter of the two published limits, and
 it is our default ``[descope] rate_limit``."""
 
 SDK_RATE_LIMIT: Final = RateLimit(1000, 10.0)
 """Descope's published limit for backend SDK traffic, per IP: "1000 requests / 10 s", backoff 10 s
-(docs.descope.com/rate-limiting). Which limit a project gets depends on its license tier (§6, inferred),
-which ``GET /v1/mgmt/license`` answers as ``rateLimitTier`` and the SDKs send back as ``x-descope-license``."""
+(https://docs.descope.com/rate-limiting). Which limit a project gets depends on its license tier, which
+``GET /v1/mgmt/license`` answers as ``rateLimitTier`` (``tier1`` free to ``tier4`` enterprise) and the SDKs
+send back as ``x-descope-license`` on every management request "so Cloudflare can apply the right rate
+limit bucket" (py 2.3.0, the license handshake; go, node, java and net do the same)."""
 
 RATE_LIMITED_STATUS: Final = 429
 """Descope's answer to a client over its limit (docs; py, go, java), with body code ``E130429``."""

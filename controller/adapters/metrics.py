@@ -1,4 +1,5 @@
-"""Prometheus metrics of the daemon: one registry, the catalogue of shared/DESIGN.md, bounded labels.
+"""Prometheus metrics of the daemon: one registry, the catalogue below (the README's "Metrics, alerts and
+logs" table lists it for operators), bounded labels.
 
 Every metric lives in a registry owned by a ``Metrics`` object (not the global one), so tests and
 the daemon each get their own. Labels are bounded: results, actions, operations, HTTP codes,

@@ -14,20 +14,16 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-from controller.adapters.http_server import sign
+from controller import testing
 from controller.cli.exit_codes import ExitCode
-from controller.sandbox import SandboxServer
 
 PROJECT_ID = "Pdemo"
 
@@ -80,23 +76,7 @@ def _commit(repo: Path, text: str, message: str) -> str:
     return _git(repo, "rev-parse", "HEAD")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
-def _show_tenants(sandbox: SandboxServer) -> None:
+def _show_tenants(sandbox: testing.Sandbox) -> None:
     for tenant in sorted(sandbox.tenants(), key=lambda t: t["id"]):
         attrs = json.dumps(tenant.get("customAttributes") or {}, sort_keys=True)
         parent = f" parent={tenant['parent']}" if tenant.get("parent") else ""
@@ -111,63 +91,48 @@ def run_demo(*, keep: bool = False) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="descope-gitops-demo-"))
     repo, store = workdir / "repo", workdir / "store"
     repo.mkdir()
-    key, webhook_secret, port = secrets.token_urlsafe(24), secrets.token_urlsafe(16), _free_port()
-    daemon: subprocess.Popen[bytes] | None = None
+    key, webhook_secret, port = secrets.token_urlsafe(24), secrets.token_urlsafe(16), testing.free_port()
+    daemon: testing.Daemon | None = None
     log_path = workdir / "daemon.log"
     try:
         _git(repo, "init", "-q", "-b", "main")
         _commit(repo, SAMPLE, "Add the first tenants")
-        with SandboxServer(project_id=PROJECT_ID, management_key=key) as sandbox:
-            config = workdir / "config.toml"
-            config.write_text(
-                f'[descope]\nproject_id = "{PROJECT_ID}"\nbase_url = "{sandbox.url}"\n'
-                f'[source]\nkind = "git"\nurl = "{repo.as_uri()}"\nref = "main"\npath = "tenants.yaml"\n'
-                f'interval = 30\n[store]\ndir = "{store}"\n[http]\nlisten = "127.0.0.1:{port}"\n'
-                '[log]\nlevel = "INFO"\nformat = "text"\n',
-                encoding="utf-8",
+        with testing.run_sandbox(project_id=PROJECT_ID, management_key=key) as sandbox:
+            config = testing.write_config(
+                workdir / "config.toml",
+                {
+                    "descope": {"project_id": PROJECT_ID, "base_url": sandbox.url},
+                    "source": {
+                        "kind": "git",
+                        "url": repo.as_uri(),
+                        "ref": "main",
+                        "path": "tenants.yaml",
+                        "interval": 30,
+                    },
+                    "store": {"dir": str(store)},
+                    "http": {"listen": f"127.0.0.1:{port}"},
+                    "log": {"level": "INFO", "format": "text"},
+                },
             )
             env = {
                 **os.environ,
                 "DESCOPE_MANAGEMENT_KEY": key,
                 "DESCOPE_GITOPS_HTTP__WEBHOOK_SECRET": webhook_secret,
             }
-            base = f"http://127.0.0.1:{port}"
+            daemon = testing.Daemon(
+                config, env, log_path, url=f"http://127.0.0.1:{port}", store=store, webhook_secret=webhook_secret
+            )
             print(f"Descope sandbox: {sandbox.url}   Git repository: {repo.as_uri()}")
             _step("1. start the controller: descope-gitops run --config config.toml")
-            with log_path.open("wb") as log:
-                daemon = subprocess.Popen(
-                    [sys.executable, "-m", "controller", "run", "--config", str(config)],
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-
-            def ready() -> bool:
-                try:
-                    return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
-                except httpx.HTTPError:
-                    return daemon is not None and daemon.poll() is not None  # died: stop waiting
-
-            _wait(ready, 30, "the daemon's first cycle")
-            if daemon.poll() is not None:
-                raise RuntimeError(f"the daemon exited with {daemon.returncode}")
+            daemon.start()
+            daemon.wait_ready(timeout=30, what="the daemon's first cycle")
             print("first cycle done; Descope now has:")
             _show_tenants(sandbox)
 
             _step("2. a platform engineer merges: acme-corp gets 75 seats, initech is added")
             sha = _commit(repo, SAMPLE.replace("seats: 50", "seats: 75") + NEW_TENANT, "ACME to 75 seats; add Initech")
-            body = json.dumps({"ref": "refs/heads/main", "after": sha}).encode()
             started = time.monotonic()
-            answer = httpx.post(
-                f"{base}/hooks/git",
-                content=body,
-                headers={
-                    "Content-Type": "application/json",
-                    "X-GitHub-Event": "push",
-                    "X-Hub-Signature-256": sign(webhook_secret, body),
-                },
-                timeout=5,
-            )
+            answer = daemon.push(sha)
             print(f"GitHub-style push webhook for {sha[:12]} -> HTTP {answer.status_code} {answer.text.strip()}")
 
             def applied() -> bool:
@@ -175,21 +140,19 @@ def run_demo(*, keep: bool = False) -> int:
                 acme = tenants.get("acme-corp", {})
                 return "initech" in tenants and (acme.get("customAttributes") or {}).get("seats") == 75
 
-            _wait(applied, 30, "the merged change")
+            testing.wait_until(applied, timeout=30, what="the merged change")
             print(f"applied {time.monotonic() - started:.2f}s after the push; Descope now has:")
             _show_tenants(sandbox)
 
             _step("3. someone turns on enforceSSO for globex in the Descope console")
-            httpx.request(
-                "PATCH",
-                f"{sandbox.url}/v1/mgmt/tenant/patch",
-                json={"id": "globex", "enforceSSO": True},
-                headers={"Authorization": f"Bearer {PROJECT_ID}:{key}"},
-                timeout=5,
-            ).raise_for_status()
+            sandbox.api("PATCH", "/v1/mgmt/tenant/patch", json={"id": "globex", "enforceSSO": True}).raise_for_status()
             print("drift made; asking for a cycle now with SIGHUP (the next tick would do the same)")
-            daemon.send_signal(signal.SIGHUP)
-            _wait(lambda: not {t["id"]: t for t in sandbox.tenants()}["globex"].get("enforceSSO"), 30, "the revert")
+            daemon.signal(signal.SIGHUP)
+            testing.wait_until(
+                lambda: not {t["id"]: t for t in sandbox.tenants()}["globex"].get("enforceSSO"),
+                timeout=30,
+                what="the revert",
+            )
             print("reverted: globex has enforceSSO=false again, as tenants.yaml says")
 
             _step("4. descope-gitops status")
@@ -206,7 +169,7 @@ def run_demo(*, keep: bool = False) -> int:
             print(status.stdout.rstrip())
 
             _step("5. stop the controller with SIGTERM")
-            daemon.send_signal(signal.SIGTERM)
+            daemon.signal(signal.SIGTERM)
             code = daemon.wait(timeout=30)
             print(f"daemon exited with {code}. Its log (cycle lines):")
             for line in log_path.read_text(errors="replace").splitlines():
@@ -214,15 +177,14 @@ def run_demo(*, keep: bool = False) -> int:
                     print("  " + line)
             print("\nDemo " + ("succeeded." if code == 0 else "FAILED."))
             return ExitCode.OK if code == ExitCode.OK else ExitCode.ERROR
-    except (TimeoutError, RuntimeError, subprocess.CalledProcessError, httpx.HTTPError) as exc:
+    except (testing.WaitTimeout, RuntimeError, subprocess.CalledProcessError, httpx.HTTPError) as exc:
         print(f"\nDemo FAILED: {exc}", file=sys.stderr)
         if log_path.exists():
             print(log_path.read_text(errors="replace")[-4000:], file=sys.stderr)
         return ExitCode.ERROR
     finally:
-        if daemon is not None and daemon.poll() is None:
+        if daemon is not None and daemon.alive():
             daemon.kill()
-            daemon.wait()
         if keep:
             print(f"kept {workdir}")
         else:

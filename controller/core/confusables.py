@@ -1,6 +1,7 @@
 """Unicode TR39 checks on tenant ids and names, so two tenants a reviewer cannot tell apart are refused.
 
-UTS #39 (Unicode Security Mechanisms) gives two tools, both implemented here from Unicode's own data:
+UTS #39 (Unicode Security Mechanisms, https://www.unicode.org/reports/tr39/; the § numbers below are its
+sections) gives two tools, both implemented here from Unicode's own data:
 
 - ``skeleton(s)`` (§4): ``NFD``, drop Default_Ignorable code points, replace each code point by its
   prototype from ``confusables.txt``, ``NFD`` again. Two strings are confusable when their skeletons

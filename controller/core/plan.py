@@ -1,7 +1,8 @@
 """The decision of what to change: desired + live + inventory → an ordered, guarded plan.
 
 A pure function over plain data (kopf's ``diffs`` is the model): no I/O, no clock. The engine
-executes the plan; this module only decides. Semantics (shared/DESIGN.md, "Reconcile semantics"):
+executes the plan; this module only decides. Semantics (the README's "tenants.yaml" and "Deleting
+tenants (prune) and the guards" say the same to users):
 
 - only keys written in YAML are managed; inside ``customAttributes`` and ``settings`` only the
   keys written are managed, and the rest of the live map is carried over untouched;

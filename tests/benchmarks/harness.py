@@ -1,27 +1,28 @@
 """The pieces the benchmark scenarios share: a sandbox process, a Git repo, a daemon process, test data.
 
-Every process started here is registered in ``Processes`` and stopped by ``Processes.stop_all()``
-(the runner calls it in a ``finally``), and every wait has a deadline, so a run always ends by itself
-and leaves nothing behind.
+The sandbox and the daemon are ``controller.testing``'s. Every process started here is registered in
+``Processes`` and stopped by ``Processes.stop_all()`` (the runner calls it in a ``finally``), and every
+wait has a deadline, so a run always ends by itself and leaves nothing behind.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import platform
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from controller import testing
+from controller.testing import Processes, Sandbox, clean_env, wait_until
+from controller.testing import WaitTimeout as BenchTimeout
 from tests.support import GitRepo, free_port
+
+__all__ = ["BenchTimeout", "GitRepo", "Processes", "Sandbox", "wait_until"]
 
 PROJECT_ID = "Pbench"
 MANAGEMENT_KEY = "K-bench-management-key-0123456789"
@@ -43,238 +44,73 @@ WRITE_PATHS = (
 )
 
 
-class BenchTimeout(Exception):
-    """A wait passed its deadline."""
-
-
-def wait_until(predicate: Callable[[], Any], *, timeout: float, interval: float = 0.05, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise BenchTimeout(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """This environment without any DESCOPE_* setting (so a developer's own settings never leak in)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DESCOPE_")}
-    env.update(extra)
-    return env
-
-
-# ----- processes ------------------------------------------------------------------------------------------
-class Processes:
-    """Every child process the run started; ``stop_all`` ends those still alive (TERM, then KILL)."""
-
-    def __init__(self) -> None:
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def start(
-        self, args: list[str], *, env: dict[str, str], log: Path, cwd: Path | None = None
-    ) -> subprocess.Popen[bytes]:
-        handle = log.open("ab")
-        try:
-            proc = subprocess.Popen(args, env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=cwd)
-        finally:
-            handle.close()
-        self.procs.append(proc)
-        return proc
-
-    @staticmethod
-    def stop(proc: subprocess.Popen[bytes], *, timeout: float = 20) -> int | None:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-        return proc.returncode
-
-    def stop_all(self) -> None:
-        for proc in reversed(self.procs):
-            try:
-                self.stop(proc, timeout=10)
-            except Exception:
-                proc.kill()
-
-
 # ----- the sandbox, as its own process (its CPU must not share our GIL) -----------------------------------
-class Sandbox:
+def sandbox(processes: Processes, workdir: Path) -> AbstractContextManager[Sandbox]:
     """``descope-gitops sandbox`` in a subprocess, driven through its control API."""
+    return testing.run_sandbox(
+        project_id=PROJECT_ID,
+        management_key=MANAGEMENT_KEY,
+        process=True,
+        log_dir=workdir,
+        cwd=ROOT,
+        processes=processes,
+        timeout=300,
+    )
 
-    def __init__(self, processes: Processes, workdir: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = workdir / f"sandbox-{self.port}.log"
-        self.proc = processes.start(
-            [
-                sys.executable,
-                "-m",
-                "controller",
-                "sandbox",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--project-id",
-                PROJECT_ID,
-                "--management-key",
-                MANAGEMENT_KEY,
-            ],
-            env=clean_env(),
-            log=self.log,
-            cwd=ROOT,
-        )
-        self._http = httpx.Client(base_url=self.url, timeout=300)
-        wait_until(self._up, timeout=30, interval=0.1, what="the sandbox to listen")
 
-    def _up(self) -> bool:
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"the sandbox exited with {self.proc.returncode}; see {self.log}")
-        try:
-            return self._http.get("/_sandbox/config", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def configure(self, **knobs: Any) -> dict[str, Any]:
-        response = self._http.post("/_sandbox/config", json=knobs)
-        response.raise_for_status()
-        return response.json()  # type: ignore[no-any-return]
-
-    def seed(self, tenants: list[dict[str, Any]], *, replace: bool = True) -> None:
-        body = json.dumps({"tenants": tenants, "replace": replace}).encode()
-        response = self._http.post("/_sandbox/tenants", content=body, headers={"Content-Type": "application/json"})
-        response.raise_for_status()
-
-    def tenants(self) -> list[dict[str, Any]]:
-        response = self._http.get("/_sandbox/tenants")
-        response.raise_for_status()
-        return response.json()["tenants"]  # type: ignore[no-any-return]
-
-    def stats(self) -> dict[str, Any]:
-        response = self._http.get("/_sandbox/stats")
-        response.raise_for_status()
-        return response.json()  # type: ignore[no-any-return]
-
-    def reset_stats(self) -> None:
-        self._http.post("/_sandbox/stats/reset").raise_for_status()
-
-    def quiet(self, seconds: float = 1.2) -> None:
-        """Let the client's window (R = 50/1s) empty too, so the next scenario starts with a full budget."""
-        time.sleep(seconds)
-
-    def close(self) -> None:
-        self._http.close()
-        Processes.stop(self.proc)
+def quiet(seconds: float = 1.2) -> None:
+    """Let the client's window (R = 50/1s) empty too, so the next scenario starts with a full budget."""
+    time.sleep(seconds)
 
 
 # ----- a Git repository read over file://, and the daemon ------------------------------------------------
-class Daemon:
-    """``descope-gitops run`` over a git repo (file://) against the sandbox."""
+def daemon(
+    processes: Processes,
+    workdir: Path,
+    *,
+    sandbox: Sandbox,
+    repo: GitRepo,
+    rate_limit: float | str,
+    max_concurrency: int = 4,
+    interval: float = 3600.0,
+) -> testing.Daemon:
+    """``descope-gitops run`` over a git repo (file://) against the sandbox; each start logs to daemon-N.log."""
+    port = free_port()
+    store = workdir / "store"
+    config = testing.write_config(
+        workdir / "config.toml",
+        {
+            "descope": {"rate_limit": str(rate_limit), "max_concurrency": max_concurrency, "timeout": 10},
+            "source": {
+                "kind": "git",
+                "url": repo.url,
+                "ref": "main",
+                "path": "tenants.yaml",
+                "interval": interval,
+                "timeout": 30,
+            },
+            "reconcile": {"shutdown_timeout": 15},
+            "store": {"dir": str(store)},
+            "http": {"listen": f"127.0.0.1:{port}", "webhook_secret": WEBHOOK_SECRET},
+            "log": {"level": "INFO", "format": "text"},
+        },
+    )
+    env = clean_env(DESCOPE_PROJECT_ID=PROJECT_ID, DESCOPE_MANAGEMENT_KEY=MANAGEMENT_KEY, DESCOPE_BASE_URI=sandbox.url)
+    return testing.Daemon(
+        config,
+        env,
+        workdir / "daemon-1.log",
+        cwd=workdir,
+        url=f"http://127.0.0.1:{port}",
+        store=store,
+        webhook_secret=WEBHOOK_SECRET,
+        processes=processes,
+    )
 
-    def __init__(
-        self,
-        processes: Processes,
-        workdir: Path,
-        *,
-        sandbox: Sandbox,
-        repo: GitRepo,
-        rate_limit: float | str,
-        max_concurrency: int = 4,
-        interval: float = 3600.0,
-    ) -> None:
-        self.processes = processes
-        self.workdir = workdir
-        self.port = free_port()
-        self.store = workdir / "store"
-        self.config = workdir / "config.toml"
-        self.config.write_text(
-            f"""
-[descope]
-rate_limit = "{rate_limit}"
-max_concurrency = {max_concurrency}
-timeout = 10
-[source]
-kind = "git"
-url = "{repo.url}"
-ref = "main"
-path = "tenants.yaml"
-interval = {interval}
-timeout = 30
-[reconcile]
-shutdown_timeout = 15
-[store]
-dir = "{self.store}"
-[http]
-listen = "127.0.0.1:{self.port}"
-webhook_secret = "{WEBHOOK_SECRET}"
-[log]
-level = "INFO"
-format = "text"
-"""
-        )
-        self.env = clean_env(
-            DESCOPE_PROJECT_ID=PROJECT_ID, DESCOPE_MANAGEMENT_KEY=MANAGEMENT_KEY, DESCOPE_BASE_URI=sandbox.url
-        )
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.starts = 0
-        self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> Daemon:
-        self.starts += 1
-        self.proc = self.processes.start(
-            [sys.executable, "-m", "controller", "run", "--config", str(self.config)],
-            env=self.env,
-            log=self.workdir / f"daemon-{self.starts}.log",
-            cwd=self.workdir,
-        )
-        return self
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> int | None:
-        return Processes.stop(self.proc) if self.proc is not None else None
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def ready(self) -> bool:
-        if not self.alive():
-            raise RuntimeError(f"the daemon exited with {self.proc.returncode if self.proc else None}")
-        try:
-            return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def state(self) -> dict[str, Any]:
-        try:
-            return json.loads((self.store / "state.json").read_text())  # type: ignore[no-any-return]
-        except (OSError, ValueError):
-            return {}
-
-    def push(self, sha: str) -> httpx.Response:
-        from controller.adapters.http_server import sign
-
-        body = json.dumps({"ref": "refs/heads/main", "after": sha}).encode()
-        headers = {
-            "Content-Type": "application/json",
-            "X-GitHub-Event": "push",
-            "X-GitHub-Delivery": f"bench-{sha[:12]}",
-            "X-Hub-Signature-256": sign(WEBHOOK_SECRET, body),
-        }
-        return httpx.post(f"{self.url}/hooks/git", content=body, headers=headers, timeout=10)
-
-    def log_text(self) -> str:
-        return "".join(
-            (self.workdir / f"daemon-{i}.log").read_text(errors="replace") for i in range(1, self.starts + 1)
-        )
+def start(daemon: testing.Daemon) -> testing.Daemon:
+    """Start ``daemon`` again, logging to the next daemon-N.log."""
+    return daemon.start(log=daemon.log_path.with_name(f"daemon-{daemon.starts + 1}.log"))
 
 
 # ----- test data -----------------------------------------------------------------------------------------

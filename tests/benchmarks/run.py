@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.descope_api import API_RATE_LIMIT, RateLimit
+from tests.benchmarks import harness
 from tests.benchmarks.harness import (
     CREATE,
     LOAD_SETTINGS,
@@ -48,7 +49,6 @@ from tests.benchmarks.harness import (
     PROJECT_ID,
     WRITE_PATHS,
     BenchTimeout,
-    Daemon,
     GitRepo,
     Processes,
     Sandbox,
@@ -66,7 +66,7 @@ RATE = 50.0  # R: requests/s the sandbox admits (rate_window_s = 1)
 LATENCY_MS = 20.0  # sandbox latency for the write scenarios
 HANDFUL = 5  # "at most a handful of 429s"
 MAX_CONCURRENCY = 4  # the default [descope] max_concurrency
-PLAN_CPU_PER_100K = 1.0  # DESIGN: "planning 100k tenants takes well under a second of CPU"
+PLAN_CPU_PER_100K = 1.0  # the target: planning 100k tenants takes well under a second of CPU
 WEBHOOK_REPEATS = 5
 SETTINGS_TENANTS = 1_000
 
@@ -116,11 +116,8 @@ class Bench:
 
     @contextmanager
     def sandbox(self) -> Iterator[Sandbox]:
-        sandbox = Sandbox(self.processes, self.workdir)
-        try:
+        with harness.sandbox(self.processes, self.workdir) as sandbox:
             yield sandbox
-        finally:
-            sandbox.close()
 
     @contextmanager
     def reconciler(
@@ -455,7 +452,7 @@ class Bench:
             options,
             _,
         ):
-            sandbox.quiet()
+            harness.quiet()
             sandbox.reset_stats()
             wall0, cpu0 = time.perf_counter(), time.process_time()
             report = reconciler.run_cycle(options)
@@ -682,10 +679,10 @@ class Bench:
             sandbox.seed([], replace=True)
             sandbox.configure(latency_ms=LATENCY_MS, rate_limit=RATE)
             sandbox.reset_stats()
-            daemon = Daemon(self.processes, here, sandbox=sandbox, repo=repo, rate_limit=RATE)
+            daemon = harness.daemon(self.processes, here, sandbox=sandbox, repo=repo, rate_limit=RATE)
             try:
                 started = time.perf_counter()
-                daemon.start()
+                harness.start(daemon)
                 half = k // 2
 
                 def half_done() -> bool:
@@ -695,14 +692,14 @@ class Bench:
 
                 wait_until(half_done, timeout=60 + 2 * k / RATE, interval=0.02, what=f"{half} creates")
                 at_kill = sandbox.stats()
-                daemon.kill9()
+                daemon.kill()
                 killed_at = time.perf_counter()
                 time.sleep(max(1.0, 3 * LATENCY_MS / 1000))  # requests in flight finish (or not) at the sandbox
                 after_kill = sandbox.stats()
                 landed_after_kill = after_kill["writes"] - at_kill["writes"]
                 journal = (daemon.store / "journal.jsonl").exists()
                 restart = time.perf_counter()
-                daemon.start()
+                harness.start(daemon)
                 wait_until(
                     lambda: daemon.alive() and sandbox.stats()["writes"] >= k,
                     timeout=60 + 3 * k / RATE,
@@ -710,12 +707,7 @@ class Bench:
                     what=f"all {k} creates after the restart",
                 )
                 all_done = time.perf_counter()
-                wait_until(
-                    lambda: daemon.state().get("last_applied_revision") == sha,
-                    timeout=60,
-                    interval=0.1,
-                    what="the resumed cycle to be recorded",
-                )
+                daemon.wait_applied(sha, timeout=60, interval=0.1, what="the resumed cycle to be recorded")
                 final = sandbox.stats()
                 present = {t["id"] for t in sandbox.tenants()}
                 stop0 = time.perf_counter()
@@ -723,7 +715,7 @@ class Bench:
                 stop_s = time.perf_counter() - stop0
             finally:
                 daemon.stop()
-            log = daemon.log_text()
+            log = daemon.log
         missing = [tenant_id(i) for i in range(k) if tenant_id(i) not in present]
         create_requests = final["requests"].get(CREATE, 0)
         extra = create_requests - k
@@ -819,15 +811,11 @@ class Bench:
         with self.sandbox() as sandbox:
             sandbox.seed([live_record(i) for i in range(n)], replace=True)
             sandbox.configure(latency_ms=LATENCY_MS, rate_limit=RATE)
-            daemon = Daemon(self.processes, here, sandbox=sandbox, repo=repo, rate_limit=RATE, interval=3600)
+            daemon = harness.daemon(self.processes, here, sandbox=sandbox, repo=repo, rate_limit=RATE, interval=3600)
             try:
-                daemon.start()
-                wait_until(daemon.ready, timeout=60, interval=0.1, what="the daemon to be ready")
-                wait_until(
-                    lambda: daemon.state().get("last_applied_revision") == sha,
-                    timeout=60,
-                    what="the first cycle",
-                )
+                harness.start(daemon)
+                daemon.wait_ready(timeout=60, interval=0.1, what="the daemon to be ready")
+                daemon.wait_applied(sha, timeout=60, what="the first cycle")
                 # the first snapshot comes 60 s after a start with no snapshot yet (or continues the
                 # schedule of the last one), so the measured rounds below run without it
                 time.sleep(0.5)
@@ -836,7 +824,7 @@ class Bench:
                     text = yaml0.decode().replace(f"name: Tenant {changed:06d}\n", f"name: {new_name}\n")
                     sha = repo.commit({"tenants.yaml": text.encode()}, message=f"rename {rep}")
                     t0 = time.perf_counter()
-                    response = daemon.push(sha)
+                    response = daemon.push(sha, delivery=f"bench-{sha[:12]}", timeout=10)
                     if response.status_code != 202 or not response.json().get("triggered"):
                         raise RuntimeError(f"webhook not accepted: {response.status_code} {response.text}")
 

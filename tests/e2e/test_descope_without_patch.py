@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.sandbox import SandboxServer
+from controller import testing
 from tests.e2e.conftest import MANAGEMENT_KEY, PROJECT_ID, Run, Sandbox
 
 pytestmark = pytest.mark.e2e
@@ -16,8 +16,8 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
     """The e2e sandbox, as a deployment without the PATCH endpoint (it answers 404)."""
-    with SandboxServer(project_id=PROJECT_ID, management_key=MANAGEMENT_KEY, patch_endpoint=False) as server:
-        yield Sandbox(server, server.url)
+    with testing.run_sandbox(project_id=PROJECT_ID, management_key=MANAGEMENT_KEY, patch_endpoint=False) as handle:
+        yield Sandbox(handle)
 
 
 def test_a_change_is_applied_by_read_modify_write_and_unmanaged_fields_survive(

@@ -85,6 +85,9 @@ class ControllerState:
     corrections: dict[str, tuple[Revert, ...]] = field(default_factory=dict)
     flapping: dict[str, Hold] = field(default_factory=dict)
     resumes: int = 0
+    # tenant id -> the latest thing a cycle did or found about it (engine/tenant_events.py): what
+    # ``status`` names; bounded to the most recent RECENT_TENANTS tenants
+    recent_tenants: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def record_cycle(self, record: CycleRecord) -> None:
         self.last_cycle = record
@@ -107,6 +110,7 @@ class ControllerState:
             "corrections": {k: [asdict(r) for r in v] for k, v in sorted(self.corrections.items())},
             "flapping": {k: asdict(v) for k, v in sorted(self.flapping.items())},
             "resumes": self.resumes,
+            "recent_tenants": self.recent_tenants,
         }
 
     @classmethod
@@ -136,6 +140,7 @@ class ControllerState:
             corrections={k: tuple(Revert(**r) for r in v) for k, v in dict(data.get("corrections", {})).items()},
             flapping={k: Hold(**v) for k, v in dict(data.get("flapping", {})).items()},
             resumes=int(data.get("resumes", 0)),
+            recent_tenants=_recent_tenants(data.get("recent_tenants", {})),
         )
 
 
@@ -233,3 +238,10 @@ class StateStore:
             return rename(self.directory, path, f"{path.name}.corrupt-{stamp}")
         except OSError as exc:
             raise StoreWriteFailed(f"cannot move corrupt {path} aside: {exc.strerror or exc}") from exc
+
+
+def _recent_tenants(value: Any) -> dict[str, dict[str, Any]]:
+    """Added after version 2 with an empty default: an older file reads as "nothing recent"."""
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise ValueError("recent_tenants is not a map of tenant id to event")
+    return {str(k): v for k, v in value.items()}

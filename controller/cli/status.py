@@ -19,12 +19,31 @@ FAILURE_CHARS = 400
 (e.g. which custom attribute was refused), which follow a prefix of operation, status and code."""
 
 
+TENANTS_SHOWN = 20
+"""How many tenants the text lists, most recent first; ``--format json`` lists every one kept."""
+
+
 def _when(ts: float | None) -> str:
     if not ts:
         return "never"
-    age = max(0.0, time.time() - ts)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
-    return f"{stamp} ({_age(age)} ago)"
+    return f"{stamp} ({_relative(ts)})"
+
+
+def _relative(ts: float) -> str:
+    """``12s ago`` for the past, ``in 12s`` for the future (a retry), never ``0s ago`` for a time ahead."""
+    delta = ts - time.time()
+    return f"in {_age(delta)}" if delta >= 0.5 else f"{_age(-delta)} ago"
+
+
+def cut_words(text: str, limit: int) -> str:
+    """``text`` clipped to about ``limit`` characters at a word boundary, with a marker; never mid-word."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    cut = head.rsplit(" ", 1)[0] if " " in head else head
+    return cut.rstrip(",;:") + " …"
 
 
 def _age(seconds: float) -> str:
@@ -88,11 +107,19 @@ def read_status(store: StateStore) -> dict[str, Any]:
             for tid, hold in sorted(state.flapping.items())
         },
         "resumes": state.resumes,
+        "tenants": [
+            {"tenant": tid, **event, "next_attempt": _next_attempt(state.tenant_failures.get(tid))}
+            for tid, event in sorted(state.recent_tenants.items(), key=lambda item: -float(item[1].get("at") or 0))
+        ],
         "history": [
             {"cycle_id": h.cycle_id, "status": h.status, "revision": h.revision, "finished": h.finished}
             for h in state.history
         ],
     }
+
+
+def _next_attempt(failure: Any) -> float | None:
+    return float(failure.next_attempt) if failure is not None else None
 
 
 def _drift_line(last: dict[str, Any]) -> str:
@@ -144,7 +171,7 @@ def render_status(status: dict[str, Any]) -> str:
     for tid, failure in sorted(status["failing_tenants"].items()):
         lines.append(
             f"Failing tenant:   {tid}: {failure['failures']} failures, next try {_when(failure['next_attempt'])}: "
-            f"{failure['error'][:FAILURE_CHARS]}"
+            f"{cut_words(failure['error'], FAILURE_CHARS)}"
         )
     for tid, held in status["flapping_tenants"].items():
         hold = Hold(held["field"], held["ours"], held["foreign"], held["reverts"], held["first_revert"], held["since"])
@@ -154,4 +181,48 @@ def render_status(status: dict[str, Any]) -> str:
         )
     if status["resumes"]:
         lines.append(f"Resumed cycles:   {status['resumes']}")
+    lines.extend(_tenant_lines(status["tenants"]))
     return "\n".join(lines)
+
+
+_WRITTEN = {
+    ("create", "change"): "created",
+    ("delete", "change"): "deleted",
+    ("update", "change"): "applied change",
+    ("update", "drift"): "corrected drift",
+    ("update", "adopt"): "adopted",
+}
+
+
+def _tenant_lines(tenants: list[dict[str, Any]]) -> list[str]:
+    """The tenants the last cycles wrote, found drifted, or failed on: most recent first."""
+    if not tenants:
+        return []
+    lines = [f"Tenants, most recent first ({min(len(tenants), TENANTS_SHOWN)} of {len(tenants)}):"]
+    for event in tenants[:TENANTS_SHOWN]:
+        lines.append(f"  {event['tenant']}: {_what(event)} {_relative(float(event.get('at') or 0))}")
+        changes = event.get("changes") or []
+        for change in changes[:5]:
+            tag = " (drift)" if change.get("cause") == "drift" and event.get("cause") != "drift" else ""
+            lines.append(f"      {change['field']}: {change['before']} → {change['after']}{tag}")
+        if len(changes) > 5:
+            lines.append(f"      and {len(changes) - 5} more fields")
+        if event.get("error"):
+            lines.append(f"      error: {cut_words(str(event['error']), FAILURE_CHARS)}")
+        if event.get("next_attempt"):
+            lines.append(f"      next try {_relative(float(event['next_attempt']))}")
+    if len(tenants) > TENANTS_SHOWN:
+        lines.append(f"  … and {len(tenants) - TENANTS_SHOWN} more: `descope-gitops status --format json` lists all")
+    return lines
+
+
+def _what(event: dict[str, Any]) -> str:
+    action, cause, result = event.get("action", ""), event.get("cause", ""), event.get("result", "")
+    if result == "conflict":
+        return "conflict, not written"
+    if result == "written":
+        return _WRITTEN.get((action, cause), f"{action} ({cause})")
+    if result == "failed":
+        return f"FAILED to {action} ({cause})"
+    noun = {"drift": "drifted", "adopt": "to adopt"}.get(cause, f"{action} planned ({cause})")
+    return f"{noun}, {result}"

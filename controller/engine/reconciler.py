@@ -43,6 +43,8 @@ from controller.engine.backups import PreImageHooks
 from controller.engine.cycle import CycleOptions, CycleReport, DescopeApi
 from controller.engine.flapping import note, released_line, started_line
 from controller.engine.journaling import JournalingHooks
+from controller.engine.tenant_events import cycle_events, remember_events
+from controller.engine.write_log import WriteLogHooks
 from controller.errors import (
     DescopeAuthError,
     DescopeError,
@@ -316,6 +318,7 @@ class Reconciler:
                 actions=[{"kind": a.kind.value, "tenant_id": a.tenant_id} for a in plan.actions],
             )
             hooks = JournalingHooks(self.journal, hooks)
+        hooks = WriteLogHooks(revision.id, hooks, log=log)
         report.applied = applied = apply_plan(
             plan,
             self.client,
@@ -326,7 +329,9 @@ class Reconciler:
             should_stop=self.should_stop,
         )
         for failure in applied.failed:
-            log.error("{} {} failed: {}", failure.action.kind.value, failure.action.tenant_id, failure.error)
+            log.bind(tenant=failure.action.tenant_id, event="write_failed", action=failure.action.kind.value).error(
+                "{} {} failed: {}", failure.action.kind.value, failure.action.tenant_id, failure.error
+            )
         status = applied.status
         if report.deferred and status is CycleStatus.SUCCEEDED:
             status = CycleStatus.PARTIAL
@@ -467,6 +472,7 @@ class Reconciler:
         if report.kept_in_line:
             state.last_success_at = report.finished
         state.record_cycle(report.record())
+        state.recent_tenants = remember_events(state.recent_tenants, cycle_events(report))
         self.state_store.save(state)
         if self.journal is not None and (report.applied is not None or report.resumed is not None):
             # the state above records everything the journal knew; unfinished actions are re-planned

@@ -95,6 +95,14 @@ class ErrorMapping:
         if status == 404:
             return self._error(DescopeNotFound, f"{what} not found ({detail})", op, status, code)
         if status == 409 or (status == 400 and _ALREADY_EXISTS.search(detail)):
+            name = body.get("name") if body is not None else None
+            if op in ("tenant.update", "tenant.patch") and isinstance(name, str):
+                # the tenant exists (it is being updated): what is taken is the name
+                message = (
+                    f"{what} cannot take the name {name!r}: another tenant already has it "
+                    f"(Descope tenant names are unique, ignoring case) ({detail})"
+                )
+                return self._error(DescopeConflict, message, op, status, code)
             return self._error(DescopeConflict, f"{what} already exists ({detail})", op, status, code)
         if status in (400, 422):
             sent = body.get("customAttributes") if body is not None else None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -208,9 +209,11 @@ class DescopeClient(ErrorMapping, RetryLoop):
                 return tenant_id
             try:
                 data = self._send(op, "POST", _TENANT_CREATE, body=payload, subject=subject)
-            except DescopeConflict:
+            except DescopeConflict as exc:
                 if may_have_landed and tenant_id is not None and self._created_already(op, tenant_id, name):
                     return tenant_id
+                if tenant_id is not None:
+                    raise self._create_conflict(op, tenant_id, name, exc) from exc
                 raise
             except (DescopeServerError, DescopeUnreachable) as exc:
                 may_have_landed = may_have_landed or _may_have_landed(exc)
@@ -344,6 +347,30 @@ class DescopeClient(ErrorMapping, RetryLoop):
             None,
         )
 
+    def _create_conflict(self, op: str, tenant_id: str, name: object, exc: DescopeConflict) -> DescopeConflict:
+        """A refused create names its real cause: the id is taken, or (the id is free) the name is."""
+        try:
+            existing = self._retry(READ_RETRY_STATUSES, lambda: self._load_once(tenant_id))
+        except DescopeNotFound:
+            return self._error(
+                DescopeConflict,
+                f"tenant {tenant_id!r} cannot be created: another tenant already has the name {name!r} "
+                f"(Descope tenant names are unique, ignoring case){_detail_of(exc)}",
+                op,
+                exc.status,
+                exc.code,
+            )
+        except DescopeError:
+            return exc  # the lookup failed too: the original refusal is all we know
+        held = existing.get("name")
+        return self._error(
+            DescopeConflict,
+            f"tenant id {tenant_id!r} already exists" + (f" with name {held!r}" if held != name else ""),
+            op,
+            exc.status,
+            exc.code,
+        )
+
     def _send(
         self,
         op: str,
@@ -399,3 +426,9 @@ class DescopeClient(ErrorMapping, RetryLoop):
             return json.loads(text)
         except ValueError as exc:
             raise self._bad_response(op, "the body is not JSON", text) from exc
+
+
+def _detail_of(exc: DescopeConflict) -> str:
+    """What Descope said about a conflict, without our own "already exists" framing around it."""
+    found = re.search(r"already exists \((.*)\)$", exc.message, re.DOTALL)
+    return f" ({found.group(1)})" if found else ""

@@ -22,6 +22,7 @@ from tests.adapters.descope.support import (
     FOUND,
     MISSING,
     ONE,
+    PATCH,
     descope_error,
     rate_limited,
     sent_json,
@@ -101,14 +102,14 @@ def test_create_that_timed_out_and_found_with_another_name_is_a_conflict(
     assert info.value.operation == "tenant.create"
 
 
-def test_conflict_on_the_first_create_is_reported_without_a_lookup(
+def test_conflict_on_the_first_create_is_looked_up_once_and_never_posted_again(
     api: respx.MockRouter, client: DescopeClient
 ) -> None:
-    api.post(CREATE).respond(409, json=descope_error("E0yyyyy", "Conflict", "Tenant name already exists"))
+    create = api.post(CREATE).respond(409, json=descope_error("E0yyyyy", "Conflict", "Tenant name already exists"))
     lookup = api.get(ONE).respond(200, json=FOUND)
-    with pytest.raises(DescopeConflict):
+    with pytest.raises(DescopeConflict, match="tenant id 'acme' already exists"):
         client.create(BODY)
-    assert lookup.call_count == 0
+    assert (create.call_count, lookup.call_count) == (1, 1)
 
 
 @pytest.mark.parametrize("failure", [httpx.ConnectError("refused"), httpx.ConnectTimeout("timed out")])
@@ -171,3 +172,30 @@ def test_delete_retried_after_429_then_404_was_not_ours(api: respx.MockRouter, c
     route = api.post(DELETE).mock(side_effect=[rate_limited("1"), MISSING])
     assert client.delete("t1") is False
     assert route.call_count == 2
+
+
+# --------------------------------------------------------------------------- a 409 names its real cause
+
+
+def test_a_refused_create_whose_id_is_free_names_the_taken_name(api: respx.MockRouter, client: DescopeClient) -> None:
+    refusal = descope_error("E0yyyyy", "Conflict", "A tenant with name 'ACME Corp' already exists (globex)")
+    api.post(CREATE).respond(409, json=refusal)
+    api.get(ONE).mock(return_value=MISSING)
+    with pytest.raises(DescopeConflict) as info:
+        client.create(BODY)
+    message = str(info.value)
+    assert "tenant 'acme' cannot be created: another tenant already has the name 'ACME Corp'" in message
+    assert "tenant 'acme' already exists" not in message  # the id is free: saying so would mislead
+
+
+def test_a_refused_create_whose_id_is_taken_says_so(api: respx.MockRouter, client: DescopeClient) -> None:
+    api.post(CREATE).respond(409, json=descope_error("E0yyyyy", "Conflict", "already exists"))
+    api.get(ONE).respond(200, json={"id": "acme", "name": "Old ACME"})
+    with pytest.raises(DescopeConflict, match="tenant id 'acme' already exists with name 'Old ACME'"):
+        client.create(BODY)
+
+
+def test_a_refused_rename_names_the_name(api: respx.MockRouter, client: DescopeClient) -> None:
+    api.patch(PATCH).respond(409, json=descope_error("E0yyyyy", "Conflict", "name taken"))
+    with pytest.raises(DescopeConflict, match="tenant 'acme' cannot take the name 'Globex': another tenant"):
+        client.patch("acme", {"name": "Globex"})

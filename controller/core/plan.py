@@ -88,32 +88,39 @@ def make_plan(
     updates: list[Action] = []
     conflicts: list[Conflict] = []
     drift_fields: Counter[str] = Counter()
-    drifted = changed = 0
+    drifted = changed = differing = 0
     before = previous.by_id() if previous is not None else None
+    named = _live_names(live)
 
     for tenant in desired.tenants:
         current = live_by_id.get(tenant.id)
         if current is None:
-            creates.append(_create_action(tenant))
+            refusal = _create_refusal(tenant, named, live_by_id, desired_by_id)
+            if refusal is not None:
+                conflicts.append(refusal)
+            else:
+                creates.append(_create_action(tenant))
             continue
         conflict = _parent_conflict(tenant, current)
         changes, action = _update_action(tenant, current, settings_by_id.get(tenant.id))
-        changes = [
-            replace(c, cause=Cause.CHANGE if is_change(c.field, tenant, before) else Cause.DRIFT) for c in changes
-        ]
+        changes = [replace(c, cause=_cause(c.field, tenant, before)) for c in changes]
         parent_drift = conflict is not None and not is_change("parent", tenant, before)
         drift = {c.top_field for c in changes if c.cause is Cause.DRIFT} | ({"parent"} if parent_drift else set())
+        if changes or conflict:
+            differing += 1
         if drift:
             drifted += 1
             drift_fields.update(drift)
         if any(c.cause is Cause.CHANGE for c in changes) or (conflict is not None and not parent_drift):
             changed += 1
         if conflict:
-            conflicts.append(conflict)
+            # shown with the tenant's other changes, which wait with it until the parent is settled
+            conflicts.append(replace(conflict, changes=tuple(changes)))
         elif action is not None:
             adopt = inventory_known and tenant.id not in inventory
             updates.append(replace(action, changes=tuple(changes), adopt=adopt))
 
+    creates, conflicts = _without_children_of_refused(creates, conflicts, desired_by_id)
     deletes, orphaned, delete_conflicts = prune_deletes(desired_by_id, live_by_id, inventory, policy)
     conflicts.extend(delete_conflicts)
 
@@ -132,7 +139,64 @@ def make_plan(
         drifted=drifted,
         drift_fields=dict(sorted(drift_fields.items())),
         changed=changed,
+        differing=differing,
     )
+
+
+def _live_names(live: Sequence[LiveTenant]) -> dict[str, str]:
+    """Casefolded live name -> the id that holds it: Descope's tenant names are unique, ignoring case."""
+    named: dict[str, str] = {}
+    for tenant in live:
+        name = tenant.get("name")
+        if isinstance(name, str):
+            named.setdefault(name.casefold(), str(tenant.get("id")))
+    return named
+
+
+def _create_refusal(
+    tenant: DesiredTenant,
+    named: Mapping[str, str],
+    live_by_id: Mapping[str, LiveTenant],
+    desired_by_id: Mapping[str, DesiredTenant],
+) -> Conflict | None:
+    """A create Descope would refuse, said before it is sent: its name is taken, or its parent exists nowhere."""
+    name = tenant.fields.get("name")
+    holder = named.get(name.casefold()) if isinstance(name, str) else None
+    if holder is not None and holder != tenant.id:
+        return Conflict(
+            tenant.id,
+            f"cannot be created: live tenant {holder!r} already has the name {name!r} (Descope tenant names are "
+            f"unique, ignoring case); rename one of them",
+            tenant.where,
+        )
+    parent = tenant.parent
+    if parent and parent not in live_by_id and parent not in desired_by_id:
+        return Conflict(
+            tenant.id,
+            f"cannot be created: its parent {parent!r} exists neither in Descope nor in tenants.yaml",
+            tenant.where,
+        )
+    return None
+
+
+def _without_children_of_refused(
+    creates: list[Action], conflicts: list[Conflict], desired_by_id: Mapping[str, DesiredTenant]
+) -> tuple[list[Action], list[Conflict]]:
+    """A child whose parent's create is refused cannot be created either: say so instead of failing it."""
+    refused = {c.tenant_id for c in conflicts}
+    kept = list(creates)
+    while True:
+        blocked = [a for a in kept if desired_by_id[a.tenant_id].parent in refused]
+        if not blocked:
+            return kept, conflicts
+        for action in blocked:
+            parent = desired_by_id[action.tenant_id].parent
+            conflicts = [
+                *conflicts,
+                Conflict(action.tenant_id, f"cannot be created: its parent {parent!r} cannot be created", action.where),
+            ]
+            refused.add(action.tenant_id)
+        kept = [a for a in kept if a.tenant_id not in refused]
 
 
 def _cause(field_name: str, tenant: DesiredTenant, before: Mapping[str, DesiredTenant] | None) -> Cause:

@@ -100,6 +100,7 @@ class Conflict:
     tenant_id: str
     message: str
     where: str = ""
+    changes: tuple[FieldChange, ...] = ()  # the tenant's other changes, which wait with it
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ class Plan:
     drifted: int = 0  # live tenants edited outside tenants.yaml (drift, not a change of the YAML)
     drift_fields: Mapping[str, int] = field(default_factory=dict)  # top field -> tenants drifted
     changed: int = 0  # live tenants whose managed fields tenants.yaml changed (or adopts)
+    differing: int = 0  # live tenants that differ from desired in any way (drift, change or conflict)
 
     @property
     def has_changes(self) -> bool:

@@ -7,6 +7,7 @@ Descope); settings and credentials are never part of a report, so nothing here c
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from controller.cli.markdown import render_markdown
@@ -152,4 +153,8 @@ class ProgressLine(WriteHooks):
             self.stream.flush()
 
 
-RENDERERS = {"text": render_text, "markdown": render_markdown, "json": render_json}
+RENDERERS: dict[str, Callable[[CycleReport], str]] = {
+    "text": render_text,
+    "markdown": render_markdown,
+    "json": render_json,
+}

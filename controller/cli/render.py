@@ -7,8 +7,10 @@ Descope); settings and credentials are never part of a report, so nothing here c
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, TextIO
 
+from controller.cli.markdown import render_markdown
 from controller.core.plan import Action, ActionKind, Plan
 from controller.engine.apply import ActionResult, WriteHooks
 from controller.engine.cycle import CycleReport
@@ -86,41 +88,6 @@ def render_text(report: CycleReport, *, status: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def render_markdown(report: CycleReport) -> str:
-    lines = ["### descope-gitops plan", ""]
-    if report.revision is not None:
-        lines.append(f"Revision `{report.revision.id}`")
-        lines.append("")
-    if report.error is not None:
-        lines += [f"**Error:** {report.error}", ""]
-    plan = report.plan
-    if plan is None:
-        return "\n".join(lines)
-    for reason in plan.blocked:
-        lines += [f"> :no_entry: **Refused by guard:** {reason}", ""]
-    if plan.actions:
-        lines += ["| | tenant | changes |", "|---|---|---|"]
-        for action in plan.actions:
-            changes = "<br>".join(
-                f"`{c.field}`: {_md(_value(c.after))}"
-                if action.kind is ActionKind.CREATE
-                else f"`{c.field}`: {_md(_value(c.before))} → {_md(_value(c.after))}"
-                for c in action.changes
-            )
-            lines.append(f"| {action.kind.value} | `{action.tenant_id}` | {changes} |")
-        lines.append("")
-    for conflict in plan.conflicts:
-        lines.append(f"- :warning: `{conflict.tenant_id}`: {_md(conflict.message)}")
-    if plan.conflicts:
-        lines.append("")
-    lines.append(("**No changes.** " if not plan.actions else "") + summary_line(plan))
-    return "\n".join(lines)
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def report_json(report: CycleReport, *, status: str | None = None) -> dict[str, Any]:
     plan = report.plan
     data: dict[str, Any] = {
@@ -186,4 +153,8 @@ class ProgressLine(WriteHooks):
             self.stream.flush()
 
 
-RENDERERS = {"text": render_text, "markdown": render_markdown, "json": render_json}
+RENDERERS: dict[str, Callable[[CycleReport], str]] = {
+    "text": render_text,
+    "markdown": render_markdown,
+    "json": render_json,
+}

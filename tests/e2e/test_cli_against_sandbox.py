@@ -140,7 +140,7 @@ def test_plan_json_and_markdown(cli: Run, tmp_path: Path) -> None:
     assert data["summary"]["create"] == 3
     assert [a["tenant_id"] for a in data["actions"]][:1] == ["holding"]
     markdown = cli("plan", str(path), "--format", "markdown").stdout
-    assert "| create | `acme` |" in markdown
+    assert '| `acme` | `name`: `"ACME Corp"`<br>' in markdown
 
 
 def test_wrong_key_and_unreachable_descope_exit_3_without_leaking_the_key(

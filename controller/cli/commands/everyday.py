@@ -40,6 +40,9 @@ def add_parser(sub: Subcommands) -> None:
     add_config(p)
     p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
     p.add_argument("--prune", action=argparse.BooleanOptionalAction, default=None, help="override [reconcile] prune")
+    p.add_argument(
+        "--revision", metavar="REV", help="the Git commit the markdown names (default: the path's work tree)"
+    )
     p.set_defaults(handler=cmd_plan)
 
     p = sub.add_parser(
@@ -160,7 +163,14 @@ def _run_cycle(args: argparse.Namespace, *, apply: bool) -> int:
         return ExitCode.ERROR
     if progress is not None:
         progress.finish()
-    output = RENDERERS[args.format](report)
+    if args.format == "markdown":  # the PR comment also names the project and the commit
+        from controller.cli.markdown import pr_comment
+
+        code = _exit_code(report, apply=apply)
+        rev = getattr(args, "revision", None)
+        output = pr_comment(report, project_id=settings.descope.project_id, path=path, revision=rev, exit_code=code)
+    else:
+        output = RENDERERS[args.format](report)
     stream = sys.stdout if report.error is None else sys.stderr
     print(output, file=stream if args.format == "text" else sys.stdout)
     return _exit_code(report, apply=apply)

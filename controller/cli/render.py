@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from controller.cli.markdown import render_markdown
-from controller.core.plan import Action, ActionKind, Plan
+from controller.core.plan import Action, ActionKind, Cause, Plan
 from controller.engine.apply import ActionResult, WriteHooks
 from controller.engine.cycle import CycleReport
 from controller.engine.logs import shown as _value  # the values log lines show, clipped the same way
@@ -21,7 +21,7 @@ _SYMBOL = {ActionKind.CREATE: "+", ActionKind.UPDATE: "~", ActionKind.DELETE: "-
 
 def summary_line(plan: Plan) -> str:
     c, u, d = (plan.count(k) for k in (ActionKind.CREATE, ActionKind.UPDATE, ActionKind.DELETE))
-    in_sync = plan.managed - plan.drifted
+    in_sync = plan.managed - plan.differing
     parts = [f"{c} to create, {u} to update, {d} to delete"]
     parts.append(f"{in_sync} in sync")
     if plan.conflicts:
@@ -34,7 +34,8 @@ def summary_line(plan: Plan) -> str:
 
 
 def _action_lines(action: Action, results: dict[str, str]) -> list[str]:
-    head = f"  {_SYMBOL[action.kind]} {action.kind.value:<7} {action.tenant_id}"
+    verb = "adopt" if action.adopt else action.kind.value
+    head = f"  {_SYMBOL[action.kind]} {verb:<7} {action.tenant_id}"
     if action.where:
         head += f"   ({action.where})"
     if action.tenant_id in results:
@@ -44,7 +45,8 @@ def _action_lines(action: Action, results: dict[str, str]) -> list[str]:
         if action.kind is ActionKind.CREATE:
             lines.append(f"        {change.field}: {_value(change.after)}")
         else:
-            lines.append(f"        {change.field}: {_value(change.before)} → {_value(change.after)}")
+            drift = "   (drift: edited in Descope)" if change.cause is Cause.DRIFT else ""
+            lines.append(f"        {change.field}: {_value(change.before)} → {_value(change.after)}{drift}")
     return lines
 
 
@@ -75,6 +77,9 @@ def render_text(report: CycleReport, *, status: str | None = None) -> str:
         lines.extend(_action_lines(action, results))
     for conflict in plan.conflicts:
         lines.append(f"  ! conflict {conflict.tenant_id}: {conflict.message}")
+        lines.extend(
+            f"        {c.field}: {_value(c.before)} → {_value(c.after)}   (waits with it)" for c in conflict.changes
+        )
     for reason in plan.blocked:
         lines.append(f"Refused by guard: {reason}")
     lines.append(("Plan: " if report.applied is None else "Applied plan: ") + summary_line(plan))

@@ -1,11 +1,18 @@
 """The ``descope-gitops`` command: argv → settings → one command → an exit code that means something.
 
 The exit codes are ``ExitCode`` (controller/cli/exit_codes.py), printed in every ``--help``.
+
+A reader that stops early (``descope-gitops status | head -1``) is handled here, once for every
+command, as the Python documentation recommends (signal.html, "Note on SIGPIPE"): stdout is pointed
+at /dev/null so the interpreter's last flush cannot fail again, nothing is printed, and the exit
+status is ``ExitCode.BROKEN_PIPE`` (141 = 128 + SIGPIPE), what a shell reports for any tool ended
+by SIGPIPE, so ``set -o pipefail`` treats it like ``git log | head -1``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -31,10 +38,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        try:
+            code = _main(argv)
+        finally:  # also after --help: a closed pipe shows here, not in the interpreter's flush at exit
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_closed_pipes()
+        return ExitCode.BROKEN_PIPE
+    return code
+
+
+def _silence_closed_pipes() -> None:
+    """Point stdout and stderr at /dev/null: the output still buffered goes nowhere instead of failing at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # not a file (a test harness's) or closed
+            os.dup2(devnull, stream.fileno())
+    os.close(devnull)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     from controller.engine.logs import configure_logging
 
-    configure_logging(os.environ.get("DESCOPE_GITOPS_LOG__LEVEL", "WARNING"), "text")
+    # until a command has read its settings: errors in reading them are logged as asked, or as text
+    configure_logging(
+        os.environ.get("DESCOPE_GITOPS_LOG__LEVEL", "WARNING"),
+        getattr(args, "log_format", None) or "text",
+        daemon=args.command == "run",
+    )
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)

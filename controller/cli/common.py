@@ -1,5 +1,9 @@
-"""What the commands share: ``--config``, a one-shot command's settings and logging, the tenants path,
-and the ``--help`` layout that prints exit codes (``ExitCode``) and where settings come from."""
+"""What the commands share: ``--config`` and ``--log-format``, a command's settings and logging, the
+tenants path, and the ``--help`` layout that prints exit codes (``ExitCode``) and where settings come from.
+
+Both options are added by ``add_config`` so that every command that reads settings has them, spelled
+and documented once.
+"""
 
 from __future__ import annotations
 
@@ -41,23 +45,36 @@ def epilog(*codes: ExitCode, settings: bool = False) -> dict[str, Any]:
     }
 
 
+LOG_FORMAT_HELP = (
+    "how logs are written to stderr: 'text' lines for a person, or 'json', one flat object per line "
+    "(ts, level, msg, logger, cycle, revision, tenant, event, then the event's fields). Default: [log] format "
+    "(DESCOPE_GITOPS_LOG__FORMAT), whose 'auto' is text, except for `run` off a terminal: JSON"
+)
+
+
 def add_config(parser: argparse.ArgumentParser) -> None:
+    """Add ``--config FILE`` and ``--log-format {auto,text,json}``: every command that reads settings has both."""
+    from controller.engine.logs import LOG_FORMATS
+
     parser.add_argument(
         "--config",
         metavar="FILE",
         default=os.environ.get("DESCOPE_GITOPS_CONFIG"),
         help="settings file (TOML); default: $DESCOPE_GITOPS_CONFIG, else environment only",
     )
+    parser.add_argument("--log-format", choices=LOG_FORMATS, default=None, help=LOG_FORMAT_HELP)
 
 
 def load_settings(args: argparse.Namespace, *, daemon: bool = False) -> Settings:
+    """The settings, and logging set up from them: ``--log-format`` wins over ``[log] format``."""
     from controller.engine.logs import configure_logging
     from controller.settings import load_settings as read_settings
 
     settings = read_settings(args.config)
     # one-shot commands print a report; their logs stay quiet unless a level is asked for
     explicit = daemon or "DESCOPE_GITOPS_LOG__LEVEL" in os.environ or bool(args.config)
-    configure_logging(settings.log.level if explicit else "WARNING", settings.log.format)
+    fmt = getattr(args, "log_format", None) or settings.log.format
+    configure_logging(settings.log.level if explicit else "WARNING", fmt, daemon=daemon)
     return settings
 
 

@@ -43,6 +43,7 @@ class ExitCode(IntEnum):
     PARTIAL = 4, "sync --apply or restore finished partially: some tenants failed"
     NOTHING_TO_DO = 5, "restore: nothing to do, Descope already holds the state asked for"
     INTERRUPTED = 130, "interrupted (Ctrl-C, or SIGTERM during plan and sync)"
+    BROKEN_PIPE = 141, "the reader closed stdout (`status | head -1`): the rest is dropped quietly, as by SIGPIPE"
 
 
 # Descope could not be asked or would not answer: credentials, network, throttling, 5xx

@@ -1,16 +1,33 @@
-"""Logging set-up: loguru to stderr, text on a terminal and JSON lines otherwise, secrets redacted.
+"""Log set-up: loguru to stderr as flat JSON lines for a log pipeline, or text for a person; secrets redacted.
 
-Secrets are registered once by the composition root (``register_secret``); every log record's
-message and extra fields pass through ``redact`` before any sink sees them, and credentials in
-URLs (``https://user:token@host``) are masked whatever they are.
+Why flat JSON: Loki, Datadog and ``jq`` query top-level keys, and the pipeline must not depend on
+loguru's own record layout (``serialize=True`` nests everything under ``record``). Each JSON line is
+one object with the fixed keys ``ts`` (RFC 3339, UTC, milliseconds, ``Z``), ``level`` (lowercase,
+as zap and logrus write it: ``info``, ``warning``...), ``msg``, ``logger`` (the module, or the
+library's logger name), ``cycle``, ``revision``, ``tenant`` and ``event`` (``null`` when the line is
+outside a cycle or about no tenant), then every other key bound with ``logger.bind(...)`` at top
+level (``field``, ``reverts``, ``reason``...). A list or map is a JSON value, never a nested record.
+An exception adds ``error``, ``exc_type`` and ``stack`` as strings. A bound key never overwrites a
+key the pipeline sets: ``logger.bind(msg=...)`` comes out as ``extra_msg``.
+
+Which format: ``json`` and ``text`` are what they say; ``auto`` is text on a terminal and, off a
+terminal, JSON for the daemon (a log pipeline reads it) but text for one-shot commands (a person
+or a CI log reads it).
+
+Secrets are registered once by the composition root (``register_secret``); every record's message
+and bound fields pass through ``redact`` before any sink sees them, an exception's text and stack
+too, and credentials in URLs (``https://user:token@host``) are masked whatever they are.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
-from typing import TYPE_CHECKING, Any, TextIO
+import traceback
+from datetime import UTC
+from typing import TYPE_CHECKING, Any, Final, Literal, TextIO
 
 from loguru import logger
 
@@ -20,9 +37,22 @@ from controller.redaction import Redactor
 if TYPE_CHECKING:
     from loguru import Record
 
+LogFormat = Literal["auto", "json", "text"]
+LOG_FORMATS: Final[tuple[LogFormat, ...]] = ("auto", "text", "json")
+
 _redactor = Redactor()
 MASK = REDACTION_MASK
 MAX_VALUE_CHARS = 120
+
+FIXED_KEYS: Final = ("ts", "level", "msg", "logger", "cycle", "revision", "tenant", "event")
+"""The keys of every JSON line, in this order; the ones not known for a line are ``null``."""
+ERROR_KEYS: Final = ("error", "exc_type", "stack")
+"""Added to a JSON line that carries an exception."""
+COLLISION_PREFIX: Final = "extra_"
+"""Prefixes a bound key that would overwrite a key the pipeline sets (``msg`` -> ``extra_msg``)."""
+_BOUND_FIXED: Final = frozenset({"cycle", "revision", "tenant", "event"})
+_STDLIB_LOGGER: Final = "_logger"  # the standard-library logger's name, for intercepted records
+_INTERNAL: Final = frozenset({_STDLIB_LOGGER, "_context", "_source", "_error", "_json"})
 
 
 def shown(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
@@ -49,8 +79,8 @@ def _redact_value(value: Any) -> Any:
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
-        return {k: _redact_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+        return {redact(k) if isinstance(k, str) else k: _redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
         return [_redact_value(v) for v in value]
     return value
 
@@ -61,13 +91,77 @@ def _patch(record: Record) -> None:
         record["extra"][key] = _redact_value(value)
 
 
-TEXT_FORMAT = "<green>{time:HH:mm:ss.SSS}</green> <level>{level: <7}</level> {extra[context]}<level>{message}</level>"
+def _json_value(value: Any) -> Any:
+    """``value`` as plain JSON: scalars kept, lists and maps as JSON values, anything else as redacted text."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, dict):
+        return {redact(str(k)): _json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted((_json_value(v) for v in value), key=str)
+    return redact(str(value))
 
 
-def _context(record: Record) -> None:
+def _exception(record: Record) -> tuple[str, str, str] | None:
+    """The record's exception as ``(exc_type, error, stack)``, the last two redacted, or None."""
+    exc = record["exception"]
+    if exc is None or exc.type is None:
+        return None
+    stack = "".join(traceback.format_exception(exc.type, exc.value, exc.traceback))
+    return exc.type.__name__, redact(str(exc.value)), redact(stack.rstrip("\n"))
+
+
+def json_line(record: Record) -> str:
+    """One flat JSON object for ``record`` (see the module docstring for its keys)."""
+    extra = record["extra"]
+    line: dict[str, Any] = {
+        "ts": record["time"].astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "level": record["level"].name.lower(),
+        "msg": record["message"],
+        "logger": extra.get(_STDLIB_LOGGER) or record["name"],
+    }
+    line.update({key: _json_value(extra.get(key)) for key in ("cycle", "revision", "tenant", "event")})
+    failure = _exception(record)
+    if failure is not None:
+        exc_type, error, stack = failure
+        line.update(error=error, exc_type=exc_type, stack=stack)
+    for key, value in extra.items():
+        if key in _BOUND_FIXED or key in _INTERNAL:
+            continue
+        name = str(key)
+        while name in line:
+            name = COLLISION_PREFIX + name
+        line[name] = _json_value(value)
+    return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def _json_format(record: Record) -> str:
+    record["extra"]["_json"] = json_line(record)
+    return "{extra[_json]}\n"
+
+
+TEXT_FORMAT = (
+    "<green>{time:HH:mm:ss.SSS}</green> <level>{level: <7}</level> "
+    "{extra[_context]}{extra[_source]}<level>{message}</level>{extra[_error]}\n"
+)
+
+
+def _text_format(record: Record) -> str:
     extra = record["extra"]
     parts = [f"{k}={extra[k]}" for k in ("cycle", "revision") if k in extra]
-    extra["context"] = f"[{' '.join(parts)}] " if parts else ""
+    extra["_context"] = f"[{' '.join(parts)}] " if parts else ""
+    extra["_source"] = f"{extra[_STDLIB_LOGGER]}: " if _STDLIB_LOGGER in extra else ""
+    failure = _exception(record)
+    extra["_error"] = ""
+    if failure is not None:
+        exc_type, error, stack = failure
+        has_traceback = record["exception"] is not None and record["exception"].traceback is not None
+        extra["_error"] = f": {exc_type}: {error}" + (f"\n{stack}" if has_traceback else "")
+    return TEXT_FORMAT
 
 
 class _InterceptHandler(logging.Handler):
@@ -78,26 +172,38 @@ class _InterceptHandler(logging.Handler):
             level: str | int = logger.level(record.levelname).name
         except ValueError:
             level = record.levelno
-        message = record.getMessage()
-        if record.exc_info and record.exc_info[1] is not None:
-            # the exception's text only: tracebacks can carry URLs and values we cannot vet
-            message += f": {type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
-        logger.opt(depth=6).log(level, "{}: {}", record.name, message)
+        exception = record.exc_info if record.exc_info and record.exc_info[1] is not None else None
+        logger.bind(**{_STDLIB_LOGGER: record.name}).opt(depth=6, exception=exception).log(
+            level, "{}", record.getMessage()
+        )
 
 
-def configure_logging(level: str = "INFO", fmt: str = "auto", stream: TextIO | None = None) -> None:
-    """Send logs to ``stream`` (stderr): text on a TTY or when asked, else one JSON object per line."""
+def resolve_format(fmt: str, stream: TextIO, *, daemon: bool) -> Literal["json", "text"]:
+    """``json`` or ``text`` for ``fmt``: ``auto`` is text on a terminal, else JSON only for the daemon."""
+    if fmt in ("json", "text"):
+        return "json" if fmt == "json" else "text"
+    if fmt != "auto":
+        raise ValueError(f"log format must be one of {', '.join(LOG_FORMATS)}, not {fmt!r}")
+    return "json" if daemon and not _isatty(stream) else "text"
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or unusual stream is no terminal
+        return False
+
+
+def configure_logging(
+    level: str = "INFO", fmt: str = "auto", stream: TextIO | None = None, *, daemon: bool = False
+) -> None:
+    """Send logs at ``level`` and above to ``stream`` (stderr) as ``fmt`` (``resolve_format``)."""
     stream = stream or sys.stderr
-    as_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
+    as_json = resolve_format(fmt, stream, daemon=daemon) == "json"
     logger.remove()
-
-    def patcher(record: Record) -> None:
-        _patch(record)
-        _context(record)
-
-    logger.configure(patcher=patcher)
+    logger.configure(patcher=_patch)
     logging.basicConfig(handlers=[_InterceptHandler()], level=logging.WARNING, force=True)
     if as_json:
-        logger.add(stream, level=level, serialize=True, backtrace=False, diagnose=False)
+        logger.add(stream, level=level, format=_json_format, backtrace=False, diagnose=False)
     else:
-        logger.add(stream, level=level, format=TEXT_FORMAT, colorize=stream.isatty(), diagnose=False)
+        logger.add(stream, level=level, format=_text_format, colorize=_isatty(stream), diagnose=False)

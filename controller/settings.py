@@ -153,6 +153,11 @@ class ReconcileSettings(_Section):
 
     drift_policy: Literal["correct", "report"] = "correct"
     prune: bool = False
+    adopt: bool = Field(
+        default=True,
+        description="take over a live tenant that tenants.yaml declares and this controller did not create; "
+        "false: such a tenant is a conflict, never written or pruned",
+    )
     max_deletes: int = Field(default=10, ge=0)
     max_delete_ratio: float = Field(default=0.25, ge=0, le=1)
     stale_after: float = Field(default=0.0, ge=0, description="readiness bound; 0 means 3 x source.interval")

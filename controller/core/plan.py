@@ -101,6 +101,10 @@ def make_plan(
             else:
                 creates.append(_create_action(tenant))
             continue
+        outside = tenant.id not in inventory  # live, and not (yet) this controller's
+        if outside and not policy.adopt:
+            conflicts.append(_not_adopted(tenant, current))
+            continue
         conflict = _parent_conflict(tenant, current)
         changes, action = _update_action(tenant, current, settings_by_id.get(tenant.id))
         changes = [replace(c, cause=_cause(c.field, tenant, before)) for c in changes]
@@ -117,8 +121,10 @@ def make_plan(
             # shown with the tenant's other changes, which wait with it until the parent is settled
             conflicts.append(replace(conflict, changes=tuple(changes)))
         elif action is not None:
-            adopt = inventory_known and tenant.id not in inventory
-            updates.append(replace(action, changes=tuple(changes), adopt=adopt))
+            updates.append(replace(action, changes=tuple(changes), adopt=inventory_known and outside))
+        elif inventory_known and outside:
+            # nothing differs, but taking it over is a change of ownership (prune may delete it later)
+            updates.append(Action(ActionKind.UPDATE, tenant.id, adopt=True, where=tenant.where))
 
     creates, conflicts = _without_children_of_refused(creates, conflicts, desired_by_id)
     deletes, orphaned, delete_conflicts = prune_deletes(desired_by_id, live_by_id, inventory, policy)
@@ -197,6 +203,16 @@ def _without_children_of_refused(
             ]
             refused.add(action.tenant_id)
         kept = [a for a in kept if a.tenant_id not in refused]
+
+
+def _not_adopted(tenant: DesiredTenant, current: LiveTenant) -> Conflict:
+    return Conflict(
+        tenant.id,
+        f"exists in Descope (as {current.get('name')!r}) but this controller did not create it, and "
+        "[reconcile] adopt = false: it is not written or deleted; set adopt = true to take it over, or "
+        "remove it from tenants.yaml",
+        tenant.where,
+    )
 
 
 def _cause(field_name: str, tenant: DesiredTenant, before: Mapping[str, DesiredTenant] | None) -> Cause:

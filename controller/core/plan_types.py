@@ -111,6 +111,7 @@ class PlanPolicy:
     max_deletes: int = 10
     max_delete_ratio: float = 0.25
     allow_deletes: int = 0  # a deliberate, one-shot lift of the delete guards for up to N tenants
+    adopt: bool = True  # take over live tenants that tenants.yaml declares but this controller did not create
 
 
 @dataclass(frozen=True)

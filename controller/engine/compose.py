@@ -108,6 +108,7 @@ def plan_policy(settings: Settings, *, allow_deletes: int = 0, prune: bool | Non
         max_deletes=settings.reconcile.max_deletes,
         max_delete_ratio=settings.reconcile.max_delete_ratio,
         allow_deletes=allow_deletes,
+        adopt=settings.reconcile.adopt,
     )
 
 

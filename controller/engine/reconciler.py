@@ -429,7 +429,10 @@ class Reconciler:
         desired_ids = {t.id for t in desired.tenants}
         deleted = {r.action.tenant_id for r in applied.succeeded if r.action.kind is ActionKind.DELETE}
         # a failed create may still have landed (timeout after commit): keep claiming it
-        managed = (state.inventory | desired_ids) - deleted
+        claimed = desired_ids
+        if not options.policy.adopt:  # only what this controller created: a tenant made elsewhere is never taken
+            claimed = {r.action.tenant_id for r in applied.results if r.action.kind is ActionKind.CREATE}
+        managed = (state.inventory | claimed) - deleted
         # ids that are neither desired nor live any more can never be touched again: forget them
         state.inventory = {t for t in managed if t in desired_ids or t in live_by_id}
         for result in applied.succeeded:

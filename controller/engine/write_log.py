@@ -50,7 +50,8 @@ def write_line(action: Action, revision: str | None) -> str:
     if action.kind is ActionKind.DELETE:
         return f"deleted {action.tenant_id}: removed from tenants.yaml{rev}"
     if action.cause is Cause.ADOPT:
-        return f"adopted {action.tenant_id}{rev}: {_changes_text(action.changes)}"
+        what = _changes_text(action.changes) if action.changes else "managed from now on, nothing to change"
+        return f"adopted {action.tenant_id}{rev}: {what}"
     changed = [c for c in action.changes if c.cause is not Cause.DRIFT]
     drifted = [c for c in action.changes if c.cause is Cause.DRIFT]
     if not changed:

@@ -90,3 +90,19 @@ def test_the_digest_is_about_what_is_done_not_why() -> None:
 def test_counts_by_cause_have_every_label_pair() -> None:
     counts = make_plan(state(**WANT), [LIVE], previous=state(**WANT)).counts_by_cause()
     assert len(counts) == 9 and counts[("update", "drift")] == 1 and sum(counts.values()) == 1
+
+
+def test_adopt_false_makes_a_tenant_made_elsewhere_a_conflict_even_without_a_record() -> None:
+    from controller.core.plan import PlanPolicy
+
+    plan = make_plan(state(**WANT), [LIVE], policy=PlanPolicy(adopt=False))
+    assert plan.actions == ()
+    (conflict,) = plan.conflicts
+    assert "adopt = false" in conflict.message and "'ACME Console Edit'" in conflict.message
+
+
+def test_an_unchanged_tenant_outside_the_inventory_is_still_an_adoption() -> None:
+    same = {"id": "acme", "name": "ACME", "disabled": False, "customAttributes": {"seats": 75}}
+    plan = make_plan(state(**WANT), [same], inventory=set(), inventory_known=True)
+    (action,) = plan.actions
+    assert action.adopt and action.changes == () and action.patch is None  # nothing sent to Descope

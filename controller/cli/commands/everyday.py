@@ -139,7 +139,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _run_cycle(args: argparse.Namespace, *, apply: bool) -> int:
-    from controller.cli.render import RENDERERS, ProgressLine
+    from controller.cli.progress import ProgressLine
+    from controller.cli.render import RENDERERS
     from controller.engine import compose
 
     settings = load_settings(args)

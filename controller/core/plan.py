@@ -21,9 +21,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import cached_property, partial
 from typing import Any
 
 from controller.core.model import (
@@ -117,10 +118,17 @@ class Plan:
     orphaned: tuple[str, ...] = ()  # inventory tenants gone from YAML but kept because prune is off
     drifted: int = 0  # live tenants that differ from desired
     drift_fields: Mapping[str, int] = field(default_factory=dict)  # top field -> tenants drifted
+    # the live state planned from, digested only when asked (``live_digest``): a daemon cycle never pays for it
+    live_source: Callable[[], str] = field(default=lambda: "", compare=False, repr=False)
 
     @property
     def has_changes(self) -> bool:
         return bool(self.actions)
+
+    @cached_property
+    def live_digest(self) -> str:
+        """A sha256 of the live tenants and session settings this plan was computed from (a saved plan records it)."""
+        return self.live_source()
 
     def count(self, kind: ActionKind) -> int:
         return sum(1 for a in self.actions if a.kind is kind)
@@ -187,7 +195,15 @@ def make_plan(
         orphaned=tuple(sorted(orphaned)),
         drifted=drifted,
         drift_fields=dict(sorted(drift_fields.items())),
+        live_source=partial(live_digest, live, settings_by_id),
     )
+
+
+def live_digest(live: Sequence[LiveTenant], live_settings: Mapping[str, Mapping[str, JSONValue]]) -> str:
+    """A sha256 of the live tenants and the session settings a plan was computed from, in any order."""
+    tenants = sorted(live, key=lambda t: str(t.get("id")))
+    payload = json.dumps({"tenants": tenants, "settings": live_settings}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def _create_action(tenant: DesiredTenant) -> Action:

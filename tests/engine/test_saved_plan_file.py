@@ -12,7 +12,7 @@ from controller.engine.saved_plan import SavedPlan, SavedPlanRefused
 
 PLAN = Plan(
     actions=(Action(ActionKind.UPDATE, "acme", changes=(FieldChange("name", "A", "ACME"),), patch={"name": "ACME"}),),
-    live_digest="live",
+    live_source=lambda: "live",
 )
 SETTINGS = {"project_id": "P1", "prune": False, "max_deletes": 10, "max_delete_ratio": 0.25, "allow_deletes": 0}
 

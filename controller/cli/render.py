@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import Any
 
 from controller.cli.markdown import render_markdown
 from controller.core.plan import Action, ActionKind, Cause, Plan
-from controller.engine.apply import ActionResult, WriteHooks
 from controller.engine.cycle import CycleReport
 from controller.engine.logs import shown as _value  # the values log lines show, clipped the same way
 
@@ -135,27 +134,6 @@ def report_json(report: CycleReport, *, status: str | None = None) -> dict[str, 
 
 def render_json(report: CycleReport) -> str:
     return json.dumps(report_json(report), indent=2, sort_keys=True, default=str)
-
-
-class ProgressLine(WriteHooks):
-    """``sync --apply`` on a terminal: one line of done / failed actions, redrawn in place."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.done = self.failed = 0
-
-    def after_action(self, result: ActionResult) -> None:
-        if result.ok:
-            self.done += 1
-        else:
-            self.failed += 1
-        self.stream.write(f"\r  {self.done + self.failed} actions finished: {self.done} done, {self.failed} failed ")
-        self.stream.flush()
-
-    def finish(self) -> None:
-        if self.done or self.failed:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 RENDERERS: dict[str, Callable[[CycleReport], str]] = {

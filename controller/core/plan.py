@@ -31,9 +31,12 @@ __all__ = [
     "update_action",
 ]
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import replace
+from functools import partial
 
 from controller.core.cause import is_change
 from controller.core.model import (
@@ -146,7 +149,15 @@ def make_plan(
         drift_fields=dict(sorted(drift_fields.items())),
         changed=changed,
         differing=differing,
+        live_source=partial(live_digest, live, settings_by_id),
     )
+
+
+def live_digest(live: Sequence[LiveTenant], live_settings: Mapping[str, Mapping[str, JSONValue]]) -> str:
+    """A sha256 of the live tenants and the session settings a plan was computed from, in any order."""
+    tenants = sorted(live, key=lambda t: str(t.get("id")))
+    payload = json.dumps({"tenants": tenants, "settings": live_settings}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def _live_names(live: Sequence[LiveTenant]) -> dict[str, str]:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from controller.core.model import JSONValue
@@ -127,10 +128,17 @@ class Plan:
     drift_fields: Mapping[str, int] = field(default_factory=dict)  # top field -> tenants drifted
     changed: int = 0  # live tenants whose managed fields tenants.yaml changed (or adopts)
     differing: int = 0  # live tenants that differ from desired in any way (drift, change or conflict)
+    # the live state planned from, digested only when asked (``live_digest``): a daemon cycle never pays for it
+    live_source: Callable[[], str] = field(default=lambda: "", compare=False, repr=False)
 
     @property
     def has_changes(self) -> bool:
         return bool(self.actions)
+
+    @cached_property
+    def live_digest(self) -> str:
+        """A sha256 of the live tenants and session settings this plan was computed from (a saved plan records it)."""
+        return self.live_source()
 
     def count(self, kind: ActionKind) -> int:
         return sum(1 for a in self.actions if a.kind is kind)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from controller.cli.common import add_config, epilog, load_settings, tenants_path
 from controller.cli.exit_codes import UNREACHABLE_ERRORS, ExitCode
@@ -14,6 +15,7 @@ from controller.errors import DescopeGitopsError, TenantsFileInvalid
 
 if TYPE_CHECKING:
     from controller.cli.common import Subcommands
+    from controller.core.plan import Plan
     from controller.engine.cycle import CycleReport
 
 
@@ -33,7 +35,8 @@ def add_parser(sub: Subcommands) -> None:
     p = sub.add_parser(
         "plan",
         help="show what sync would change in Descope (read-only)",
-        description="Read tenants.yaml and the live project (one API call) and print the plan.",
+        description="Read tenants.yaml and the live project (one API call) and print the plan. With --out "
+        "FILE, also save it, to apply exactly that plan later with `sync --apply --plan FILE`.",
         **epilog(ExitCode.OK, ExitCode.ERROR, ExitCode.CHANGES, ExitCode.UNREACHABLE, settings=True),
     )
     p.add_argument("path", nargs="?", help="tenants file or directory (default: [source] path)")
@@ -43,13 +46,34 @@ def add_parser(sub: Subcommands) -> None:
     p.add_argument(
         "--revision", metavar="REV", help="the Git commit the markdown names (default: the path's work tree)"
     )
+    p.add_argument(
+        "--allow-deletes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="plan as `sync --apply --allow-deletes N` would: the delete guards lifted for up to N tenants",
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="save the plan to FILE for `sync --apply --plan FILE` (JSON, mode 0600; replaces an earlier "
+        "saved plan, never another file); not saved when the plan is refused by a guard or fails",
+    )
     p.set_defaults(handler=cmd_plan)
 
     p = sub.add_parser(
         "sync",
         help="run one reconcile cycle from a local path: --dry-run or --apply",
-        description="Run one reconcile cycle now. --dry-run prints the plan; --apply writes it to Descope "
-        "and records the inventory in the store directory.",
+        description="Run one reconcile cycle now. --dry-run prints the plan; --apply prints it, writes it to "
+        "Descope (one line per finished action; a progress bar on a terminal) and records the inventory in "
+        "the store directory. --apply --plan FILE applies a plan saved by `plan --out FILE`, and only if "
+        "planning again now gives exactly it: the same actions (same fields, same values before and after), "
+        "from the same tenants files (their digest: a YAML edit refuses even when the actions are the same, "
+        "as it can change which tenants are managed), with the same settings (project, prune, max_deletes, "
+        "max_delete_ratio, allow_deletes, drift_policy; --prune and --allow-deletes default to the saved "
+        "ones). Otherwise it writes nothing and exits 1 listing each difference, as it does for a corrupt, "
+        "edited or other-version file. A console edit that changes no action (a field or tenant the YAML "
+        "does not manage) does not refuse; it is noted.",
         **epilog(ExitCode.OK, ExitCode.ERROR, ExitCode.CHANGES, ExitCode.UNREACHABLE, ExitCode.PARTIAL, settings=True),
     )
     p.add_argument("path", nargs="?", help="tenants file or directory (default: [source] path)")
@@ -60,11 +84,16 @@ def add_parser(sub: Subcommands) -> None:
     p.add_argument(
         "--allow-deletes",
         type=int,
-        default=0,
+        default=None,
         metavar="N",
         help="lift the delete guards for this run, for up to N deleted tenants",
     )
     p.add_argument("--prune", action=argparse.BooleanOptionalAction, default=None, help="override [reconcile] prune")
+    p.add_argument(
+        "--plan",
+        metavar="FILE",
+        help="with --apply: apply the plan saved by `plan --out FILE`, only if planning now gives the same",
+    )
     p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
     p.set_defaults(handler=cmd_sync)
 
@@ -142,38 +171,112 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _run_cycle(args: argparse.Namespace, *, apply: bool) -> int:
-    from controller.cli.render import RENDERERS, ProgressLine
-    from controller.engine import compose
+    from controller.cli.progress import ApplyOutput
+    from controller.cli.render import RENDERERS
+    from controller.engine import compose, saved_plan
+    from controller.engine.saved_plan import SavedPlanRefused
 
     settings = load_settings(args)
     path = tenants_path(args, settings)
-    progress = ProgressLine(sys.stderr) if apply and sys.stderr.isatty() else None
+    saved_path = Path(args.plan) if getattr(args, "plan", None) else None
+    out_path = Path(args.out) if getattr(args, "out", None) else None
+    prune, allow_deletes = args.prune, args.allow_deletes
+    try:
+        saved = saved_plan.load(saved_path) if saved_path is not None else None
+    except SavedPlanRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return ExitCode.ERROR
+    if saved is not None:  # the saved plan's flags, unless given again (then they must agree)
+        prune = saved.settings["prune"] if prune is None else prune
+        allow_deletes = saved.settings["allow_deletes"] if allow_deletes is None else allow_deletes
+    allow_deletes = allow_deletes or 0
+    policy = compose.plan_policy(settings, allow_deletes=allow_deletes, prune=prune)
+    fingerprint = saved_plan.plan_settings(settings.descope.project_id, policy, settings.reconcile.drift_policy)
+    if saved is not None and saved_path is not None:
+        differ = saved_plan.settings_differences(saved, fingerprint)
+        if differ:
+            print(f"error: {saved_plan.refused(saved_path, differ)}", file=sys.stderr)
+            return ExitCode.ERROR
+    # text: the plan first, then each finished action; other formats keep stdout for the document
+    live = apply and args.format == "text"
+    output = ApplyOutput(sys.stdout) if live else (ApplyOutput(sys.stderr) if apply and sys.stderr.isatty() else None)
+    desired: list[str] = []  # the tenants files' digest when planned
+    notes: list[str] = []
+
+    def on_plan(plan: Plan) -> None:
+        if saved is not None or out_path is not None:
+            desired.append(saved_plan.desired_digest(path))
+        if saved is not None and saved_path is not None:
+            differ = saved_plan.differences(saved, plan, desired=desired[-1])
+            if differ:
+                raise saved_plan.refused(saved_path, differ)
+            if plan.live_digest != saved.live_digest:
+                notes.append("Descope changed since the plan was saved, but in nothing the plan does or reads")
+        if output is not None and live:
+            output.show_plan(plan)
+            for note in notes:
+                output.note(note)
+
     try:
         with compose.one_shot_sync(
-            settings,
-            path,
-            apply=apply,
-            allow_deletes=getattr(args, "allow_deletes", 0),
-            prune=args.prune,
-            hooks=progress,
+            settings, path, apply=apply, allow_deletes=allow_deletes, prune=prune, hooks=output, on_plan=on_plan
         ) as sync:
             report = sync.run()
     except DescopeGitopsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitCode.ERROR
-    if progress is not None:
-        progress.finish()
-    if args.format == "markdown":  # the PR comment also names the project and the commit
-        from controller.cli.markdown import pr_comment
-
-        code = _exit_code(report, apply=apply)
-        rev = getattr(args, "revision", None)
-        output = pr_comment(report, project_id=settings.descope.project_id, path=path, revision=rev, exit_code=code)
+    finally:
+        if output is not None:
+            output.finish()  # the bar down, whatever happened
+    if isinstance(report.error, SavedPlanRefused):
+        print(f"error: {report.error}", file=sys.stderr)
+        return ExitCode.ERROR
+    if live and output is not None and output.plan_shown:
+        output.summary(report)  # the plan and each finished action are out already
+        if report.error is not None:
+            print(f"Error: {report.error}", file=sys.stderr)
     else:
-        output = RENDERERS[args.format](report)
-    stream = sys.stdout if report.error is None else sys.stderr
-    print(output, file=stream if args.format == "text" else sys.stdout)
-    return _exit_code(report, apply=apply)
+        report.notes.extend(notes)
+        if args.format == "markdown":  # the PR comment also names the project and the commit
+            from controller.cli.markdown import pr_comment
+
+            rev = getattr(args, "revision", None)
+            code = _exit_code(report, apply=apply)
+            rendered = pr_comment(
+                report, project_id=settings.descope.project_id, path=path, revision=rev, exit_code=code
+            )
+        else:
+            rendered = RENDERERS[args.format](report)
+        stream = sys.stdout if report.error is None else sys.stderr
+        print(rendered, file=stream if args.format == "text" else sys.stdout)
+    code = _exit_code(report, apply=apply)
+    if out_path is not None:
+        code = _save(report, out_path, path, fingerprint, desired, args.format, code)
+    return code
+
+
+def _save(
+    report: CycleReport, out: Path, path: Path, fingerprint: dict[str, Any], desired: list[str], fmt: str, code: int
+) -> int:
+    """``plan --out``: save a plan that can be applied; say why not otherwise (exit 1)."""
+    from controller.engine import saved_plan
+
+    tell = sys.stdout if fmt == "text" else sys.stderr
+    plan = report.plan
+    if report.error is not None or plan is None or plan.blocked or not desired:
+        print(f"No plan saved to {out}: only a plan that sync could apply is saved.", file=sys.stderr)
+        return ExitCode.ERROR
+    try:
+        saved = saved_plan.SavedPlan.of(plan, settings=fingerprint, desired=desired[-1], tenants=str(path))
+        saved_plan.save(out, saved)
+    except DescopeGitopsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return ExitCode.ERROR
+    print(
+        f"\nSaved the plan to: {out}\nTo apply exactly this plan: descope-gitops sync {path} --apply --plan {out}",
+        file=tell,
+    )
+    return code
 
 
 def _exit_code(report: CycleReport, *, apply: bool) -> int:
@@ -194,12 +297,18 @@ def _exit_code(report: CycleReport, *, apply: bool) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    if args.allow_deletes is not None and args.allow_deletes < 0:
+        print("error: --allow-deletes must be 0 or more", file=sys.stderr)
+        return ExitCode.ERROR
     return _run_cycle(args, apply=False)
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    if args.allow_deletes < 0:
+    if args.allow_deletes is not None and args.allow_deletes < 0:
         print("error: --allow-deletes must be 0 or more", file=sys.stderr)
+        return ExitCode.ERROR
+    if args.plan and not args.apply:
+        print("error: --plan FILE goes with --apply (`plan` shows a plan without applying it)", file=sys.stderr)
         return ExitCode.ERROR
     return _run_cycle(args, apply=bool(args.apply))
 

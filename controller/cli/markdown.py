@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from controller.core.plan import Action, ActionKind, Plan
+from controller.core.plan import Action, ActionKind, Cause, Plan
 from controller.engine.cycle import CycleReport
 from controller.engine.logs import shown
 
@@ -196,8 +196,11 @@ def _changes_cell(action: Action, results: dict[str, str]) -> str:
             f"{code(c.field, table=True)}: {value(c.after)}"
             if action.kind is ActionKind.CREATE
             else f"{code(c.field, table=True)}: {value(c.before)} → {value(c.after)}"
+            + (" *(drift: edited in Descope)*" if c.cause is Cause.DRIFT else "")
             for c in action.changes[:ROW_CHANGES]
         ]
+        if action.adopt:
+            cell.insert(0, "*adopted: made outside this controller, managed from now on*")
         if len(action.changes) > ROW_CHANGES:
             cell.append(f"*… and {_n(len(action.changes) - ROW_CHANGES, 'more field')}*")
     if action.tenant_id in results:
@@ -224,6 +227,10 @@ def _sections(report: CycleReport, plan: Plan) -> list[_Section]:
     if plan.conflicts:
         rows = [
             f"- {code(c.tenant_id)}{' (' + code(c.where) + ')' if c.where else ''}: {text(c.message)}"
+            + "".join(
+                f"<br>waits with it: {code(ch.field)}: {value(ch.before)} → {value(ch.after)}"
+                for ch in c.changes[:ROW_CHANGES]
+            )
             for c in plan.conflicts
         ]
         sections.append(_Section(":x: Conflicts: skipped, fix them before merging", "conflicts", [], rows, True))

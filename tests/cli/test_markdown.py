@@ -285,3 +285,20 @@ def test_work_tree_commit_and_revision(tmp_path: Path) -> None:
     assert f"commit `{sha}` **with uncommitted changes**" in found
     given = pr_comment(report, project_id="P1", path=repo.path / "tenants.yaml", revision="@pr-head", exit_code=0)
     assert "commit `@pr-head` ·" in given and sha not in given
+
+
+def test_the_comment_says_drift_adoption_and_what_waits_with_a_conflict() -> None:
+    from controller.cli.markdown import render_markdown
+    from controller.core.model import DesiredState, DesiredTenant
+    from controller.core.plan import make_plan
+
+    def state(*tenants: tuple[str, dict[str, object]]) -> DesiredState:
+        return DesiredState(tuple(DesiredTenant(i, f, "tenants.yaml", n) for n, (i, f) in enumerate(tenants, 1)))
+
+    desired = state(("acme", {"name": "ACME"}), ("kid", {"name": "Kid", "parent": "p2", "disabled": True}))
+    live = [{"id": "acme", "name": "Console"}, {"id": "kid", "name": "Kid", "parent": "p1"}, {"id": "p2", "name": "P2"}]
+    drift = render_markdown(_report(make_plan(desired, live, previous=desired, inventory={"acme", "kid"})))
+    assert "*(drift: edited in Descope)*" in drift
+    assert "waits with it: `disabled`" in drift
+    adopted = render_markdown(_report(make_plan(desired, live, inventory={"kid"}, inventory_known=True)))
+    assert "*adopted: made outside this controller, managed from now on*" in adopted

@@ -171,9 +171,15 @@ def run_demo(*, keep: bool = False) -> int:
             _step("5. stop the controller with SIGTERM")
             daemon.signal(signal.SIGTERM)
             code = daemon.wait(timeout=30)
-            print(f"daemon exited with {code}. Its log (cycle lines):")
+            print(f"daemon exited with {code}. Its log (cycles and each write, with its cause):")
             for line in log_path.read_text(errors="replace").splitlines():
-                if " cycle " in line or "cycle requested" in line or "started" in line:
+                writes = ("created ", "applied change on", "corrected drift on", "adopted ", "deleted ")
+                if (
+                    " cycle " in line
+                    or "cycle requested" in line
+                    or "started" in line
+                    or any(w in line for w in writes)
+                ):
                     print("  " + line)
             print("\nDemo " + ("succeeded." if code == 0 else "FAILED."))
             return ExitCode.OK if code == ExitCode.OK else ExitCode.ERROR

@@ -204,7 +204,10 @@ def _tenant_lines(tenants: list[dict[str, Any]]) -> list[str]:
         changes = event.get("changes") or []
         for change in changes[:5]:
             tag = " (drift)" if change.get("cause") == "drift" and event.get("cause") != "drift" else ""
-            lines.append(f"      {change['field']}: {change['before']} → {change['after']}{tag}")
+            if event.get("action") == "create":
+                lines.append(f"      {change['field']}: {change['after']}")
+            else:
+                lines.append(f"      {change['field']}: {change['before']} → {change['after']}{tag}")
         if len(changes) > 5:
             lines.append(f"      and {len(changes) - 5} more fields")
         if event.get("error"):

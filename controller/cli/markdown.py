@@ -208,20 +208,11 @@ def _changes_cell(action: Action, results: dict[str, str]) -> str:
     return "<br>".join(cell)
 
 
-def _results(report: CycleReport) -> dict[str, str]:
-    if report.applied is None:
-        return {}
-    return {
-        r.action.tenant_id: "done" if r.ok else ("skipped: " if r.skipped else "FAILED: ") + r.error
-        for r in report.applied.results
-    }
-
-
 _TITLES = {ActionKind.CREATE: "Create", ActionKind.UPDATE: "Update", ActionKind.DELETE: "Delete"}
 
 
 def _sections(report: CycleReport, plan: Plan) -> list[_Section]:
-    results = _results(report)
+    results = report.outcomes()
     table = ["| tenant | changes | source |", "|---|---|---|"]
     sections = []
     if plan.conflicts:

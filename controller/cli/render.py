@@ -49,15 +49,6 @@ def _action_lines(action: Action, results: dict[str, str]) -> list[str]:
     return lines
 
 
-def _results(report: CycleReport) -> dict[str, str]:
-    if report.applied is None:
-        return {}
-    return {
-        r.action.tenant_id: "done" if r.ok else ("skipped: " if r.skipped else "FAILED: ") + r.error
-        for r in report.applied.results
-    }
-
-
 def render_text(report: CycleReport, *, status: str | None = None) -> str:
     """The plan and result as text; ``status`` names the result when it is not a cycle's (a restore)."""
     lines: list[str] = []
@@ -71,7 +62,7 @@ def render_text(report: CycleReport, *, status: str | None = None) -> str:
         return "\n".join(lines)
     if not plan.actions and not plan.conflicts:
         lines.append("No changes: Descope matches tenants.yaml.")
-    results = _results(report)
+    results = report.outcomes()
     for action in plan.actions:
         lines.extend(_action_lines(action, results))
     for conflict in plan.conflicts:

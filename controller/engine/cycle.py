@@ -50,6 +50,15 @@ class CycleReport:
     def duration(self) -> float:
         return max(0.0, self.finished - self.started)
 
+    def outcomes(self) -> dict[str, str]:
+        """Tenant id -> what happened to its action: ``done``, ``skipped: why`` or ``FAILED: error`` (renderers)."""
+        if self.applied is None:
+            return {}
+        return {
+            r.action.tenant_id: "done" if r.ok else ("skipped: " if r.skipped else "FAILED: ") + r.error
+            for r in self.applied.results
+        }
+
     @property
     def kept_in_line(self) -> bool:
         """Descope was kept equal to a good revision (``core.outcome.kept_in_line``)."""

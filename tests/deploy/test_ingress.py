@@ -111,7 +111,8 @@ def _bytes(size: str) -> int:
     """An nginx size (``client_max_body_size``): bytes, or k/m/g in units of 1024."""
     match = re.fullmatch(r"(\d+)([kKmMgG]?)", size)
     assert match, f"not an nginx size: {size!r}"
-    return int(match[1]) * 1024 ** " kmg".index((match[2] or " ").lower())
+    exponent = " kmg".index((match[2] or " ").lower())
+    return int(match[1]) << (10 * exponent)
 
 
 # ================================================================================= the component

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 COMMAND = "descope-gitops"
 SHELL_OPERATORS = {"&&", "||", ";", "|"}
+REDIRECTIONS = {">", ">>", "<", "2>", "2>>"}  # the operator and the file after it are not arguments
 # placeholders the README writes in CAPITALS where the CLI wants a number
 PLACEHOLDERS = {"N": "3", "F": "0.1"}
 SETUP_COMMANDS = ["pip install . && descope-gitops demo", "pip install -e '.[test]' && pytest"]
@@ -67,8 +68,14 @@ def _commands(line: str) -> list[list[str]]:
     for variant in _variants(line):
         tokens = shlex.split(variant, comments=True)
         segment: list[str] = []
+        redirected = False
         for token in [*tokens, ";"]:
-            if token in SHELL_OPERATORS:
+            if redirected:
+                redirected = False
+                continue
+            if token in REDIRECTIONS:
+                redirected = True
+            elif token in SHELL_OPERATORS:
                 if segment and segment[0] == COMMAND:
                     found.append([PLACEHOLDERS.get(t, t) for t in segment[1:]])
                 segment = []
@@ -165,6 +172,7 @@ def test_the_extraction_itself() -> None:
         ["suspend", "--reason", "incident"]
     ]
     assert _commands("pip install . && descope-gitops demo") == [["demo"]]
+    assert _commands("descope-gitops schema > tenants.schema.json  # for the editor") == [["schema"]]
     assert _commands("descope-gitops status [--format json]") == [["status", "--format", "json"], ["status"]]
     assert _commands("export DESCOPE_PROJECT_ID=P2abc...        # your project") == []
     with pytest.raises(pytest.fail.Exception, match="does not parse"):

@@ -14,8 +14,11 @@ from controller.core.outcome import CycleStatus
 from controller.errors import DescopeGitopsError, TenantsFileInvalid
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from controller.cli.common import Subcommands
     from controller.core.plan import Plan
+    from controller.descope_api import AttributeDefinition
     from controller.engine.cycle import CycleReport
 
 
@@ -27,7 +30,12 @@ def add_parser(sub: Subcommands) -> None:
         description="Parse and validate tenants.yaml without contacting Descope.",
         **epilog(ExitCode.OK, ExitCode.ERROR),
     )
-    p.add_argument("path", nargs="?", help="tenants file or directory (default: [source] path)")
+    p.add_argument(
+        "path",
+        nargs="*",
+        help="tenants file or directory (default: [source] path); several are each validated on their own, "
+        "as pre-commit passes them, and the exit code is 1 if any is invalid",
+    )
     add_config(p)
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(handler=cmd_validate)
@@ -144,30 +152,40 @@ def add_parser(sub: Subcommands) -> None:
 def cmd_validate(args: argparse.Namespace) -> int:
     import json
 
-    from controller.adapters.local_source import read_tenant_files
-    from controller.core.loader import parse_tenant_files
     from controller.engine.compose import attribute_catalogue
 
     settings = load_settings(args)
-    path = tenants_path(args, settings)
+    paths = [Path(p) for p in args.path] or [tenants_path(args, settings)]
     attributes = attribute_catalogue(settings)
+    results = [_validate_path(path, attributes, args.format) for path in paths]
+    if args.format == "json":
+        if len(results) == 1:
+            if results[0] is not None:
+                print(json.dumps(results[0], indent=None if results[0]["valid"] else 2))
+        else:
+            shown = [{"path": str(p), **(r or {"valid": False})} for p, r in zip(paths, results, strict=True)]
+            print(json.dumps({"valid": all(r["valid"] for r in shown), "paths": shown}, indent=2))
+    return ExitCode.OK if all(r is not None and r["valid"] for r in results) else ExitCode.ERROR
+
+
+def _validate_path(path: Path, attributes: Mapping[str, AttributeDefinition] | None, fmt: str) -> dict[str, Any] | None:
+    """Validate one tenants path on its own: its JSON result, or None after an error printed on stderr."""
+    from controller.adapters.local_source import read_tenant_files
+    from controller.core.loader import parse_tenant_files
+
     try:
         desired = parse_tenant_files(read_tenant_files(path), attributes=attributes)
     except TenantsFileInvalid as exc:
-        if args.format == "json":
-            problems = [{"file": p.file, "line": p.line, "message": p.message} for p in exc.problems]
-            print(json.dumps({"valid": False, "problems": problems}, indent=2))
-        else:
+        if fmt != "json":
             print(f"{path}: invalid\n{exc}", file=sys.stderr)
-        return ExitCode.ERROR
+        problems = [{"file": p.file, "line": p.line, "message": p.message} for p in exc.problems]
+        return {"valid": False, "problems": problems}
     except DescopeGitopsError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return ExitCode.ERROR
-    if args.format == "json":
-        print(json.dumps({"valid": True, "tenants": len(desired.tenants), "files": sorted(desired.files)}))
-    else:
+        return None
+    if fmt != "json":
         print(f"{path}: valid, {len(desired.tenants)} tenant{'s' if len(desired.tenants) != 1 else ''}")
-    return ExitCode.OK
+    return {"valid": True, "tenants": len(desired.tenants), "files": sorted(desired.files)}
 
 
 def _run_cycle(args: argparse.Namespace, *, apply: bool) -> int:

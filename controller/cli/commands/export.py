@@ -192,7 +192,12 @@ class SettingsProgress:
                 return
             if self.tty:
                 self._draw(done, total)
-            elif done == total or done - self._last_done >= max(1, total // 10) or now - self._last_line >= self.every:
+            elif (
+                self._last_line < 0
+                or done == total
+                or done - self._last_done >= max(1, total // 10)
+                or now - self._last_line >= self.every
+            ):
                 self.stream.write(f"read settings {done}/{total}\n")
                 self.stream.flush()
                 self._last_line, self._last_done = now, done

@@ -145,7 +145,7 @@ WRITTEN = [
         ],
         None,
         'tenants:\n  - id: "010"\n    name: "2024-01-01"\n  - id: t1\n    name: "a: b # c"\n'
-        '    customAttributes:\n      "null": "~"\n      x: "1.5"\n      y: "0x1F"\n  - id: "yes"\n    name: "on"\n',
+        '    customAttributes:\n      "null": "~"\n      x: "1.5"\n      "y": "0x1F"\n  - id: "yes"\n    name: "on"\n',
         id="yaml-1.1-lookalikes-quoted",
     ),
     pytest.param(

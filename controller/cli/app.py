@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from controller import __version__
-from controller.cli.commands import backup, demo, everyday, restore, sandbox, schema
+from controller.cli.commands import backup, demo, everyday, export, restore, sandbox, schema
 from controller.cli.common import epilog
 from controller.cli.exit_codes import UNREACHABLE_ERRORS, ExitCode
 from controller.errors import ConfigError, DescopeGitopsError
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"descope-gitops {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in (everyday, backup, restore, sandbox, demo, schema):
+    for command in (everyday, export, backup, restore, sandbox, demo, schema):
         command.add_parser(sub)
     return parser
 

@@ -40,7 +40,11 @@ class ExitCode(IntEnum):
         'drift_policy is "report" or the controller is suspended, so nothing was written)',
     )
     UNREACHABLE = 3, "Descope is unreachable, throttled us, failed (5xx) or refused the credentials"
-    PARTIAL = 4, "sync --apply or restore finished partially: some tenants failed"
+    PARTIAL = (
+        4,
+        "sync --apply or restore finished partially: some tenants failed; export: some tenants or settings are "
+        "only comments (the loader refuses them, or they could not be read)",
+    )
     NOTHING_TO_DO = 5, "restore: nothing to do, Descope already holds the state asked for"
     INTERRUPTED = 130, "interrupted (Ctrl-C, or SIGTERM during plan and sync)"
     BROKEN_PIPE = 141, "the reader closed stdout (`status | head -1`): the rest is dropped quietly, as by SIGPIPE"

@@ -6,7 +6,8 @@ in any W seconds, Descope's own form) and retries with ``tenacity``. It decides 
 write is the engine's business.
 Facts about the API, and where each comes from, are in ``controller.descope_api``.
 How an answer becomes an error is in ``_descope_errors``, when and how a call is retried in
-``_descope_retry`` (both private to this module).
+``_descope_retry`` (both private to this module). A tenant's SSO configurations, roles and password
+settings are ``descope_config.TenantConfigApi``'s methods, which ``DescopeClient`` inherits.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from controller.adapters._descope_retry import (
     _may_have_landed,
     _retryable,
 )
+from controller.adapters.descope_config import TenantConfigApi
 from controller.adapters.ratelimit import RateLimiter
 from controller.descope_api import (
     API_RATE_LIMIT,
@@ -68,8 +70,12 @@ def base_url_for_project_id(project_id: str) -> str:
     return DEFAULT_BASE_URL
 
 
-class DescopeClient(ErrorMapping, RetryLoop):
-    """Descope tenant Management API over an injected ``httpx.Client``; safe to share between threads."""
+class DescopeClient(ErrorMapping, RetryLoop, TenantConfigApi):
+    """Descope tenant Management API over an injected ``httpx.Client``; safe to share between threads.
+
+    A tenant's SSO configurations, roles and password settings: the methods of ``TenantConfigApi``
+    (``descope_config``), over the same rate limiter, retries, error mapping and hooks.
+    """
 
     def __init__(
         self,

@@ -176,7 +176,11 @@ class App:
         return {}
 
     def all_tenants(self, body: dict[str, Any]) -> object:
-        return {"tenants": self.store.snapshot()}
+        dump: dict[str, object] = {"tenants": self.store.snapshot()}
+        project = self.store.project_dump()
+        if project:  # the project's own roles and password settings, when it has any
+            dump["project"] = project
+        return dump
 
     def seed_tenants(self, body: dict[str, Any]) -> object:
         tenants = body.get("tenants")
@@ -185,7 +189,7 @@ class App:
         replace = body.get("replace", False)
         if not isinstance(replace, bool):
             raise invalid("replace", "a boolean")
-        seeded = self.store.seed(tenants, replace=replace)
+        seeded = self.store.seed(tenants, replace=replace, project=body.get("project"))
         return {"seeded": seeded, "total": len(self.store)}
 
     def attributes(self, body: dict[str, Any]) -> object:

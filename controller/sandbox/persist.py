@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any, Final
 
 FORMAT: Final = "descope-sandbox-state"
-VERSION: Final = 2
-"""2 added the attribute catalogue (``attributes``): an older sandbox refuses the file rather than drop it."""
-READABLE_VERSIONS: Final = frozenset({1, VERSION})
+VERSION: Final = 3
+"""2 added the attribute catalogue (``attributes``), 3 each tenant's ``ssoSettings``, ``roles`` and
+``passwordSettings`` and the project's (``project``): an older sandbox refuses the file rather than drop them."""
+READABLE_VERSIONS: Final = frozenset({1, 2, VERSION})
 
 
 class SandboxStateError(Exception):
@@ -26,6 +27,7 @@ class StateDocument:
 
     tenants: list[Any]
     attributes: object = None
+    project: object = None  # the project's own roles and password settings (version 3)
 
 
 def read_state(path: Path) -> StateDocument | None:
@@ -52,11 +54,18 @@ def read_state(path: Path) -> StateDocument | None:
     tenants = document.get("tenants")
     if not isinstance(tenants, list):
         raise SandboxStateError(f"sandbox state file {path} is corrupt: 'tenants' is not a list")
-    return StateDocument(tenants, document.get("attributes"))
+    return StateDocument(tenants, document.get("attributes"), document.get("project"))
 
 
-def write_state(path: Path, tenants: list[dict[str, Any]], attributes: list[dict[str, Any]] | None = None) -> None:
+def write_state(
+    path: Path,
+    tenants: list[dict[str, Any]],
+    attributes: list[dict[str, Any]] | None = None,
+    project: dict[str, Any] | None = None,
+) -> None:
     document = {"format": FORMAT, "version": VERSION, "tenants": tenants, "attributes": attributes}
+    if project:
+        document["project"] = project
     write_atomic(path, json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
 
 

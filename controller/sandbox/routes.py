@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from json import loads
 from typing import Any, Final, TypeVar
 
+from .config_routes import CONFIG_ROUTES
 from .search import parse_search
 from .store import TenantStore, render
 from .wire import METHOD_NOT_ALLOWED, NOT_FOUND, ApiError, bad_request, missing
@@ -86,6 +87,7 @@ TENANT_ROUTES: Final[dict[str, dict[str, Handler]]] = {
     "/v1/mgmt/tenant/settings": {"GET": _load_settings, "POST": _void_write(TenantStore.set_settings)},
     "/v1/mgmt/tenant/updateDefaultRoles": {"POST": _void_write(TenantStore.set_default_roles)},
     "/v1/mgmt/license": {"GET": _license},
+    **CONFIG_ROUTES,  # a tenant's SSO configurations, roles and password settings
 }
 
 

@@ -25,6 +25,22 @@ Tenant API (``Authorization: Bearer <project_id>:<management_key>``)::
     POST  /v1/mgmt/tenant/updateDefaultRoles   -> {}
     GET   /v1/mgmt/license                     -> {"rateLimitTier": "tier1"}
 
+Per tenant (``controller.descope_api`` ``SSO_*``, ``ROLE_*``, ``PASSWORD_SETTINGS_DEFAULTS`` say which rules
+are Descope's and which are choices; rules in ``tenant_config``)::
+
+    GET    /v2/mgmt/sso/settings/all?tenantId=         -> {"SSOSettings": [...]}
+    GET    /v2/mgmt/sso/settings?tenantId=&ssoId=      -> {"tenant", "saml", "oidc", "ssoId"} (read names)
+    POST   /v1/mgmt/sso/settings/new                   -> the new configuration, as a load answers it
+    DELETE /v1/mgmt/sso/settings?tenantId=&ssoId=      -> {}
+    POST   /v1/mgmt/sso/saml | saml/metadata | oidc    -> {}   (full overwrite of that ssoId)
+    POST   /v1/mgmt/role/create | update | delete      -> {}   (update: full overwrite)
+    POST   /v1/mgmt/role/search                        -> {"roles": [...]};  GET /v1/mgmt/role/all the same
+    GET    /v1/mgmt/password/settings?tenantId=        -> every key;  POST (full overwrite) -> {}
+
+No answer ever carries an OIDC ``clientSecret``: the sandbox drops it when it reads a write. Full records
+(control API, state file) carry a tenant's ``ssoSettings`` (as written, write names), ``roles`` and own
+``passwordSettings`` when it has any; the project's roles and password settings are under ``project``.
+
 Control API (no auth; not counted, rate limited or faulted)::
 
     GET  /_sandbox/stats          counters of tenant-API requests;  POST /_sandbox/stats/reset
@@ -33,8 +49,9 @@ Control API (no auth; not counted, rate limited or faulted)::
     GET  /_sandbox/faults         pending rules;  DELETE /_sandbox/faults clears them
     POST /_sandbox/faults         {"rules": [{"path", "status", "count", "body", "delay_ms",
                                   "after_commit", "retry_after"}]} queues exact faults (all keys optional)
-    GET  /_sandbox/tenants        {"tenants": [full records, each with "settings"]}
-    POST /_sandbox/tenants        {"tenants": [...], "replace": false} seeds records (by id) without counting
+    GET  /_sandbox/tenants        {"tenants": [full records, each with "settings"], "project": {...}}
+    POST /_sandbox/tenants        {"tenants": [...], "replace": false, "project": {...}} seeds records (by id)
+                                  without counting
     GET  /_sandbox/attributes     {"attributes": [definitions] or null}: the project's custom attributes
     POST /_sandbox/attributes     {"attributes": [...]} replaces them; {"attributes": null} removes them
 

@@ -95,11 +95,15 @@ def invalid(field_name: str, expected: str) -> ApiError:
 
 
 def tenant_not_found(tenant_id: str) -> ApiError:
-    return ApiError(404, NOT_FOUND, "Tenant not found", f"Tenant {tenant_id} not found")
+    return not_found("Tenant not found", f"Tenant {tenant_id} not found")
 
 
-def conflict(message: str) -> ApiError:
-    return ApiError(409, CONFLICT, "Tenant already exists", message)
+def not_found(description: str, message: str) -> ApiError:
+    return ApiError(404, NOT_FOUND, description, message)
+
+
+def conflict(message: str, description: str = "Tenant already exists") -> ApiError:
+    return ApiError(409, CONFLICT, description, message)
 
 
 def refused(message: str) -> ApiError:

@@ -227,7 +227,7 @@ def test_the_catalogue_survives_a_restart_and_an_argument_replaces_it(tmp_path: 
     state = tmp_path / "sandbox.json"
     with sandbox(state_file=state, attributes=CATALOGUE) as first, client(first.url) as api:
         create(api, id="acme", name="Acme", customAttributes={"seats": 5})
-    assert json.loads(state.read_text())["version"] == 2
+    assert json.loads(state.read_text())["version"] == 3  # 3: the file also holds SSO, roles, password settings
     with sandbox(state_file=state) as second, client(second.url) as api:
         assert_error(api.patch(PATCH, json={"id": "acme", "customAttributes": {"x": 1}}), 400, ATTRIBUTE_UNDEFINED_CODE)
     with sandbox(state_file=state, attributes=[{"name": "x", "type": "number"}]) as third, client(third.url) as api:

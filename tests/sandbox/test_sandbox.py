@@ -735,7 +735,7 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         api.post(SETTINGS, json={"tenantId": "p", "enabled": True, "sessionTokenExpiration": 3})
         api.post(DEFAULT_ROLES, json={"id": "c", "defaultRoles": ["viewer"]})
         before = first.tenants()
-    assert json.loads(state.read_text())["version"] == 2
+    assert json.loads(state.read_text())["version"] == 3
     assert [path.name for path in tmp_path.iterdir()] == ["sandbox.json"]  # no temp files left behind
 
     with sandbox(state_file=state) as second, client(second.url) as api:

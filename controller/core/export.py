@@ -29,7 +29,15 @@ from typing import Any, Final, Literal
 
 from controller.core.export_yaml import comment_text, string_text, value_text
 from controller.core.loader import LoadLimits, parse_tenant_files
-from controller.core.model import SETTINGS_FIELDS, TENANT_FIELDS, JSONValue, Kind, LiveTenant
+from controller.core.model import (
+    SETTINGS_FIELDS,
+    SUBRESOURCE_FIELDS,
+    TENANT_FIELDS,
+    JSONValue,
+    Kind,
+    LiveTenant,
+    WritePath,
+)
 from controller.core.normalize import canonical, canonical_scalar
 from controller.descope_api import SESSION_SETTINGS_DEFAULTS, SETTINGS_TENANT_KEYS, AttributeDefinition
 from controller.errors import Problem, TenantsFileInvalid
@@ -150,8 +158,8 @@ def _doc(
     name = tenant.get("name")
     doc.entries.append(("name", f"name: {value_text(name if name is not None else '')}", 0))
     for key, spec in TENANT_FIELDS.items():
-        if key in ("name", "settings"):
-            continue
+        if key in ("name", "settings") or spec.write is WritePath.SUBRESOURCE:
+            continue  # sub-resources (roles, SSO, password policy) are not part of the tenant record
         value = tenant.get(key)
         if value is None or _is_default(key, value):
             continue
@@ -164,7 +172,8 @@ def _doc(
         else:
             doc.entries.append((key, f"{key}: {value_text(_tidy(value, sort_case=spec.kind is Kind.DOMAIN_SET))}", 0))
     for key, value in sorted(tenant.items()):
-        if key not in TENANT_FIELDS and key not in DERIVED_FIELDS and not _empty(key, value):
+        managed = key in TENANT_FIELDS and key not in SUBRESOURCE_FIELDS
+        if not managed and key not in DERIVED_FIELDS and not _empty(key, value):
             doc.notes.append(Unexported(tid, key, _descope_only(key, value)))
     if tid in unreadable:
         doc.notes.append(Unexported(tid, "settings", f"not read from Descope: {unreadable[tid]}", lost=True))

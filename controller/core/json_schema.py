@@ -5,7 +5,8 @@ means on hover and underline mistakes while a tenants file is being written, bef
 pull request ever sees it. So that the editor and the loader can never disagree about what is allowed,
 nothing here is a copy: the keys, kinds, choices, defaults and limits come from ``core.model``
 (``TENANT_FIELDS``, ``SETTINGS_FIELDS``, ``MAX_*_LENGTH``), the domain grammar from ``core.schema``, the
-session defaults and custom attribute types from ``descope_api``. Only the hover texts are written here,
+session defaults and custom attribute types from ``descope_api``, the sub-resources' keys and kinds from
+``core.schema_config``. Only the hover texts are written here,
 paraphrasing Descope's documentation (sources in ``SOURCES``); a field of the model without one is an
 error, so a new field cannot ship undocumented.
 
@@ -28,15 +29,37 @@ from typing import Any, Final
 from controller.core.model import (
     MAX_ID_LENGTH,
     MAX_NAME_LENGTH,
+    ROLE_KEYS,
     SETTINGS_FIELDS,
+    SSO_KEYS,
     TENANT_FIELDS,
     FieldSpec,
     Kind,
     WritePath,
 )
 from controller.core.schema import _DOMAIN, TOP_LEVEL_KEYS
+from controller.core.schema_config import (
+    BOOL_KEYS,
+    ENV_NAME,
+    OBJECT_KEYS,
+    OPTIONAL_STRING_KEYS,
+    PASSWORD_POLICY_TYPES,
+    SAML_KEYS,
+    SAML_MANUAL,
+    SAML_NOT_WITH_METADATA,
+    STRING_LIST_KEYS,
+    STRING_MAP_KEYS,
+    URL_KEYS,
+)
 from controller.core.yaml_events import _INT64
-from controller.descope_api import SELECT_TYPES, SESSION_SETTINGS_DEFAULTS, AttributeDefinition
+from controller.descope_api import (
+    PASSWORD_SETTINGS_DEFAULTS,
+    SELECT_TYPES,
+    SESSION_SETTINGS_DEFAULTS,
+    SSO_OIDC_KEYS,
+    SSO_SECRET_KEYS,
+    AttributeDefinition,
+)
 
 DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 
@@ -86,6 +109,70 @@ DESCRIPTIONS: Final[Mapping[str, str]] = {
     "in inactivityTimeUnit.",
     "settings.inactivityTimeUnit": "Unit of inactivityTime.",
     "settings.JITDisabled": "Turn off just-in-time provisioning of SSO users for this tenant.",
+    "roles": "Roles scoped to this tenant, keyed by name (unique in the tenant whatever the case). Left out: the "
+    "tenant's roles are not managed; `roles: []`: it should have none.",
+    "roles.name": "The role's name, its key: SSO role mappings and default roles name it exactly.",
+    "roles.description": "What the role is for.",
+    "roles.permissionNames": "Names of the project's permissions the role grants.",
+    "roles.default": "Give this role to every new user of the tenant.",
+    "roles.private": "Hide the role from the tenant's admins in Descope's admin widgets.",
+    "sso": "The tenant's SSO configurations (SAML or OIDC), keyed by ssoId. Left out: the tenant's SSO is not "
+    "managed; inside an entry only the keys written are managed.",
+    "sso.ssoId": "The configuration's id in the tenant. Leave it out (or write \"\") for the tenant's default "
+    "configuration, which Descope addresses without an ssoId.",
+    "sso.displayName": "The name Descope shows for a further (non-default) configuration.",
+    "sso.domains": "Email domains whose users sign in through this configuration.",
+    "sso.saml": "A SAML identity provider: idpMetadataUrl, or idpUrl + entityId + idpCert.",
+    "sso.oidc": "An OpenID Connect identity provider.",
+    "saml.idpMetadataUrl": "URL of the IdP's SAML metadata; Descope reads the IdP's URL and certificate from it.",
+    "saml.idpUrl": "The IdP's single sign-on URL (without idpMetadataUrl).",
+    "saml.entityId": "The IdP's entity id (issuer).",
+    "saml.idpCert": "The IdP's signing certificate (PEM), without idpMetadataUrl.",
+    "saml.idpAdditionalCerts": "More IdP signing certificates, e.g. during a rotation.",
+    "saml.spACSUrl": "Override of Descope's assertion consumer service URL given to the IdP.",
+    "saml.spEntityId": "Override of Descope's service provider entity id given to the IdP.",
+    "saml.attributeMapping": "Which IdP attribute fills each Descope user field (e.g. email, name, group).",
+    "saml.roleMappings": "IdP groups to roles: each `{groups: [...], roleName: ...}` gives the role to members of "
+    "any of the groups. The role must exist (the tenant's or the project's).",
+    "saml.defaultSSORoles": "Roles every user signing in through this configuration gets.",
+    "saml.groupsPriority": "Order in which IdP groups win when their role mappings disagree.",
+    "saml.fgaMappings": "IdP groups to fine-grained authorization relations, in Descope's own structure.",
+    "saml.configFGATenantIDResourcePrefix": "Prefix of the tenant id in fine-grained authorization resources.",
+    "saml.configFGATenantIDResourceSuffix": "Suffix of the tenant id in fine-grained authorization resources.",
+    "saml.redirectUrl": "Where users are sent after a successful SSO sign-in.",
+    "oidc.name": "The provider's name as Descope shows it.",
+    "oidc.clientId": "The client id registered with the provider.",
+    "oidc.clientSecret": "The client secret, as a reference only: `{env: VARIABLE}` or `{file: /absolute/path}`, "
+    "read when it is written to Descope. A literal secret is refused.",
+    "oidc.redirectUrl": "Where users are sent after a successful SSO sign-in.",
+    "oidc.authUrl": "The provider's authorization endpoint.",
+    "oidc.tokenUrl": "The provider's token endpoint.",
+    "oidc.userDataUrl": "The provider's user info endpoint.",
+    "oidc.scope": "Scopes to request, e.g. [openid, email, profile].",
+    "oidc.JWKsUrl": "The provider's JSON Web Key Set URL.",
+    "oidc.userAttrMapping": "Which provider claim fills each Descope user field.",
+    "oidc.manageProviderTokens": "Keep the provider's tokens so the application can fetch them.",
+    "oidc.callbackDomain": "Domain of the callback URL given to the provider.",
+    "oidc.prompt": "OIDC prompt values to send, e.g. [login].",
+    "oidc.grantType": "OAuth grant type, e.g. authorization_code.",
+    "oidc.issuer": "The provider's issuer URL.",
+    "oidc.groupsPriority": "Order in which provider groups win when their role mappings disagree.",
+    "oidc.defaultSSORoles": "Roles every user signing in through this configuration gets.",
+    "oidc.fgaMappings": "Provider groups to fine-grained authorization relations, in Descope's own structure.",
+    "passwordPolicy": "The tenant's own password policy. Left out: the tenant keeps inheriting (a sub-tenant its "
+    "parent's, then the project's). Only the keys written are managed.",
+    "passwordPolicy.enabled": "Allow password sign-in for this tenant's users.",
+    "passwordPolicy.minLength": "Minimum password length.",
+    "passwordPolicy.lowercase": "Require a lowercase letter.",
+    "passwordPolicy.uppercase": "Require an uppercase letter.",
+    "passwordPolicy.number": "Require a digit.",
+    "passwordPolicy.nonAlphanumeric": "Require a character that is not a letter or a digit.",
+    "passwordPolicy.expiration": "Make passwords expire after expirationWeeks.",
+    "passwordPolicy.expirationWeeks": "Weeks after which a password expires (with expiration).",
+    "passwordPolicy.reuse": "Forbid reusing the last reuseAmount passwords.",
+    "passwordPolicy.reuseAmount": "How many previous passwords may not be reused (with reuse).",
+    "passwordPolicy.lock": "Lock the user after lockAttempts failed sign-ins.",
+    "passwordPolicy.lockAttempts": "Failed sign-ins before the user is locked (with lock).",
 }
 """Hover texts by field (``settings.<key>`` for session settings). Every field of the model needs one."""
 
@@ -102,6 +189,10 @@ NOT_COVERED: Final[tuple[str, ...]] = (
     "made with `descope-gitops schema --attributes`",
     "YAML itself: syntax, duplicate keys, and YAML 1.1 scalars (`yes`, `on` and `no` are booleans for the loader)",
     "size limits (bytes, tenants, nesting, aliases)",
+    "role names unique in a tenant whatever their case, and role names in SSO role mappings or default SSO "
+    "roles that differ only in case from a role the tenant declares",
+    "ssoId unique in a tenant (one default configuration), and no displayName on the default configuration",
+    "URLs beyond their http(s) scheme (a host is required), and secret file paths with NUL",
 )
 """What the loader checks and this schema cannot express: listed in the schema's own description."""
 
@@ -182,6 +273,12 @@ def _field(spec: FieldSpec, attributes: Mapping[str, AttributeDefinition] | None
         out |= _attributes(attributes)
     elif spec.kind is Kind.SETTINGS:
         out |= _settings()
+    elif spec.kind is Kind.ROLES:
+        out |= {"type": "array", "items": _roles()}
+    elif spec.kind is Kind.SSO:
+        out |= {"type": "array", "items": _sso()}
+    elif spec.kind is Kind.PASSWORD_POLICY:
+        out |= _password_policy()
     else:  # pragma: no cover - the model has only these kinds
         raise AssertionError(f"no JSON Schema for {spec.kind}")
     if spec.name != "name":  # required: a default would only mislead a completion
@@ -256,6 +353,126 @@ def _settings() -> dict[str, Any]:
     return {"type": "object", "additionalProperties": False, "properties": properties}
 
 
+# -- sub-resources: roles, SSO, password policy (the loader's rules: core.schema_config) ----------
+
+
+def _text() -> dict[str, Any]:
+    """A string that is not empty nor only whitespace."""
+    return {
+        "type": "string",
+        "pattern": f"[^{_char_class(str.isspace)}]",
+        "patternErrorMessage": "cannot be empty or only whitespace",
+    }
+
+
+def _strings(min_items: int = 0) -> dict[str, Any]:
+    return {"type": "array", "items": {"type": "string", "minLength": 1}} | (
+        {"minItems": min_items} if min_items else {}
+    )
+
+
+def _object(prefix: str, properties: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    """A mapping of exactly these keys, each with its hover text."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            name: {"description": DESCRIPTIONS[f"{prefix}.{name}"]} | spec for name, spec in properties.items()
+        },
+    }
+
+
+def _roles() -> dict[str, Any]:
+    kinds: dict[str, dict[str, Any]] = {
+        "name": _text() | {"maxLength": MAX_NAME_LENGTH},
+        "description": {"type": "string"},
+        "permissionNames": _strings(),
+        "default": {"type": "boolean"},
+        "private": {"type": "boolean"},
+    }
+    assert tuple(kinds) == ROLE_KEYS
+    return _object("roles", kinds) | {"required": ["name"]}
+
+
+def _sso_setting(name: str) -> dict[str, Any]:
+    """One key of ``saml:`` or ``oidc:``, by the kind ``schema_config`` checks it as."""
+    if name in SSO_SECRET_KEYS:
+        return {
+            "type": "object",
+            "additionalProperties": False,
+            "minProperties": 1,
+            "maxProperties": 1,
+            "properties": {
+                "env": {"type": "string", "pattern": f"^{ENV_NAME.pattern}{_END}"},
+                "file": {"type": "string", "pattern": "^/"},
+            },
+        }
+    if name in URL_KEYS:
+        return {
+            "type": "string",
+            "pattern": "^[hH][tT][tT][pP][sS]?://",
+            "patternErrorMessage": "an http(s) URL with a host",
+        }
+    if name in STRING_LIST_KEYS:
+        return _strings()
+    if name in STRING_MAP_KEYS:
+        return {"type": "object", "propertyNames": {"minLength": 1}, "additionalProperties": {"type": "string"}}
+    if name == "roleMappings":
+        return {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["groups", "roleName"],
+                "properties": {"groups": _strings(min_items=1), "roleName": _text()},
+            },
+        }
+    if name in BOOL_KEYS:
+        return {"type": "boolean"}
+    if name in OBJECT_KEYS:
+        return {"type": "object"}
+    if name in OPTIONAL_STRING_KEYS:
+        return {"type": "string"}
+    return _text()
+
+
+def _sso() -> dict[str, Any]:
+    manual = [{"required": [key]} for key in SAML_NOT_WITH_METADATA]
+    saml = _object("saml", {name: _sso_setting(name) for name in SAML_KEYS}) | {
+        "anyOf": [
+            {"required": ["idpMetadataUrl"], "not": {"anyOf": manual}},
+            {"required": list(SAML_MANUAL), "not": {"required": ["idpMetadataUrl"]}},
+        ]
+    }
+    oidc = _object("oidc", {name: _sso_setting(name) for name in SSO_OIDC_KEYS})
+    kinds: dict[str, dict[str, Any]] = {
+        "ssoId": {
+            "type": "string",
+            "maxLength": MAX_ID_LENGTH,
+            "pattern": f"^[^{_char_class(_is_blank_or_control)}]*{_END}",
+            "patternErrorMessage": "an ssoId cannot contain whitespace or control characters",
+        },
+        "displayName": _text(),
+        "domains": {"type": "array", "uniqueItems": True, "items": _domain()},
+        "saml": saml,
+        "oidc": oidc,
+    }
+    assert tuple(kinds) == SSO_KEYS
+    return _object("sso", kinds) | {"oneOf": [{"required": ["saml"]}, {"required": ["oidc"]}]}
+
+
+def _password_policy() -> dict[str, Any]:
+    kinds: dict[str, dict[str, Any]] = {}
+    for name, expected in PASSWORD_POLICY_TYPES.items():
+        if expected is bool:
+            kinds[name] = {"type": "boolean"}
+        else:
+            assert isinstance(expected, tuple)
+            kinds[name] = {"type": "integer", "minimum": expected[0], "maximum": expected[1]}
+        kinds[name]["default"] = PASSWORD_SETTINGS_DEFAULTS[name]
+    return _object("passwordPolicy", kinds)
+
+
 # -- helpers ------------------------------------------------------------------------------------
 
 
@@ -264,6 +481,11 @@ def _documented_fields() -> Iterable[str]:
     yield "id"
     yield from TENANT_FIELDS
     yield from (f"settings.{name}" for name in SETTINGS_FIELDS)
+    yield from (f"roles.{name}" for name in ROLE_KEYS)
+    yield from (f"sso.{name}" for name in SSO_KEYS)
+    yield from (f"saml.{name}" for name in SAML_KEYS)
+    yield from (f"oidc.{name}" for name in SSO_OIDC_KEYS)
+    yield from (f"passwordPolicy.{name}" for name in PASSWORD_POLICY_TYPES)
 
 
 def _json(value: Any) -> Any:

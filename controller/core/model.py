@@ -25,6 +25,9 @@ class Kind(Enum):
     DOMAIN_SET = "domain_set"  # order- and case-insensitive list of domains
     ATTRIBUTES = "attributes"  # map; only keys written in YAML are managed
     SETTINGS = "settings"  # tenant session settings, a separate endpoint
+    ROLES = "roles"  # tenant-scoped roles, a list keyed by name
+    SSO = "sso"  # SSO configurations, a list keyed by ssoId
+    PASSWORD_POLICY = "password_policy"  # noqa: S105 - a kind, not a password; the tenant's password settings, a map
 
 
 class WritePath(Enum):
@@ -34,6 +37,7 @@ class WritePath(Enum):
     DEFAULT_ROLES = "default_roles"  # POST /v1/mgmt/tenant/updateDefaultRoles
     SETTINGS = "settings"  # POST /v1/mgmt/tenant/settings
     IMMUTABLE = "immutable"  # set at create only; a change is an error
+    SUBRESOURCE = "subresource"  # its own resource and endpoints (roles, SSO, password); not the tenant planner's
 
 
 @dataclass(frozen=True)
@@ -59,9 +63,22 @@ TENANT_FIELDS: Final[Mapping[str, FieldSpec]] = {
         FieldSpec("parent", Kind.STRING, WritePath.IMMUTABLE, ""),
         FieldSpec("defaultRoles", Kind.STRING_SET, WritePath.DEFAULT_ROLES, ()),
         FieldSpec("settings", Kind.SETTINGS, WritePath.SETTINGS, {}),
+        FieldSpec("roles", Kind.ROLES, WritePath.SUBRESOURCE, ()),
+        FieldSpec("sso", Kind.SSO, WritePath.SUBRESOURCE, ()),
+        FieldSpec("passwordPolicy", Kind.PASSWORD_POLICY, WritePath.SUBRESOURCE, {}),
     )
 }
-"""Every key a tenant in tenants.yaml may carry besides ``id``."""
+"""Every key a tenant in tenants.yaml may carry besides ``id``.
+
+The ``WritePath.SUBRESOURCE`` ones (``roles``, ``sso``, ``passwordPolicy``) are not fields of the tenant
+record: each is its own resource with its own endpoints, planned apart from the tenant (the tenant planner
+skips them). In ``DesiredTenant.fields`` they are plain JSON values exactly as validated
+(``core.schema_config`` says what each holds); an absent key is not managed, an empty list means "none"."""
+
+SUBRESOURCE_FIELDS: Final[tuple[str, ...]] = tuple(
+    name for name, spec in TENANT_FIELDS.items() if spec.write is WritePath.SUBRESOURCE
+)
+"""The tenant keys that are sub-resources: what code reading the tenant record itself must skip."""
 
 SERVER_ONLY_FIELDS: Final[frozenset[str]] = frozenset({"createdTime", "authType", "successors", "domains"})
 """Fields Descope reports that we never compare or write."""
@@ -82,6 +99,26 @@ SETTINGS_FIELDS: Final[Mapping[str, type | tuple[str, ...]]] = {
     "JITDisabled": bool,
 }
 """Keys of a tenant's ``settings`` block: the type of an int/bool key, or the allowed strings."""
+
+ROLE_KEYS: Final[tuple[str, ...]] = ("name", "description", "permissionNames", "default", "private")
+"""Keys of one entry of a tenant's ``roles``: ``descope_api.ROLE_FIELDS`` but ``tenantId`` (the tenant it sits in)."""
+
+SSO_KEYS: Final[tuple[str, ...]] = ("ssoId", "displayName", "domains", "saml", "oidc")
+"""Keys of one entry of a tenant's ``sso``: what sits beside the protocol's settings in Descope's writes."""
+
+SSO_SAML_REDIRECT_KEY: Final = "redirectUrl"
+"""Sent beside the SAML ``settings`` (``descope_api.SSO_SAML_WRITE_KEYS``), written inside ``saml:`` in YAML."""
+
+PASSWORD_POLICY_BOUNDS: Final[Mapping[str, tuple[int, int]]] = {
+    "minLength": (1, 128),
+    "expirationWeeks": (0, 520),
+    "reuseAmount": (0, 100),
+    "lockAttempts": (0, 100),
+}
+"""*Choice*: the whole-number keys of ``passwordPolicy`` and the bounds we accept (Descope publishes none;
+these are wide enough for any sane policy: a password of 1 to 128 characters, expiry within ten years,
+up to 100 remembered passwords or failed attempts). Every other key of
+``descope_api.PASSWORD_SETTINGS_DEFAULTS`` is a boolean."""
 
 MAX_ID_LENGTH: Final = 256
 MAX_NAME_LENGTH: Final = 256

@@ -7,10 +7,13 @@ as floats; YAML authors write lists in any order. Every comparison in the planne
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from controller.core.model import TENANT_FIELDS, JSONValue, Kind
+
+_SUBRESOURCE_KINDS: Final = frozenset({Kind.ROLES, Kind.SSO, Kind.PASSWORD_POLICY})
 
 
 def canonical_scalar(value: JSONValue) -> JSONValue:
@@ -62,6 +65,10 @@ def canonical(field_name: str, value: JSONValue) -> JSONValue:
         return tuple(sorted({str(v) for v in value}))
     if spec.kind in (Kind.ATTRIBUTES, Kind.SETTINGS):
         return {str(k): canonical_scalar(v) for k, v in dict(value).items()}
+    if spec.kind in _SUBRESOURCE_KINDS:
+        # compared as exact JSON here (a tool reading every field must not crash on them); their own
+        # planner compares them entry by entry
+        return json.dumps(value, sort_keys=True, default=list)
     raise AssertionError(f"unhandled kind {spec.kind}")  # pragma: no cover
 
 

@@ -237,6 +237,8 @@ def _create_action(tenant: DesiredTenant) -> Action:
     settings: dict[str, JSONValue] | None = None
     for name, value in tenant.fields.items():
         spec = TENANT_FIELDS[name]
+        if spec.write is WritePath.SUBRESOURCE:
+            continue  # roles, SSO, password policy: planned as their own resources
         wired = wire_value(name, value)
         changes.append(FieldChange(name, None, wired))
         if spec.write is WritePath.DEFAULT_ROLES:
@@ -289,7 +291,7 @@ def _update_action(
     settings: dict[str, JSONValue] | None = None
     for name, value in tenant.fields.items():
         spec = TENANT_FIELDS[name]
-        if spec.write is WritePath.IMMUTABLE:
+        if spec.write is WritePath.IMMUTABLE or spec.write is WritePath.SUBRESOURCE:
             continue
         if spec.write is WritePath.SETTINGS:
             # only session-settings keys: the settings GET also carries domains and SSO fields

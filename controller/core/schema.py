@@ -1,4 +1,7 @@
-"""The composed tree checked against the field catalogue, one tenant at a time, into DesiredTenants."""
+"""The composed tree checked against the field catalogue, one tenant at a time, into DesiredTenants.
+
+The checks of the sub-resources (roles, SSO, password policy) are in ``core.schema_config``.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from controller.core.model import (
     Kind,
 )
 from controller.core.problems import LoadLimits, _clip, _Problems, _q, _Stop, suggest
+from controller.core.schema_config import _ConfigChecks
 from controller.core.yaml_tree import _BAD, _DONE, _EMPTY, _kind_of, _Map, _Seq
 from controller.descope_api import AttributeDefinition, attribute_value_problem
 from controller.errors import Problem
@@ -40,7 +44,7 @@ _WHITESPACE: Final = re.compile(r"\s")
 _Check = Callable[["_Validator", str, Any, int], Any]
 
 
-class _Validator(_CrossFileRules):
+class _Validator(_CrossFileRules, _ConfigChecks):
     """Checks composed files against the catalogue and collects the tenants of all files."""
 
     def __init__(
@@ -63,6 +67,7 @@ class _Validator(_CrossFileRules):
         self.count = 0
         self.file_name = ""
         self.held: list[Problem] | None = None  # problems found while the file is still being parsed
+        self.role_references: list[tuple[str, int, str]] = []  # the roles the current tenant's SSO names
 
     def add(self, line: int | None, message: str) -> None:
         """Report a problem; while the file is being parsed it is held until the parse succeeds."""
@@ -128,6 +133,7 @@ class _Validator(_CrossFileRules):
         fields: dict[str, JSONValue] = {}
         ok = True
         tenant_id: str | None = None
+        self.role_references = []
         for key, (value, key_line, value_line, raw) in entries.items():
             if value is _BAD:
                 ok = False
@@ -149,6 +155,7 @@ class _Validator(_CrossFileRules):
                 ok = False
             else:
                 fields[key] = out
+        ok = self.check_role_references(fields) and ok
         if "id" not in entries:
             self.add(tenant.line, "tenant has no `id:` (the stable Descope tenant id, e.g. `id: acme-corp`)")
             ok = False
@@ -416,6 +423,9 @@ _CHECK_BY_KIND: Final[dict[Kind, _Check]] = {
     Kind.DOMAIN_SET: _Validator.check_domains,
     Kind.ATTRIBUTES: _Validator.check_attributes,
     Kind.SETTINGS: _Validator.check_settings,
+    Kind.ROLES: _Validator.check_roles,
+    Kind.SSO: _Validator.check_sso,
+    Kind.PASSWORD_POLICY: _Validator.check_password_policy,
 }
 
 

@@ -198,6 +198,86 @@ TABLE: list[tuple[str, Any, bool]] = [
     ("number setting as a boolean", doc(settings={"sessionTokenExpiration": True}), False),
     ("unit in the singular", doc(settings={"sessionTokenExpirationUnit": "minute"}), False),
     ("boolean setting as a string", doc(settings={"enabled": "yes"}), False),
+    # roles, sso, passwordPolicy (sub-resources)
+    ("no roles, no sso", doc(roles=[], sso=[]), True),
+    (
+        "roles",
+        doc(roles=[{"name": "Admin", "description": "d", "permissionNames": ["p"], "default": False, "private": True}]),
+        True,
+    ),
+    ("roles not a list", doc(roles={"name": "Admin"}), False),
+    ("role without a name", doc(roles=[{"description": "d"}]), False),
+    ("role with a blank name", doc(roles=[{"name": " "}]), False),
+    ("role with an unknown key", doc(roles=[{"name": "A", "permissions": ["p"]}]), False),
+    ("role permissionNames not strings", doc(roles=[{"name": "A", "permissionNames": [1]}]), False),
+    (
+        "sso saml metadata and oidc",
+        doc(
+            sso=[
+                {
+                    "ssoId": "okta",
+                    "displayName": "Okta",
+                    "domains": ["acme.com"],
+                    "saml": {
+                        "idpMetadataUrl": "https://acme.okta.com/m",
+                        "entityId": "urn:acme",
+                        "attributeMapping": {"email": "email"},
+                        "roleMappings": [{"groups": ["g"], "roleName": "Admin"}],
+                        "defaultSSORoles": ["viewer"],
+                    },
+                },
+                {"ssoId": "g", "oidc": {"clientId": "c", "clientSecret": {"env": "G_SECRET"}, "scope": ["openid"]}},
+                {"oidc": {"clientSecret": {"file": "/run/secret"}, "issuer": "http://issuer.example"}},
+            ]
+        ),
+        True,
+    ),
+    (
+        "sso saml manual",
+        doc(sso=[{"ssoId": "s", "saml": {"idpUrl": "https://i.example", "entityId": "e", "idpCert": "C"}}]),
+        True,
+    ),
+    ("sso without a protocol", doc(sso=[{"ssoId": "s"}]), False),
+    (
+        "sso with both protocols",
+        doc(sso=[{"ssoId": "s", "oidc": {}, "saml": {"idpMetadataUrl": "https://m.example"}}]),
+        False,
+    ),
+    ("sso with an unknown key", doc(sso=[{"ssoId": "s", "oidc": {}, "domain": ["acme.com"]}]), False),
+    ("ssoId with a space", doc(sso=[{"ssoId": "a b", "oidc": {}}]), False),
+    ("sso domain that is an e-mail", doc(sso=[{"ssoId": "s", "oidc": {}, "domains": ["it@acme.com"]}]), False),
+    ("saml partial", doc(sso=[{"ssoId": "s", "saml": {"idpUrl": "https://i.example", "entityId": "e"}}]), False),
+    (
+        "saml both modes",
+        doc(sso=[{"ssoId": "s", "saml": {"idpMetadataUrl": "https://m.example", "idpCert": "C"}}]),
+        False,
+    ),
+    ("saml url not http", doc(sso=[{"ssoId": "s", "saml": {"idpMetadataUrl": "ftp://m.example"}}]), False),
+    ("saml unknown key", doc(sso=[{"ssoId": "s", "saml": {"idpMetadataUrl": "https://m.example", "x": 1}}]), False),
+    (
+        "saml attributeMapping not strings",
+        doc(sso=[{"ssoId": "s", "saml": {"idpMetadataUrl": "https://m.example", "attributeMapping": {"e": 1}}}]),
+        False,
+    ),
+    (
+        "saml roleMapping without roleName",
+        doc(sso=[{"ssoId": "s", "saml": {"idpMetadataUrl": "https://m.example", "roleMappings": [{"groups": ["g"]}]}}]),
+        False,
+    ),
+    ("oidc literal secret", doc(sso=[{"ssoId": "s", "oidc": {"clientSecret": "hunter2"}}]), False),
+    (
+        "oidc secret env and file",
+        doc(sso=[{"ssoId": "s", "oidc": {"clientSecret": {"env": "A", "file": "/b"}}}]),
+        False,
+    ),
+    ("oidc secret bad env name", doc(sso=[{"ssoId": "s", "oidc": {"clientSecret": {"env": "1A"}}}]), False),
+    ("oidc secret relative file", doc(sso=[{"ssoId": "s", "oidc": {"clientSecret": {"file": "run/s"}}}]), False),
+    ("oidc unknown key", doc(sso=[{"ssoId": "s", "oidc": {"clientID": "c"}}]), False),
+    ("password policy", doc(passwordPolicy={"minLength": 12, "lowercase": True, "expirationWeeks": 0}), True),
+    ("password policy unknown key", doc(passwordPolicy={"minLenght": 12}), False),
+    ("password policy minLength 0", doc(passwordPolicy={"minLength": 0}), False),
+    ("password policy over the bound", doc(passwordPolicy={"lockAttempts": 101}), False),
+    ("password policy bool as a number", doc(passwordPolicy={"number": 1}), False),
 ]
 
 # (label, document): the loader refuses, the schema cannot tell (its description says so)
@@ -215,6 +295,17 @@ GAPS: list[tuple[str, Any]] = [
     ("setting written with a fraction", doc(settings={"sessionTokenExpiration": 10.0})),
     ("infinite attribute", doc(customAttributes={"seats": float("inf")})),
     ("attribute beyond 64 bits", doc(customAttributes={"seats": 2**64})),
+    ("role names alike but for case", doc(roles=[{"name": "Admin"}, {"name": "admin"}])),
+    (
+        "a role mapping naming a declared role in another case",
+        doc(
+            roles=[{"name": "Admin"}],
+            sso=[{"ssoId": "s", "saml": {"idpMetadataUrl": "https://m.example", "defaultSSORoles": ["ADMIN"]}}],
+        ),
+    ),
+    ("ssoId twice", doc(sso=[{"ssoId": "s", "oidc": {}}, {"ssoId": "s", "oidc": {}}])),
+    ("displayName on the default configuration", doc(sso=[{"displayName": "D", "oidc": {}}])),
+    ("URL without a host", doc(sso=[{"ssoId": "s", "saml": {"idpMetadataUrl": "https:///x"}}])),
 ]
 
 

@@ -100,7 +100,7 @@ class SubAction:
         return Cause.CHANGE
 
     def label(self) -> str:
-        return f"{self.kind.value} {self.tenant_id}/{self.key}" if self.key else f"{self.kind.value} {self.tenant_id}"
+        return _label(self.kind, self.tenant_id, self.key)
 
     def line(self) -> str:
         """``+ role acme/Tenant Admin``, ``~ sso acme/okta saml.attributeMapping.email``, ``- role acme/Old``."""
@@ -140,8 +140,7 @@ class SubConflict:
     message: str
 
     def line(self) -> str:
-        where = f"{self.tenant_id}/{self.key}" if self.key else self.tenant_id
-        return f"! {self.kind.value} {where}: {self.message}"
+        return f"! {_label(self.kind, self.tenant_id, self.key)}: {self.message}"
 
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind.value, "tenant_id": self.tenant_id, "key": self.key, "message": self.message}
@@ -189,7 +188,7 @@ class ConfigPlan:
             out.append(action.line())
             out.extend(f"    # {note}" for note in action.notes)
         out.extend(c.line() for c in self.conflicts)
-        out.extend(f"  orphan {kind} {tid}/{key} (prune is off)" for kind, tid, key in self.orphaned)
+        out.extend(f"  orphan {_label(SubKind(k), t, key)} (prune is off)" for k, t, key in self.orphaned)
         out.extend(f"  blocked: {reason}" for reason in self.blocked)
         return out
 
@@ -212,6 +211,13 @@ class ConfigPlan:
             "orphaned": [list(k) for k in self.orphaned],
             "drifted": dict(self.drifted),
         }
+
+
+def _label(kind: SubKind, tenant_id: str, key: str) -> str:
+    """``role acme/Tenant Admin``, ``sso acme/okta``, ``sso acme/(default)``, ``password_policy acme``."""
+    if kind is SubKind.SSO and not key:
+        key = "(default)"  # the tenant's default SSO configuration has no ssoId
+    return f"{kind.value} {tenant_id}/{key}" if key else f"{kind.value} {tenant_id}"
 
 
 def _plain(value: Any) -> Any:

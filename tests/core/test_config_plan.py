@@ -530,3 +530,9 @@ def test_stages_order_roles_sso_then_deletes_in_reverse() -> None:
         ("sso", "delete", 2),
         ("role", "delete", 3),
     ]
+
+
+def test_lines_name_the_default_sso_and_the_password_policy() -> None:
+    default = {"ssoId": "", "saml": {"idpUrl": "u", "entityId": "e", "idpCert": "c"}}
+    p = plan({"sso": [default], "passwordPolicy": {"minLength": 9}}, password=dict(PASSWORD_SETTINGS_DEFAULTS))
+    assert [a.line() for a in p.actions] == ["~ password_policy acme minLength", "+ sso acme/(default)"]

@@ -26,19 +26,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
-from controller.core.model import (
-    MAX_ID_LENGTH,
-    MAX_NAME_LENGTH,
-    ROLE_KEYS,
-    SETTINGS_FIELDS,
-    SSO_KEYS,
-    TENANT_FIELDS,
-    FieldSpec,
-    Kind,
-    WritePath,
-)
-from controller.core.schema import _DOMAIN, TOP_LEVEL_KEYS
-from controller.core.schema_config import (
+from controller.core.config_keys import (
     BOOL_KEYS,
     ENV_NAME,
     OBJECT_KEYS,
@@ -51,6 +39,18 @@ from controller.core.schema_config import (
     STRING_MAP_KEYS,
     URL_KEYS,
 )
+from controller.core.model import (
+    MAX_ID_LENGTH,
+    MAX_NAME_LENGTH,
+    ROLE_KEYS,
+    SETTINGS_FIELDS,
+    SSO_KEYS,
+    TENANT_FIELDS,
+    FieldSpec,
+    Kind,
+    WritePath,
+)
+from controller.core.schema import _DOMAIN, TOP_LEVEL_KEYS
 from controller.core.yaml_events import _INT64
 from controller.descope_api import (
     PASSWORD_SETTINGS_DEFAULTS,

@@ -307,13 +307,15 @@ class Daemon:
         applied = report.applied
         flapping = f", {len(report.flapping)} flapping (not corrected)" if report.flapping else ""
         logger.bind(cycle=report.cycle_id, revision=report.revision.id if report.revision else "-").info(
-            "cycle {}{}: {} actions ({} done, {} failed), {} drifted{}, {} conflicts, {:.2f}s",
+            "cycle {}{}: {} actions ({} done, {} failed), {} drifted, {} changed by tenants.yaml{}, "
+            "{} conflicts, {:.2f}s",
             report.status,
             " (suspended)" if suspended else "",
             len(plan.actions) if plan else 0,
             len(applied.succeeded) if applied else 0,
             len(applied.failed) if applied else 0,
             plan.drifted if plan else 0,
+            plan.changed if plan else 0,
             flapping,
             len(plan.conflicts) if plan else 0,
             report.duration,

@@ -267,11 +267,12 @@ class Reconciler:
             flapping = self._flapping(state, plan, desired, previous, live_by_id, live_settings, options, report, log)
             report.plan = plan = flapping.plan
         log.info(
-            "planned {} create, {} update, {} delete; {} drifted{}, {} conflicts",
+            "planned {} create, {} update, {} delete; {} drifted, {} changed{}, {} conflicts",
             plan.count(ActionKind.CREATE),
             plan.count(ActionKind.UPDATE),
             plan.count(ActionKind.DELETE),
             plan.drifted,
+            plan.changed,
             f" ({len(flapping.holds)} flapping, not corrected)" if flapping and flapping.holds else "",
             len(plan.conflicts),
         )

@@ -16,7 +16,7 @@ from tests.e2e.conftest import Run, Sandbox
 
 pytestmark = pytest.mark.e2e
 
-SECRET = "google-oidc-s3cr3t-value-do-not-leak"  # noqa: S105 - a test value, checked to appear nowhere
+SECRET = "google-oidc-s3cr3t-value-do-not-leak"
 
 TENANTS = """\
 tenants:

@@ -39,7 +39,7 @@ class Recorder:
 
 def test_no_tenant_managing_a_kind_reads_nothing() -> None:
     client = Recorder()
-    live = read_live(client, {}, {"acme", "globex"}, [])  # type: ignore[arg-type]
+    live = read_live(client, {}, {"acme", "globex"}, [])
     assert client.calls == [] and not live.roles and not live.sso and not live.password
 
 
@@ -51,7 +51,7 @@ def test_one_role_read_for_all_tenants_and_one_read_per_tenant_for_sso_and_polic
         "initech": {"sso": []},
         "new": {"roles": [], "sso": [], "passwordPolicy": {}},  # being created: nothing to read
     }
-    live = read_live(client, config, {"acme", "globex", "initech"}, [])  # type: ignore[arg-type]
+    live = read_live(client, config, {"acme", "globex", "initech"}, [])
     assert client.names().count("load_roles") == 1
     assert client.calls[0] == ("load_roles", (["acme", "globex", "initech"],))
     assert sorted(a for n, a in client.calls if n == "load_sso_all") == [("acme",), ("initech",)]
@@ -132,7 +132,7 @@ def test_apply_sends_the_secret_only_in_the_oidc_call_isolates_failures_and_skip
     plan = make_config_plan(config, LiveConfig(), secrets=prints)
     assert "v4lue" not in str(plan.as_dict())
     client = Writer(fail_on="A")
-    results = apply_config(plan, client, secrets=values, held={"held"})  # type: ignore[arg-type]
+    results = apply_config(plan, client, secrets=values, held={"held"})
     by = {(r.action.kind, r.action.key): r for r in results}
     assert not by[(SubKind.ROLE, "A")].ok and by[(SubKind.ROLE, "B")].ok  # one failure, the rest go on
     assert by[(SubKind.SSO, "google")].ok and client.sent["clientSecret"] == "v4lue"

@@ -88,6 +88,11 @@ class ControllerState:
     # tenant id -> the latest thing a cycle did or found about it (engine/tenant_events.py): what
     # ``status`` names; bounded to the most recent RECENT_TENANTS tenants
     recent_tenants: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # issue 16, added with empty defaults (an older file reads as "none"): the roles, SSO configurations and
+    # password policies this controller created or adopted, as (kind, tenant id, key); and per tenant and ssoId
+    # the keyed hash (engine/config_secrets.py) of the OIDC clientSecret last written, never the secret
+    config_inventory: set[tuple[str, str, str]] = field(default_factory=set)
+    secret_fingerprints: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def record_cycle(self, record: CycleRecord) -> None:
         self.last_cycle = record
@@ -111,6 +116,8 @@ class ControllerState:
             "flapping": {k: asdict(v) for k, v in sorted(self.flapping.items())},
             "resumes": self.resumes,
             "recent_tenants": self.recent_tenants,
+            "config_inventory": [list(k) for k in sorted(self.config_inventory)],
+            "secret_fingerprints": {k: dict(sorted(v.items())) for k, v in sorted(self.secret_fingerprints.items())},
         }
 
     @classmethod
@@ -141,6 +148,8 @@ class ControllerState:
             flapping={k: Hold(**v) for k, v in dict(data.get("flapping", {})).items()},
             resumes=int(data.get("resumes", 0)),
             recent_tenants=_recent_tenants(data.get("recent_tenants", {})),
+            config_inventory=_config_inventory(data.get("config_inventory", [])),
+            secret_fingerprints=_fingerprints(data.get("secret_fingerprints", {})),
         )
 
 
@@ -245,3 +254,20 @@ def _recent_tenants(value: Any) -> dict[str, dict[str, Any]]:
     if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
         raise ValueError("recent_tenants is not a map of tenant id to event")
     return {str(k): v for k, v in value.items()}
+
+
+def _config_inventory(value: Any) -> set[tuple[str, str, str]]:
+    """Added after version 2 with an empty default: an older file reads as "no sub-resources managed"."""
+    if not isinstance(value, list) or not all(
+        isinstance(k, list) and len(k) == 3 and all(isinstance(p, str) for p in k) for k in value
+    ):
+        raise ValueError("config_inventory is not a list of [kind, tenant id, key]")
+    return {(k[0], k[1], k[2]) for k in value}
+
+
+def _fingerprints(value: Any) -> dict[str, dict[str, str]]:
+    if not isinstance(value, dict) or not all(
+        isinstance(v, dict) and all(isinstance(f, str) for f in v.values()) for v in value.values()
+    ):
+        raise ValueError("secret_fingerprints is not a map of tenant id to ssoId to fingerprint")
+    return {str(k): {str(s): f for s, f in v.items()} for k, v in value.items()}

@@ -142,6 +142,12 @@ class ApplyOutput(WriteHooks):
     def summary(self, report: CycleReport) -> None:
         """The closing lines once the cycle is over: ``Apply complete! ...``, the result, the notes."""
         lines = apply_summary(report)
+        config = report.config.lines() if report.config is not None else []
+        if config:  # roles, SSO, password policy (issue 16): after the tenant writes, with their outcomes
+            self._print("")
+            self._print("Roles, SSO configurations and password policy:")
+            for line in config:
+                self._print(f"  {line}")
         if lines:
             self._print("")
             self._print(lines[0], "bold green" if lines[0].startswith("Apply complete") else "bold red")

@@ -60,11 +60,14 @@ def render_text(report: CycleReport, *, status: str | None = None) -> str:
     plan = report.plan
     if plan is None:
         return "\n".join(lines)
-    if not plan.actions and not plan.conflicts:
+    config = report.config
+    config_lines = config.lines() if config is not None else []
+    if not plan.actions and not plan.conflicts and not config_lines:
         lines.append("No changes: Descope matches tenants.yaml.")
     results = report.outcomes()
     for action in plan.actions:
         lines.extend(_action_lines(action, results))
+    lines.extend(f"  {line}" for line in config_lines)  # roles, SSO, password policy (issue 16)
     for conflict in plan.conflicts:
         lines.append(f"  ! conflict {conflict.tenant_id}: {conflict.message}")
         lines.extend(
@@ -119,6 +122,8 @@ def report_json(report: CycleReport, *, status: str | None = None) -> dict[str, 
             }
             for r in report.applied.results
         ]
+    if report.config is not None:
+        data["config"] = report.config.as_dict()  # roles, SSO, password policy: plan and results
     data["notes"] = list(report.notes)
     return data
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import groupby
@@ -103,8 +103,13 @@ def apply_plan(
     hooks: WriteHooks | None = None,
     skip: Callable[[Action], bool] = lambda _action: False,
     should_stop: Callable[[], bool] = lambda: False,
+    before_deletes: Callable[[Set[str]], None] | None = None,
 ) -> ApplyResult:
-    """Apply every action of ``plan``; ``skip`` marks actions already done (resume)."""
+    """Apply every action of ``plan``; ``skip`` marks actions already done (resume).
+
+    ``before_deletes`` runs once, after the creates and updates and before the first delete (or at the end),
+    with the ids of the tenants whose actions failed: the sub-resource writes (``engine.config_cycle``).
+    """
     hooks = hooks or WriteHooks()
     lock = threading.Lock()
     results: list[ActionResult] = []
@@ -139,9 +144,14 @@ def apply_plan(
 
     todo = [a for a in plan.actions if not skip(a)]
     ordered = sorted(todo, key=lambda a: (_KIND_ORDER[a.kind], a.stage))
+    pending = [before_deletes] if before_deletes is not None else []
     with ThreadPoolExecutor(max_workers=max(1, max_concurrency), thread_name_prefix="apply") as pool:
-        for _key, group in groupby(ordered, key=lambda a: (_KIND_ORDER[a.kind], a.stage)):
+        for (order, _stage), group in groupby(ordered, key=lambda a: (_KIND_ORDER[a.kind], a.stage)):
+            if order == _KIND_ORDER[ActionKind.DELETE] and pending:
+                pending.pop()(set(failed_ids))
             list(pool.map(run_one, list(group)))  # a stage finishes before the next starts
+    if pending:
+        pending.pop()(set(failed_ids))
     return ApplyResult(tuple(results), conflicts=len(plan.conflicts))
 
 

@@ -13,6 +13,7 @@ from controller.core.model import DesiredState
 from controller.core.outcome import CycleStatus, kept_in_line, retry_soon
 from controller.core.plan import Plan, PlanPolicy
 from controller.engine.apply import ApplyResult, TenantWriter
+from controller.engine.config_cycle import ConfigClient, ConfigCycle
 from controller.errors import DescopeGitopsError
 
 
@@ -21,7 +22,7 @@ class DescopeReader(Protocol):
     def load_settings(self, tenant_id: str) -> dict[str, Any]: ...
 
 
-class DescopeApi(DescopeReader, TenantWriter, Protocol):
+class DescopeApi(DescopeReader, TenantWriter, ConfigClient, Protocol):
     """What a cycle needs from the Descope client."""
 
 
@@ -45,6 +46,13 @@ class CycleReport:
     suspended: bool = False
     notes: list[str] = field(default_factory=list)
     flapping: dict[str, Hold] = field(default_factory=dict)  # tenants whose drift is not corrected
+    config: ConfigCycle | None = None  # roles, SSO, password policy: None when no tenant manages any
+
+    @property
+    def has_changes(self) -> bool:
+        """The tenant plan or the sub-resource plan would write something."""
+        config = self.config is not None and self.config.plan.has_changes
+        return config or (self.plan is not None and self.plan.has_changes)
 
     @property
     def duration(self) -> float:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Set
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -40,6 +40,7 @@ from controller.core.plan import ActionKind, Plan, make_plan
 from controller.descope_api import AttributeDefinition
 from controller.engine.apply import ApplyResult, WriteHooks, apply_plan
 from controller.engine.backups import PreImageHooks
+from controller.engine.config_cycle import ConfigCycle, ConfigStep, remember_config
 from controller.engine.cycle import CycleOptions, CycleReport, DescopeApi
 from controller.engine.flapping import note, released_line, started_line
 from controller.engine.journaling import JournalingHooks
@@ -99,6 +100,8 @@ class Reconciler:
         self._previous: tuple[Revision, DesiredState] | None = None
         # under drift_policy "report" nothing is applied: the revision planned last cycle is the baseline
         self._last_planned: tuple[Revision, DesiredState] | None = None
+        # roles, SSO, password policy (issue 16): reads, secrets, writes between tenant updates and deletes
+        self.config = ConfigStep(client, state_store.directory if state_store else None)
 
     def run_cycle(self, options: CycleOptions) -> CycleReport:
         report = CycleReport(cycle_id=uuid.uuid4().hex[:12], status=CycleStatus.FAILED, started=self.clock())
@@ -262,6 +265,9 @@ class Reconciler:
             previous=previous,
             inventory_known=state.last_applied_revision is not None,
         )
+        report.config = config = self.config.plan(
+            desired, previous, set(live_by_id), state, options.policy, report.notes
+        )
         flapping: FlapDecision | None = None
         if options.writes and not plan.blocked:  # a hold is about our writes: decided only when we write
             flapping = self._flapping(state, plan, desired, previous, live_by_id, live_settings, options, report, log)
@@ -289,11 +295,12 @@ class Reconciler:
         if not options.writes:
             if not refused:
                 report.status = CycleStatus.PLANNED
-            if plan.has_changes and options.apply:
+            if report.has_changes and options.apply:
                 reason = "the controller is suspended" if options.suspended else "drift_policy is 'report'"
                 report.notes.append(f"{reason}: nothing was written")
             return
         assert flapping is not None  # decided above whenever this cycle writes
+        known = state.last_applied_revision is not None  # read before _remember sets it
         now = self.clock()
         waiting = state.tenant_failures.items() if options.tenant_backoff else ()
         deferred = {tid for tid, failure in waiting if failure.next_attempt > now}
@@ -328,17 +335,27 @@ class Reconciler:
             hooks=hooks,
             skip=lambda action: action.tenant_id in deferred,
             should_stop=self.should_stop,
+            before_deletes=lambda failed: self._apply_config(config, plan, failed | deferred, log),
         )
         for failure in applied.failed:
             log.bind(tenant=failure.action.tenant_id, event="write_failed", action=failure.action.kind.value).error(
                 "{} {} failed: {}", failure.action.kind.value, failure.action.tenant_id, failure.error
             )
         status = applied.status
-        if report.deferred and status is CycleStatus.SUCCEEDED:
+        if (report.deferred or (config and config.problems)) and status is CycleStatus.SUCCEEDED:
             status = CycleStatus.PARTIAL
         if not refused:
             report.status = status
         self._remember(state, desired, revision, applied, live_by_id, options, report, flapping)
+        if config is not None:
+            deleted = {r.action.tenant_id for r in applied.succeeded if r.action.kind is ActionKind.DELETE}
+            remember_config(state, config, config.live, config.config, inventory_known=known, deleted_tenants=deleted)
+
+    def _apply_config(self, config: ConfigCycle | None, plan: Plan, held: Set[str], log: Any) -> None:
+        """Sub-resource writes, skipping tenants whose own action failed, waits or conflicts."""
+        if config is not None:
+            held = held | {c.tenant_id for c in plan.conflicts}
+            self.config.apply(config, held, log, self.should_stop)
 
     def _flapping(
         self,

@@ -30,7 +30,7 @@ def value_shown(field_name: str, value: object) -> str:
     return HIDDEN if _SENSITIVE.search(leaf) else shown(value)
 
 
-def _changes_text(changes: Sequence[FieldChange], *, created: bool = False) -> str:
+def changes_text(changes: Sequence[FieldChange], *, created: bool = False) -> str:
     parts = [
         f"{c.field} {value_shown(c.field, c.after)}"
         if created
@@ -46,18 +46,18 @@ def write_line(action: Action, revision: str | None) -> str:
     """The sentence for one finished write (pure: tested with plain values)."""
     rev = f" (rev {revision[:12]})" if revision else ""
     if action.kind is ActionKind.CREATE:
-        return f"created {action.tenant_id}{rev}: {_changes_text(action.changes, created=True)}"
+        return f"created {action.tenant_id}{rev}: {changes_text(action.changes, created=True)}"
     if action.kind is ActionKind.DELETE:
         return f"deleted {action.tenant_id}: removed from tenants.yaml{rev}"
     if action.cause is Cause.ADOPT:
-        what = _changes_text(action.changes) if action.changes else "managed from now on, nothing to change"
+        what = changes_text(action.changes) if action.changes else "managed from now on, nothing to change"
         return f"adopted {action.tenant_id}{rev}: {what}"
     changed = [c for c in action.changes if c.cause is not Cause.DRIFT]
     drifted = [c for c in action.changes if c.cause is Cause.DRIFT]
     if not changed:
-        return f"corrected drift on {action.tenant_id}: {_changes_text(drifted)}"
-    line = f"applied change on {action.tenant_id}{rev}: {_changes_text(changed)}"
-    return line + (f"; corrected drift: {_changes_text(drifted)}" if drifted else "")
+        return f"corrected drift on {action.tenant_id}: {changes_text(drifted)}"
+    line = f"applied change on {action.tenant_id}{rev}: {changes_text(changed)}"
+    return line + (f"; corrected drift: {changes_text(drifted)}" if drifted else "")
 
 
 class WriteLogHooks(WriteHooks):

@@ -304,13 +304,15 @@ def _exit_code(report: CycleReport, *, apply: bool) -> int:
         return ExitCode.UNREACHABLE
     if not report.status.completed:
         return ExitCode.ERROR
-    if report.plan is not None and report.plan.conflicts and report.status is CycleStatus.PLANNED:
+    config_conflicts = report.config is not None and bool(report.config.plan.conflicts)
+    tenant_conflicts = report.plan is not None and bool(report.plan.conflicts)
+    if (tenant_conflicts or config_conflicts) and report.status is CycleStatus.PLANNED:
         return ExitCode.ERROR  # e.g. a changed parent: the PR check must fail
     if report.status is CycleStatus.PARTIAL:
         return ExitCode.PARTIAL
     if report.status is CycleStatus.PLANNED:
         # plan / dry-run, or --apply under drift_policy "report" / suspension: changes not written
-        return ExitCode.CHANGES if report.plan is not None and report.plan.has_changes else ExitCode.OK
+        return ExitCode.CHANGES if report.has_changes else ExitCode.OK
     return ExitCode.OK
 
 

@@ -1,0 +1,143 @@
+"""The engine's part for roles, SSO and password policy: what it reads (call counts) and how it fingerprints secrets."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from controller.core.config_plan import make_config_plan
+from controller.core.config_types import SubKind, SubOp
+from controller.engine.config_cycle import apply_config, read_live, write_line
+from controller.engine.config_secrets import KEY_FILE, fingerprint, fingerprint_key, resolve, resolve_all, with_secret
+
+
+class Recorder:
+    """A fake client: records every call, answers empty reads."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append((name, args))
+            if name == "load_roles":
+                return [{"name": "viewer"}, {"name": "Admin", "tenantId": "acme"}, {"name": "X", "tenantId": "zzz"}]
+            if name == "load_password_settings":
+                return {"minLength": 8}
+            return [] if name.startswith("load") else None
+
+        return call
+
+    def names(self) -> list[str]:
+        return [n for n, _ in self.calls]
+
+
+def test_no_tenant_managing_a_kind_reads_nothing() -> None:
+    client = Recorder()
+    live = read_live(client, {}, {"acme", "globex"}, [])
+    assert client.calls == [] and not live.roles and not live.sso and not live.password
+
+
+def test_one_role_read_for_all_tenants_and_one_read_per_tenant_for_sso_and_policy() -> None:
+    client = Recorder()
+    config: dict[str, dict[str, Any]] = {
+        "acme": {"roles": [], "sso": [], "passwordPolicy": {"minLength": 12}},
+        "globex": {"roles": []},
+        "initech": {"sso": []},
+        "new": {"roles": [], "sso": [], "passwordPolicy": {}},  # being created: nothing to read
+    }
+    live = read_live(client, config, {"acme", "globex", "initech"}, [])
+    assert client.names().count("load_roles") == 1
+    assert client.calls[0] == ("load_roles", (["acme", "globex", "initech"],))
+    assert sorted(a for n, a in client.calls if n == "load_sso_all") == [("acme",), ("initech",)]
+    assert [a for n, a in client.calls if n == "load_password_settings"] == [("acme",)]
+    assert live.project_roles == frozenset({"viewer"})
+    assert set(live.roles) == {"acme"}  # a role of a tenant not asked for is ignored
+    assert live.password == {"acme": {"minLength": 8}}
+
+
+def test_fingerprints_are_keyed_stable_and_hide_the_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = fingerprint_key(tmp_path)
+    assert stat.S_IMODE(os.stat(tmp_path / KEY_FILE).st_mode) == 0o600
+    assert fingerprint_key(tmp_path) == key  # created once, then read
+    assert fingerprint(key, "s3cret") == fingerprint(key, "s3cret") != fingerprint(key, "other")
+    assert fingerprint(key, "s3cret") != fingerprint(os.urandom(32), "s3cret")  # keyed, not a bare hash
+    assert "s3cret" not in fingerprint(key, "s3cret")
+
+    monkeypatch.setenv("ACME_SECRET", "s3cret")
+    (tmp_path / "secret.txt").write_text("from-file\n")
+    assert resolve({"env": "ACME_SECRET"}) == "s3cret"
+    assert resolve({"file": str(tmp_path / "secret.txt")}) == "from-file"
+    assert resolve({"env": "NOT_SET_ANYWHERE_X"}) is None
+    config = {
+        "acme": {
+            "sso": [
+                {"ssoId": "google", "oidc": {"clientSecret": {"env": "ACME_SECRET"}}},
+                {"ssoId": "gone", "oidc": {"clientSecret": {"env": "NOT_SET_ANYWHERE_X"}}},
+            ]
+        }
+    }
+    prints, values = resolve_all(config, key, {("acme", "google"): "old"})
+    assert prints.wanted == {("acme", "google"): fingerprint(key, "s3cret")}
+    assert prints.written == {("acme", "google"): "old"}
+    assert values == {("acme", "google"): "s3cret"}
+    assert with_secret({"clientId": "c", "clientSecret": {"env": "ACME_SECRET"}}, "s3cret")["clientSecret"] == "s3cret"
+
+
+class Writer(Recorder):
+    def __init__(self, fail_on: str = "") -> None:
+        super().__init__()
+        self.fail_on = fail_on
+        self.sent: dict[str, Any] = {}
+
+    def configure_oidc(self, tenant_id: str, settings: Mapping[str, Any], **kw: Any) -> None:
+        self.calls.append(("configure_oidc", (tenant_id,)))
+        self.sent = dict(settings)
+
+    def create_role(self, role: Mapping[str, Any]) -> None:
+        self.calls.append(("create_role", (role["name"],)))
+        if role["name"] == self.fail_on:
+            raise RuntimeError("boom")
+
+    def update_password_settings(self, tenant_id: str, settings: Mapping[str, Any]) -> None:
+        self.calls.append(("update_password_settings", (tenant_id,)))
+
+    def new_sso(self, tenant_id: str, sso_id: str, display_name: str) -> dict[str, Any]:
+        self.calls.append(("new_sso", (tenant_id, sso_id)))
+        return {}
+
+    def load_roles(self, tenant_ids: Sequence[str], *, include_project_roles: bool = False) -> list[dict[str, Any]]:
+        return []
+
+
+def test_apply_sends_the_secret_only_in_the_oidc_call_isolates_failures_and_skips_held_tenants(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("G_SECRET", "v4lue")
+    config: dict[str, dict[str, Any]] = {
+        "acme": {
+            "roles": [{"name": "A"}, {"name": "B"}],
+            "sso": [{"ssoId": "google", "oidc": {"clientId": "c", "clientSecret": {"env": "G_SECRET"}}}],
+        },
+        "held": {"passwordPolicy": {"minLength": 10}},
+    }
+    prints, values = resolve_all(config, fingerprint_key(tmp_path), {})
+    from controller.core.config_plan import LiveConfig
+
+    plan = make_config_plan(config, LiveConfig(), secrets=prints)
+    assert "v4lue" not in str(plan.as_dict())
+    client = Writer(fail_on="A")
+    results = apply_config(plan, client, secrets=values, held={"held"})
+    by = {(r.action.kind, r.action.key): r for r in results}
+    assert not by[(SubKind.ROLE, "A")].ok and by[(SubKind.ROLE, "B")].ok  # one failure, the rest go on
+    assert by[(SubKind.SSO, "google")].ok and client.sent["clientSecret"] == "v4lue"
+    assert by[(SubKind.PASSWORD_POLICY, "")].skipped
+    assert "update_password_settings" not in client.names()
+    sso = by[(SubKind.SSO, "google")].action
+    assert sso.op is SubOp.CREATE and "v4lue" not in write_line(sso)
+    assert write_line(by[(SubKind.ROLE, "B")].action) == "created role acme/B"

@@ -150,7 +150,11 @@ class World:
         return testing.is_ready(self.url)
 
     def state(self) -> dict[str, Any]:
-        return json.loads((self.store / "state.json").read_text())  # type: ignore[no-any-return]
+        """The store's state.json; ``{}`` until the daemon's first cycle has written it (a log line can come first)."""
+        path = self.store / "state.json"
+        if not path.exists():
+            return {}
+        return json.loads(path.read_text())  # type: ignore[no-any-return]
 
     def push(self, sha: str, *, secret: str = WEBHOOK_SECRET, delivery: str | None = None) -> httpx.Response:
         """A GitHub push delivery; each one has a fresh delivery id unless ``delivery`` replays one."""

@@ -71,3 +71,12 @@ def _clip(text: str, limit: int = 60) -> str:
 def _q(text: str) -> str:
     """User text quoted (and clipped) for a message."""
     return repr(_clip(text))
+
+
+def unknown_key(what: str, key: str, choices: Iterable[str]) -> str:
+    """``unknown settings key 'sesionTokenExpiration'; did you mean 'sessionTokenExpiration'?`` (or the choices)."""
+    options = list(choices)
+    guess = suggest(key, options)
+    if guess is not None:
+        return f"unknown {what} {_q(key)}; did you mean {guess!r}?"
+    return f"unknown {what} {_q(key)}; expected one of: {', '.join(options)}"

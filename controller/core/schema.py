@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from controller.core.cross_file import _CrossFileRules
@@ -20,7 +20,7 @@ from controller.core.model import (
     JSONValue,
     Kind,
 )
-from controller.core.problems import LoadLimits, _clip, _Problems, _q, _Stop, suggest
+from controller.core.problems import LoadLimits, _clip, _Problems, _q, _Stop, suggest, unknown_key
 from controller.core.schema_config import _ConfigChecks
 from controller.core.yaml_tree import _BAD, _DONE, _EMPTY, _kind_of, _Map, _Seq
 from controller.descope_api import AttributeDefinition, attribute_value_problem
@@ -99,7 +99,7 @@ class _Validator(_CrossFileRules, _ConfigChecks):
             return
         for key, (_value, key_line, _vl, _raw) in root.entries.items():
             if key not in TOP_LEVEL_KEYS:
-                self.add(key_line, _unknown_key("top-level key", key, TOP_LEVEL_KEYS))
+                self.add(key_line, unknown_key("top-level key", key, TOP_LEVEL_KEYS))
         entry = root.entries.get("tenants")
         if entry is None:
             self.add(root.line, f"missing the top-level key `tenants:`; {_EMPTY_HINT}")
@@ -143,7 +143,7 @@ class _Validator(_CrossFileRules, _ConfigChecks):
                 continue
             check = _CHECKS.get(key)
             if check is None:
-                self.add(key_line, _unknown_key("tenant key", key, TENANT_KEYS))
+                self.add(key_line, unknown_key("tenant key", key, TENANT_KEYS))
                 ok = False
                 continue
             if value is None:
@@ -386,7 +386,7 @@ class _Validator(_CrossFileRules, _ConfigChecks):
             if setting is _BAD:
                 ok = False
             elif expected is None:
-                self.add(key_line, _unknown_key("settings key", name, SETTINGS_FIELDS))
+                self.add(key_line, unknown_key("settings key", name, SETTINGS_FIELDS))
                 ok = False
             elif expected is bool:
                 if isinstance(setting, bool):
@@ -440,13 +440,6 @@ def _check_for(name: str) -> _Check:
 
 
 _CHECKS: Final[dict[str, _Check]] = {name: _check_for(name) for name in TENANT_FIELDS}
-
-
-def _unknown_key(what: str, key: str, choices: Iterable[str]) -> str:
-    guess = suggest(key, choices)
-    if guess is not None:
-        return f"unknown {what} {_q(key)}; did you mean {guess!r}?"
-    return f"unknown {what} {_q(key)}; expected one of: {', '.join(choices)}"
 
 
 def _domain_problem(value: Any) -> str | None:

@@ -28,7 +28,7 @@ as a typo Descope would not forgive (role names are looked up exactly).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from controller.core.config_keys import (
@@ -54,7 +54,7 @@ from controller.core.model import (
     SSO_KEYS,
     JSONValue,
 )
-from controller.core.problems import _clip, _q, suggest
+from controller.core.problems import _clip, _q, unknown_key
 from controller.core.yaml_tree import _BAD, _kind_of, _Map, _Seq
 from controller.descope_api import (
     SSO_DEFAULT_ID,
@@ -116,7 +116,7 @@ class _ConfigChecks:
             if field is _BAD:
                 ok = False
             elif name not in ROLE_KEYS:
-                self.add(key_line, _unknown("role key", name, ROLE_KEYS))
+                self.add(key_line, unknown_key("role key", name, ROLE_KEYS))
                 ok = False
             elif name == "name":
                 if not isinstance(field, str) or not field.strip():
@@ -199,7 +199,7 @@ class _ConfigChecks:
             if field is _BAD:
                 ok = False
             elif name not in SSO_KEYS:
-                self.add(key_line, _unknown("SSO key", name, SSO_KEYS))
+                self.add(key_line, unknown_key("SSO key", name, SSO_KEYS))
                 ok = False
             elif name == "ssoId":
                 continue
@@ -295,7 +295,7 @@ class _ConfigChecks:
                 ok = False
                 continue
             if name not in keys:
-                self.add(key_line, _unknown(what, name, keys))
+                self.add(key_line, unknown_key(what, name, keys))
                 ok = False
                 continue
             present[name] = key_line
@@ -374,7 +374,7 @@ class _ConfigChecks:
                         self.add(value_line, f"{where}.roleName must be a role's name, found {_kind_of(field)}")
                         ok = False
                 else:
-                    self.add(key_line, _unknown("role mapping key", name, ("groups", "roleName")))
+                    self.add(key_line, unknown_key("role mapping key", name, ("groups", "roleName")))
                     ok = False
             missing = [k for k in ("groups", "roleName") if k not in item.entries]
             if missing:
@@ -396,7 +396,7 @@ class _ConfigChecks:
             if field is _BAD:
                 ok = False
             elif expected is None:
-                self.add(key_line, _unknown(f"{key} key", name, PASSWORD_POLICY_TYPES))
+                self.add(key_line, unknown_key(f"{key} key", name, PASSWORD_POLICY_TYPES))
                 ok = False
             elif expected is bool:
                 ok = (
@@ -491,11 +491,3 @@ def _string(value: Any) -> Any:
 
 def _boolean(value: Any) -> Any:
     return value if isinstance(value, bool) else _BAD
-
-
-def _unknown(what: str, key: str, choices: Iterable[str]) -> str:
-    options = list(choices)
-    guess = suggest(key, options)
-    if guess is not None:
-        return f"unknown {what} {_q(key)}; did you mean {guess!r}?"
-    return f"unknown {what} {_q(key)}; expected one of: {', '.join(options)}"

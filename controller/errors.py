@@ -22,6 +22,7 @@ that meets them, with ``raise ... from exc``. Each class says whether retrying c
     │   ├── DescopeServerError          yes  5xx
     │   ├── DescopeUnreachable          yes  connection refused, DNS, TLS, timeout
     │   └── DescopeBadResponse          yes  a 2xx whose body is not the JSON we expect
+    ├── ShuttingDown                    yes  stop was asked for while a request waited its turn; not sent
     ├── PlanError                            the desired state cannot be reached safely
     │   └── GuardBlocked                no   a guard refused the whole plan (reasons listed)
     └── StoreError                           the local/mounted state directory
@@ -180,6 +181,19 @@ class DescopeBadResponse(DescopeError):
     """Descope answered 2xx with a body we cannot understand."""
 
     retryable = True
+
+
+class ShuttingDown(DescopeGitopsError):
+    """The controller is stopping: a request that was waiting for the rate limit was not sent.
+
+    Retryable: the next run sends it. Raised instead of waiting out a rate window (up to a minute at
+    Descope's default limit) so SIGTERM is answered within seconds, not ``shutdown_timeout``.
+    """
+
+    retryable = True
+
+    def __init__(self, message: str = "the controller is shutting down: the request was not sent") -> None:
+        super().__init__(message)
 
 
 class PlanError(DescopeGitopsError):

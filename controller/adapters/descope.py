@@ -91,7 +91,10 @@ class DescopeClient(ErrorMapping, RetryLoop, TenantConfigApi):
         clock: Callable[[], float] = time.monotonic,
         on_request: Callable[[str, str, float], None] | None = None,
         on_notice: Callable[[str], None] | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
+        """``stop``: once set, waits (rate limit, retry backoff) end at once and unsent requests raise
+        ``ShuttingDown``, so a daemon asked to stop does not sit out a rate window."""
         if max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, not {max_retries!r}")
         self._http = http
@@ -101,13 +104,17 @@ class DescopeClient(ErrorMapping, RetryLoop, TenantConfigApi):
         self.max_retries = max_retries
         self.max_retry_wait = max(0.0, max_retry_wait)
         self._redact = Redactor([management_key, f"{project_id}:{management_key}"])
+        if stop is not None:
+            sleep = _waking_on(stop, sleep)
         self._sleep = sleep
         self._clock = clock
         self._on_request = on_request
         self._on_notice = on_notice
         self._patch_missing = False  # set once Descope has shown it has no PATCH endpoint
         self._patch_lock = threading.Lock()
-        self.limiter = RateLimiter(rate_limit, clock=clock, sleep=sleep)
+        self.limiter = RateLimiter(
+            rate_limit, clock=clock, sleep=sleep, should_stop=stop.is_set if stop is not None else lambda: False
+        )
         # a 429 without a usable Retry-After: wait the backoff Descope publishes, one window
         self.default_retry_after = (rate_limit or API_RATE_LIMIT).window_s
         self._license_tier: str | None = None
@@ -438,3 +445,14 @@ def _detail_of(exc: DescopeConflict) -> str:
     """What Descope said about a conflict, without our own "already exists" framing around it."""
     found = re.search(r"already exists \((.*)\)$", exc.message, re.DOTALL)
     return f" ({found.group(1)})" if found else ""
+
+
+def _waking_on(stop: threading.Event, sleep: Callable[[float], None]) -> Callable[[float], None]:
+    """``sleep`` for real use (``time.sleep``) becomes a wait that ``stop`` cuts short; a test's fake stays."""
+    if sleep is not time.sleep:
+        return sleep
+
+    def wait(seconds: float) -> None:
+        stop.wait(seconds)
+
+    return wait

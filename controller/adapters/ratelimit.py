@@ -26,7 +26,8 @@ by every thread (the cycle's writers and the snapshot job).
 
 ``pause_until(deadline)`` is the shared cooldown after a 429: every ``acquire()`` waits until the
 deadline, including a caller whose ticket was granted before the pause. ``limit=None`` means no
-pacing, only the cooldown.
+pacing, only the cooldown. ``should_stop``: a caller still waiting when it turns true gets
+``ShuttingDown`` (pair it with a ``sleep`` that wakes on the same stop, e.g. ``Event.wait``).
 
 Hand-written rather than ``pyrate-limiter``: its limiters count *send* times (the flaw above),
 sleep with ``time.sleep`` themselves (tests would sleep for real) and have no cooldown.
@@ -42,6 +43,7 @@ from collections.abc import Callable
 from types import TracebackType
 
 from controller.descope_api import RateLimit
+from controller.errors import ShuttingDown
 
 
 class Ticket:
@@ -78,8 +80,10 @@ class RateLimiter:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        should_stop: Callable[[], bool] = lambda: False,
     ) -> None:
         self.limit = limit
+        self._should_stop = should_stop
         self._clock = clock
         self._sleep = sleep
         self._changed = threading.Condition()
@@ -93,6 +97,8 @@ class RateLimiter:
         waited = 0.0
         try:
             while True:
+                if self._should_stop():
+                    raise ShuttingDown()
                 with self._changed:
                     now = self._clock()
                     if now < self._paused_until:

@@ -18,12 +18,12 @@ from collections.abc import Callable, Mapping, Sequence, Set
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Protocol
+from typing import Final, Protocol
 
 from controller.core.model import LiveTenant
 from controller.core.outcome import CycleStatus
 from controller.core.plan import Action, ActionKind, Plan
-from controller.errors import DescopeAuthError, DescopeConflict, DescopeGitopsError, DescopeNotFound
+from controller.errors import DescopeAuthError, DescopeConflict, DescopeGitopsError, DescopeNotFound, ShuttingDown
 
 
 class TenantWriter(Protocol):
@@ -91,6 +91,8 @@ class ApplyResult:
         return any(r.retryable for r in self.failed if not r.skipped)
 
 
+NOT_ATTEMPTED_STOPPING: Final = "not attempted: shutting down"  # no failure of the tenant's: the next run does it
+
 _KIND_ORDER = {ActionKind.CREATE: 0, ActionKind.UPDATE: 1, ActionKind.DELETE: 2}
 
 
@@ -134,6 +136,8 @@ def apply_plan(
         except DescopeAuthError as exc:
             auth_failed.set()
             record(ActionResult(action, ok=False, error=str(exc), error_type=type(exc)))
+        except ShuttingDown:  # never sent: like an action not started, it is no failure of the tenant's
+            record(ActionResult(action, ok=False, error=NOT_ATTEMPTED_STOPPING, skipped=True, retryable=True))
         except DescopeGitopsError as exc:
             record(ActionResult(action, ok=False, error=str(exc), retryable=exc.retryable, error_type=type(exc)))
         except Exception as exc:  # isolation: a bug on one tenant must not lose the others' results
@@ -165,7 +169,7 @@ def _blocker(
     if auth_failed.is_set():
         return "not attempted: Descope refused the management key"
     if should_stop():
-        return "not attempted: shutting down"
+        return NOT_ATTEMPTED_STOPPING
     if action.kind is ActionKind.CREATE and action.create_body:
         parent = str(action.create_body.get("parent") or "")
         if parent and parent in failed_ids:

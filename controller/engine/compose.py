@@ -50,9 +50,15 @@ def descope_base_url(settings: Settings) -> str:
 
 @contextmanager
 def descope_client(
-    settings: Settings, *, on_request: Callable[[str, str, float], None] | None = None
+    settings: Settings,
+    *,
+    on_request: Callable[[str, str, float], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> Iterator[DescopeClient]:
-    """A DescopeClient over a pooled httpx.Client sized for the write concurrency; closed on exit."""
+    """A DescopeClient over a pooled httpx.Client sized for the write concurrency; closed on exit.
+
+    ``stop`` (the daemon's): once set, a request waiting for the rate limit is not sent (``ShuttingDown``).
+    """
     settings.require_descope()
     key = settings.descope.management_key
     assert key is not None
@@ -76,6 +82,7 @@ def descope_client(
             max_retries=settings.descope.max_retries,
             on_request=on_request,
             on_notice=lambda message: logger.warning("{}", message),
+            stop=stop,
         )
     finally:
         http.close()
@@ -210,7 +217,7 @@ def daemon(settings: Settings) -> Iterator[Daemon]:
     lock = StoreLock(Path(settings.store.dir), purpose="descope-gitops run")
     health = DaemonHealth(lock, interval=settings.source.interval, stale_after=settings.reconcile.stale_after)
     wakeups = Wakeups()
-    with descope_client(settings, on_request=metrics.on_request) as client:
+    with descope_client(settings, on_request=metrics.on_request, stop=stop) as client:
         reconciler = Reconciler(
             source,
             client,

@@ -43,7 +43,7 @@ from controller.core.model import DesiredState
 from controller.core.plan_types import PlanPolicy
 from controller.engine.config_secrets import SecretKey, fingerprint_key, resolve_all, with_secret
 from controller.engine.write_log import changes_text
-from controller.errors import DescopeAuthError, DescopeError, DescopeGitopsError, DescopeNotFound
+from controller.errors import DescopeAuthError, DescopeError, DescopeGitopsError, DescopeNotFound, ShuttingDown
 
 CONFIG_KEYS: Final = ("roles", "sso", "passwordPolicy")
 
@@ -247,6 +247,9 @@ def apply_config(
         except DescopeAuthError as exc:
             stopped = "Descope refused the management key"
             results.append(SubResult(action, ok=False, error=str(exc)))
+        except ShuttingDown:
+            stopped = "shutting down"
+            results.append(SubResult(action, ok=False, error="not attempted: shutting down", skipped=True))
         except Exception as exc:  # isolation: one sub-resource's failure never stops the others
             error = str(exc) if isinstance(exc, DescopeGitopsError) else f"unexpected {type(exc).__name__}: {exc}"
             results.append(SubResult(action, ok=False, error=error))

@@ -38,7 +38,7 @@ from controller.core.model import SETTINGS_FIELDS, DesiredState, JSONValue, Live
 from controller.core.outcome import CycleStatus
 from controller.core.plan import ActionKind, Plan, make_plan
 from controller.descope_api import AttributeDefinition
-from controller.engine.apply import ApplyResult, WriteHooks, apply_plan
+from controller.engine.apply import NOT_ATTEMPTED_STOPPING, ApplyResult, WriteHooks, apply_plan
 from controller.engine.backups import PreImageHooks
 from controller.engine.config_cycle import ConfigCycle, ConfigStep, remember_config
 from controller.engine.cycle import CycleOptions, CycleReport, DescopeApi
@@ -337,7 +337,10 @@ class Reconciler:
             should_stop=self.should_stop,
             before_deletes=lambda failed: self._apply_config(config, plan, failed | deferred, log),
         )
-        for failure in applied.failed:
+        stopping = [f for f in applied.failed if f.error == NOT_ATTEMPTED_STOPPING]
+        if stopping:
+            log.info("{} actions not attempted: shutting down (the next run does them)", len(stopping))
+        for failure in (f for f in applied.failed if f.error != NOT_ATTEMPTED_STOPPING):
             log.bind(tenant=failure.action.tenant_id, event="write_failed", action=failure.action.kind.value).error(
                 "{} {} failed: {}", failure.action.kind.value, failure.action.tenant_id, failure.error
             )

@@ -268,3 +268,40 @@ def test_cooldown_blocks_other_threads_in_real_time() -> None:
         t.join()
     assert len(elapsed) == 3
     assert min(elapsed) >= 0.25
+
+
+def test_stop_ends_a_wait_for_the_next_window_at_once_and_the_request_is_not_sent() -> None:
+    """SIGTERM during a rate-limit wait (up to 60 s at Descope's default) is answered in moments."""
+    from controller.errors import ShuttingDown
+
+    stop = threading.Event()
+    rl = RateLimiter(RateLimit.parse("1/60s"), sleep=stop.wait, should_stop=stop.is_set)
+    rl.acquire().finish()  # the window's one request
+    outcome: list[object] = []
+
+    def second_request() -> None:
+        try:
+            rl.acquire().finish()
+            outcome.append("sent")
+        except ShuttingDown as exc:
+            outcome.append(exc)
+
+    waiter = threading.Thread(target=second_request)
+    waiter.start()
+    time.sleep(0.2)
+    assert outcome == []  # still waiting for its window
+    stop.set()
+    waiter.join(timeout=10)
+    assert not waiter.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], ShuttingDown) and outcome[0].retryable
+    assert "not sent" in str(outcome[0])
+
+
+def test_a_stop_already_set_refuses_before_any_wait() -> None:
+    from controller.errors import ShuttingDown
+
+    ft = FakeTime()
+    rl = RateLimiter(RateLimit.parse("5/1s"), clock=ft.clock, sleep=ft.sleep, should_stop=lambda: True)
+    with pytest.raises(ShuttingDown):
+        rl.acquire()
+    assert ft.sleeps == []

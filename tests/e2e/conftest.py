@@ -113,11 +113,18 @@ class World:
         self.store = tmp_path / "store"
         self.daemons: list[DaemonProcess] = []
 
-    def config(self, *, interval: float = 1.0, drift_policy: str = "correct", max_concurrency: int = 4) -> Path:
+    def config(
+        self,
+        *,
+        interval: float = 1.0,
+        drift_policy: str = "correct",
+        max_concurrency: int = 4,
+        rate_limit: int | str = 200,
+    ) -> Path:
         return testing.write_config(
             self.tmp_path / "config.toml",
             {
-                "descope": {"rate_limit": 200, "max_concurrency": max_concurrency, "timeout": 10},
+                "descope": {"rate_limit": rate_limit, "max_concurrency": max_concurrency, "timeout": 10},
                 "source": {
                     "kind": "git",
                     "url": self.repo.url,
@@ -135,6 +142,8 @@ class World:
 
     def daemon(self, **config: Any) -> DaemonProcess:
         env = {k: v for k, v in self.env.items() if k != "DESCOPE_GITOPS_STORE__DIR"}
+        if "rate_limit" in config:  # the environment would win over the config file
+            env.pop("DESCOPE_GITOPS_DESCOPE__RATE_LIMIT", None)
         log = self.tmp_path / f"daemon-{len(self.daemons)}.log"
         proc = DaemonProcess(
             self.config(**config), env, log, url=self.url, store=self.store, webhook_secret=WEBHOOK_SECRET

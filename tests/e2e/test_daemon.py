@@ -165,6 +165,24 @@ def test_sigterm_during_a_cycle_exits_cleanly_with_a_consistent_journal(world: W
     assert world.sandbox.stats()["requests"]["POST /v1/mgmt/tenant/create"] == count
 
 
+def test_sigterm_while_waiting_for_the_rate_window_exits_at_once_and_blames_no_tenant(world: World) -> None:
+    """At Descope's "N per W" limit a write may wait up to W (60 s by default): SIGTERM must not wait it out."""
+    count = 10
+    world.repo.commit({"tenants.yaml": many(count)})
+    daemon = world.daemon(interval=1, max_concurrency=2, rate_limit="3/60s")
+    wait_until(lambda: world.sandbox.stats()["writes"] >= 2, timeout=30, what="the window's creates\n" + daemon.log)
+    time.sleep(0.5)  # the next creates now wait for the window to pass
+    started = time.monotonic()
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait(timeout=30) == 0, daemon.log
+    assert time.monotonic() - started < 10, daemon.log  # not the 60 s window, nor shutdown_timeout (15 s)
+    assert len(world.sandbox.tenants()) == 2
+    state = world.state()
+    assert state["tenant_failures"] == {}  # never sent is not a failure: no tenant backs off after the restart
+    assert "failed: not attempted" not in daemon.log  # no error line per tenant that simply was not reached
+    assert "(2 done, 0 failed, 8 not attempted: shutting down)" in daemon.log
+
+
 def test_a_second_daemon_on_the_same_store_refuses_to_start(world: World) -> None:
     world.repo.commit({"tenants.yaml": BASE})
     first = world.daemon(interval=5)

@@ -163,3 +163,15 @@ def test_a_duplicate_create_that_is_our_own_late_create_counts_as_done() -> None
     by_id = {r.action.tenant_id: r for r in result.results}
     assert by_id["a"].ok and ("roles", "a") in writer.calls  # ours: the follow-up calls still happen
     assert not by_id["b"].ok and "exists" in by_id["b"].error  # a real conflict stays a conflict
+
+
+def test_a_write_cut_off_by_shutdown_is_not_attempted_not_failed() -> None:
+    """A request still waiting for the rate limit at SIGTERM is not sent: no failure, so no tenant backoff."""
+    from controller.errors import ShuttingDown
+
+    plan = make_plan(state({"id": "a", "name": "A"}, {"id": "b", "name": "B"}), [])
+    writer = RecordingWriter({"a": ShuttingDown()})
+    result = apply_plan(plan, writer, live_by_id={}, max_concurrency=1)
+    by_id = {r.action.tenant_id: r for r in result.results}
+    assert by_id["a"].skipped and by_id["a"].error == "not attempted: shutting down"
+    assert by_id["b"].ok

@@ -91,3 +91,35 @@ def test_the_client_can_be_shared_between_threads(api: respx.MockRouter, client:
         t.join()
     assert errors == []
     assert sorted(json.loads(c.request.content)["id"] for c in route.calls) == sorted(f"t{i}" for i in range(16))
+
+
+def test_a_stopping_daemon_does_not_sit_out_the_rate_window(api: respx.MockRouter, http: httpx.Client) -> None:
+    """With Descope's "N per W" budget spent, SIGTERM must not wait up to a minute: the request is not sent."""
+    from controller.descope_api import RateLimit
+    from controller.errors import ShuttingDown
+    from tests.adapters.descope.support import BASE, KEY, PID
+
+    stop = threading.Event()
+    client = DescopeClient(
+        http, project_id=PID, management_key=KEY, base_url=BASE, rate_limit=RateLimit.parse("1/60s"), stop=stop
+    )
+    route = api.get(ALL).mock(return_value=httpx.Response(200, json={"tenants": []}))
+    client.load_all()
+    outcome: list[BaseException | None] = []
+
+    def second() -> None:
+        try:
+            client.load_all()
+            outcome.append(None)
+        except ShuttingDown as exc:
+            outcome.append(exc)
+
+    waiter = threading.Thread(target=second)
+    waiter.start()
+    waiter.join(timeout=0.3)
+    assert waiter.is_alive()  # waiting for the next window
+    stop.set()
+    waiter.join(timeout=10)
+    assert not waiter.is_alive()
+    assert isinstance(outcome[0], ShuttingDown)
+    assert route.call_count == 1  # the second request never left

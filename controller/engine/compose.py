@@ -218,6 +218,9 @@ def daemon(settings: Settings) -> Iterator[Daemon]:
     health = DaemonHealth(lock, interval=settings.source.interval, stale_after=settings.reconcile.stale_after)
     wakeups = Wakeups()
     with descope_client(settings, on_request=metrics.on_request, stop=stop) as client:
+        # as the SDKs do at start (then sent as x-descope-license); the tier says which rate_limit fits
+        tier = client.license_tier()
+        logger.info("Descope rate-limit tier: {}; client rate_limit {}", tier or "unknown", client.limiter.limit)
         reconciler = Reconciler(
             source,
             client,

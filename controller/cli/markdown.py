@@ -300,7 +300,12 @@ def _config_sections(config: ConfigCycle) -> list[_Section]:
 
 def config_summary(config: ConfigPlan) -> str:
     """The title's part for the sub-resources: ``roles/SSO/password policy: 6 to create, ...``."""
-    return f"roles/SSO/password policy: {config.summary_text()}"
+    counts = config.summary()
+    parts = [f"{counts[op]:,} to {op}" for op in ("create", "update", "delete")]
+    parts += [f"{counts['adopt']:,} to adopt"] if counts["adopt"] else []
+    parts += [_n(counts["conflicts"], "conflict")] if counts["conflicts"] else []
+    parts += ["REFUSED by " + _n(counts["blocked"], "guard")] if counts["blocked"] else []
+    return "roles/SSO/password policy: " + ", ".join(parts)
 
 
 def _fair_shares(sizes: Sequence[Sequence[int]], budget: int) -> list[int]:

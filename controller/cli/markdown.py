@@ -35,7 +35,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from controller.core.config_types import ConfigPlan, SubAction, SubOp, sub_label
 from controller.core.plan import Action, ActionKind, Cause, Plan
+from controller.engine.config_cycle import ConfigCycle, SubResult
 from controller.engine.cycle import CycleReport
 from controller.engine.logs import shown
 
@@ -238,7 +240,72 @@ def _sections(report: CycleReport, plan: Plan) -> list[_Section]:
         head = ["Removed from tenants.yaml but kept in Descope, because prune is off:", ""]
         rows = [f"- {code(tid)}" for tid in plan.orphaned]
         sections.append(_Section("Orphans: not deleted", "orphans", head, rows))
+    if report.config is not None:
+        sections += _config_sections(report.config)
     return sections
+
+
+# -- roles, SSO configurations, password policy (issue 16) ------------------------------------------
+
+SUBS = "Roles, SSO, password policy"  # our words: section titles
+
+
+def _sub_cell(action: SubAction, result: SubResult | None) -> str:
+    if action.op is SubOp.DELETE:
+        cell = ["deleted (SSO configurations before the roles they name)"]
+    else:
+        cell = [
+            f"{code(c.field, table=True)}: {value(c.after)}"
+            if action.op is SubOp.CREATE
+            else f"{code(c.field, table=True)}: {value(c.before)} → {value(c.after)}"
+            + (" *(drift: edited in Descope)*" if c.cause is Cause.DRIFT else "")
+            for c in action.changes[:ROW_CHANGES]
+        ]
+        if action.op is SubOp.ADOPT:
+            cell.insert(0, "*adopted: made outside this controller, managed from now on*")
+        if len(action.changes) > ROW_CHANGES:
+            cell.append(f"*… and {_n(len(action.changes) - ROW_CHANGES, 'more field')}*")
+    cell += [f"*note:* {text(note, limit=300)}" for note in action.notes]  # e.g. why a secret is sent again
+    if result is not None:
+        said = "done" if result.ok else ("skipped: " if result.skipped else "FAILED: ") + result.error
+        cell.append(f"**{text(said, limit=300)}**")
+    return "<br>".join(cell)
+
+
+def _config_sections(config: ConfigCycle) -> list[_Section]:
+    plan, results = config.plan, {r.action.ident: r for r in config.results}
+    sections = []
+    if plan.conflicts:
+        rows = [f"- {code(sub_label(c.kind.value, c.tenant_id, c.key))}: {text(c.message)}" for c in plan.conflicts]
+        sections.append(_Section(f":x: {SUBS}: conflicts, skipped", "conflicts", [], rows, True))
+    table = ["| sub-resource | action | changes |", "|---|---|---|"]
+    for title, noun, ops, keep_open in (
+        (SUBS, "actions", (SubOp.CREATE, SubOp.UPDATE, SubOp.ADOPT), False),
+        (f"{SUBS}: delete", "deletes", (SubOp.DELETE,), True),
+    ):
+        rows = [
+            f"| {code(a.label(), table=True)} | {a.op.value}{' *(drift)*' if a.cause is Cause.DRIFT else ''} "
+            f"| {_sub_cell(a, results.get(a.ident))} |"
+            for a in plan.actions
+            if a.op in ops
+        ]
+        if rows:
+            sections.append(_Section(title, noun, table, rows, keep_open))
+    if plan.orphaned:
+        head = ["Removed from tenants.yaml but kept in Descope, because prune is off:", ""]
+        rows = [f"- {code(sub_label(k, t, key))}" for k, t, key in plan.orphaned]
+        sections.append(_Section(f"{SUBS}: orphans, not deleted", "orphans", head, rows))
+    return sections
+
+
+def config_summary(config: ConfigPlan) -> str:
+    """The title's part for the sub-resources: ``roles/SSO/password policy: 6 to create, ...``."""
+    counts = config.summary()
+    parts = [f"{counts[op]:,} to {op}" for op in ("create", "update", "delete")]
+    parts += [f"{counts['adopt']:,} to adopt"] if counts["adopt"] else []
+    parts += [_n(counts["conflicts"], "conflict")] if counts["conflicts"] else []
+    parts += ["REFUSED by " + _n(counts["blocked"], "guard")] if counts["blocked"] else []
+    return "roles/SSO/password policy: " + ", ".join(parts)
 
 
 def _fair_shares(sizes: Sequence[Sequence[int]], budget: int) -> list[int]:
@@ -279,6 +346,7 @@ def summary(plan: Plan) -> str:
 
 
 def _verdict(report: CycleReport, plan: Plan | None, exit_code: int | None) -> str:
+    config = report.config.plan if report.config is not None else ConfigPlan()
     if report.error is not None or plan is None:
         line = ":x: **No plan**: the plan could not be made (below)."
     elif report.applied is not None:
@@ -286,9 +354,11 @@ def _verdict(report: CycleReport, plan: Plan | None, exit_code: int | None) -> s
         line = f"**Applied**: {len(applied.succeeded):,} done, {len(applied.failed):,} failed."
     elif plan.blocked:
         line = ":no_entry: **Refused by a guard: nothing will be written** until the deletes are lifted on purpose."
-    elif plan.conflicts:
-        line = ":x: **Conflicts**: the tenants below cannot be brought in line by a write; fix tenants.yaml or Descope."
-    elif plan.actions:
+    elif config.blocked:
+        line = f":no_entry: **Refused by a guard**: no {SUBS.lower()} write until the deletes are lifted on purpose."
+    elif plan.conflicts or config.conflicts:
+        line = ":x: **Conflicts**: what is below cannot be brought in line by a write; fix tenants.yaml or Descope."
+    elif plan.actions or config.actions:
         line = ":arrow_forward: **Changes to apply**: descope-gitops makes them in Descope once this is merged."
     else:
         line = ":white_check_mark: **No changes**: Descope matches tenants.yaml."
@@ -309,6 +379,8 @@ def _provenance(report: CycleReport, context: CommentContext, plan: Plan | None)
         parts.append(f"source {code(report.revision.label)}")
     if plan is not None:
         parts.append(f"{plan.managed:,} managed, {plan.drifted:,} drifted, {plan.unmanaged:,} unmanaged left alone")
+        sub_drift = report.config.plan.summary()["drifted"] if report.config is not None else 0
+        parts += [f"{_n(sub_drift, 'role, SSO configuration or password policy')} drifted"] if sub_drift else []
     return " · ".join(parts)
 
 
@@ -318,12 +390,17 @@ def render_markdown(report: CycleReport, context: CommentContext | None = None, 
     plan = report.plan
     verb = "plan" if report.applied is None else "sync"
     title = f"descope-gitops {verb}: " + (summary(plan) if plan is not None else "no plan")
+    if plan is not None and report.config is not None:
+        title += " · " + config_summary(report.config.plan)
     lines = [f"### {title}", "", _verdict(report, plan, ctx.exit_code), "", _provenance(report, ctx, plan), ""]
     if report.error is not None:
         lines += ["**Error:**", "", *fenced(str(report.error)), ""]
     if plan is not None:
-        lines += [f"- :no_entry: **Refused by guard:** {text(reason, limit=300)}" for reason in plan.blocked[:10]]
-        lines += [""] if plan.blocked else []
+        blocked = list(plan.blocked[:10])
+        if report.config is not None:
+            blocked += [f"{SUBS.lower()}: {reason}" for reason in report.config.plan.blocked[:10]]
+        lines += [f"- :no_entry: **Refused by guard:** {text(reason, limit=300)}" for reason in blocked]
+        lines += [""] if blocked else []
     lines += [f"- Note: {text(note, limit=300)}" for note in report.notes[:5]]
     lines += [""] if report.notes else []
     footer = [

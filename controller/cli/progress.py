@@ -18,9 +18,12 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, TextIO
 
+from controller.cli.render import SUB_RESOURCES, render_text
+from controller.core.config_types import ConfigPlan, SubOp
 from controller.core.outcome import CycleStatus
 from controller.core.plan import Action, ActionKind, Plan
 from controller.engine.apply import ActionResult, WriteHooks
+from controller.engine.config_cycle import ConfigCycle, SubResult
 from controller.engine.cycle import CycleReport
 
 if TYPE_CHECKING:
@@ -30,6 +33,12 @@ _DONE = {
     ActionKind.CREATE: "Creation complete",
     ActionKind.UPDATE: "Modifications complete",
     ActionKind.DELETE: "Destruction complete",
+}
+_SUB_DONE = {
+    SubOp.CREATE: ("Creation complete", ActionKind.CREATE),
+    SubOp.UPDATE: ("Modifications complete", ActionKind.UPDATE),
+    SubOp.DELETE: ("Destruction complete", ActionKind.DELETE),
+    SubOp.ADOPT: ("Adoption complete", ActionKind.UPDATE),
 }
 _STYLE = {"+": "green", "~": "yellow", "-": "red", "!": "magenta"}
 
@@ -46,6 +55,19 @@ def finished_line(result: ActionResult, elapsed: float | None = None) -> str:
     if elapsed is not None:
         line += f" after {_duration(elapsed)}"
     if action.kind is ActionKind.UPDATE and action.changes:
+        line += f" ({', '.join(c.field for c in action.changes)})"
+    return line
+
+
+def sub_finished_line(result: SubResult) -> str:
+    """``role acme/Tenant Admin: Creation complete``, ``sso acme/okta: Modifications complete (saml.x)``."""
+    action = result.action
+    if result.skipped:
+        return f"{action.label()}: Not attempted: {result.error.removeprefix('not attempted: ')}"
+    if not result.ok:
+        return f"{action.label()}: Error: {result.error}"
+    line = f"{action.label()}: {_SUB_DONE[action.op][0]}"
+    if action.op is SubOp.UPDATE and action.changes:
         line += f" ({', '.join(c.field for c in action.changes)})"
     return line
 
@@ -67,13 +89,21 @@ def apply_summary(report: CycleReport) -> list[str]:
         f"{ok.count(ActionKind.DELETE)} destroyed"
     )
     failed, conflicts = len(applied.failed), len(plan.conflicts)
+    config = report.config
+    if config is not None:  # roles, SSO, password policy: counted apart, as in the plan
+        ops = [r.action.op for r in config.results if r.ok]
+        added, destroyed = ops.count(SubOp.CREATE), ops.count(SubOp.DELETE)
+        counts += f"; {SUB_RESOURCES}: {added} added, {len(ops) - added - destroyed} changed, {destroyed} destroyed"
+        failed, conflicts = failed + len(config.failed), conflicts + len(config.plan.conflicts)
     if not failed and not conflicts and report.status is CycleStatus.SUCCEEDED:
         head = f"Apply complete! {counts}."
     else:
         problems = [f"{failed} FAILED"] if failed else []
         problems += [f"{conflicts} conflict{'s' if conflicts != 1 else ''} not applied"] if conflicts else []
+        problems += [f"{SUB_RESOURCES} refused by guard"] if config is not None and config.plan.blocked else []
         head = f"Apply incomplete! {counts}; {', '.join(problems) or 'not all applied'}."
-    result = f"Result: {report.status} ({len(applied.succeeded)} done, {failed} failed) in {report.duration:.1f}s"
+    done = len(applied.succeeded) + (len([r for r in config.results if r.ok]) if config is not None else 0)
+    result = f"Result: {report.status} ({done} done, {failed} failed) in {report.duration:.1f}s"
     return [head, result]
 
 
@@ -99,14 +129,14 @@ class ApplyOutput(WriteHooks):
 
     # -- the plan ---------------------------------------------------------------------------------
 
-    def show_plan(self, plan: Plan) -> None:
-        """Print the plan before anything is written (``Reconciler.on_plan``)."""
-        from controller.cli.render import render_text
-
-        text = render_text(CycleReport(cycle_id="", status=CycleStatus.PLANNED, started=0.0, plan=plan))
-        for line in text.splitlines():
+    def show_plan(self, plan: Plan, config: ConfigPlan | None = None) -> None:
+        """Print the plan, tenants and sub-resources, before anything is written (``Reconciler.on_plan``)."""
+        shown = CycleReport(cycle_id="", status=CycleStatus.PLANNED, started=0.0, plan=plan)
+        shown.config = ConfigCycle(config) if config is not None else None
+        for line in render_text(shown).splitlines():
             self._print(line, _STYLE.get(line.lstrip()[:1]) if line.startswith("  ") else None)
-        self._total = 0 if plan.blocked else len(plan.actions)
+        subs = 0 if config is None or config.blocked else len(config.actions)
+        self._total = 0 if plan.blocked else len(plan.actions) + subs
         if self._total:
             self._print("")  # terraform's gap between the plan and the apply
         self.plan_shown = True
@@ -128,6 +158,16 @@ class ApplyOutput(WriteHooks):
         self._print(finished_line(result, elapsed), None if result.ok else "bold red")
         self._advance()
 
+    def after_sub_action(self, result: SubResult) -> None:
+        """A role, SSO configuration or password policy write finished (``ConfigStep.on_result``)."""
+        if result.ok:
+            with self._lock:
+                self._done[_SUB_DONE[result.action.op][1]] += 1
+        else:
+            self._failed += 1
+        self._print(sub_finished_line(result), None if result.ok else "bold red")
+        self._advance()
+
     # -- the end ----------------------------------------------------------------------------------
 
     def note(self, text: str) -> None:
@@ -141,13 +181,7 @@ class ApplyOutput(WriteHooks):
 
     def summary(self, report: CycleReport) -> None:
         """The closing lines once the cycle is over: ``Apply complete! ...``, the result, the notes."""
-        lines = apply_summary(report)
-        config = report.config.lines() if report.config is not None else []
-        if config:  # roles, SSO, password policy (issue 16): after the tenant writes, with their outcomes
-            self._print("")
-            self._print("Roles, SSO configurations and password policy:")
-            for line in config:
-                self._print(f"  {line}")
+        lines = apply_summary(report)  # the sub-resources were in the plan and in a line each as they finished
         if lines:
             self._print("")
             self._print(lines[0], "bold green" if lines[0].startswith("Apply complete") else "bold red")

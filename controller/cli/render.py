@@ -11,14 +11,17 @@ from collections.abc import Callable
 from typing import Any
 
 from controller.cli.markdown import render_markdown
+from controller.core.config_types import ConfigPlan
 from controller.core.plan import Action, ActionKind, Cause, Plan
-from controller.engine.cycle import CycleReport
+from controller.engine.cycle import CyclePlan, CycleReport
 from controller.engine.logs import shown as _value  # the values log lines show, clipped the same way
 
 _SYMBOL = {ActionKind.CREATE: "+", ActionKind.UPDATE: "~", ActionKind.DELETE: "-"}
+SUB_RESOURCES = "roles/SSO/password policy"  # how every summary names a tenant's sub-resources (issue 16)
 
 
-def summary_line(plan: Plan) -> str:
+def summary_line(plan: Plan, config: ConfigPlan | None = None) -> str:
+    """``2 to create, ...; 1 in sync.``, and the sub-resources' counts when a tenant manages any."""
     c, u, d = (plan.count(k) for k in (ActionKind.CREATE, ActionKind.UPDATE, ActionKind.DELETE))
     in_sync = plan.managed - plan.differing
     parts = [f"{c} to create, {u} to update, {d} to delete"]
@@ -29,6 +32,8 @@ def summary_line(plan: Plan) -> str:
         parts.append(f"{plan.unmanaged} unmanaged left alone")
     if plan.orphaned:
         parts.append(f"{len(plan.orphaned)} removed from YAML but kept (prune is off)")
+    if config is not None:
+        parts.append(f"{SUB_RESOURCES}: {config.summary_text()}")
     return "; ".join(parts) + "."
 
 
@@ -75,7 +80,10 @@ def render_text(report: CycleReport, *, status: str | None = None) -> str:
         )
     for reason in plan.blocked:
         lines.append(f"Refused by guard: {reason}")
-    lines.append(("Plan: " if report.applied is None else "Applied plan: ") + summary_line(plan))
+    lines.append(
+        ("Plan: " if report.applied is None else "Applied plan: ")
+        + summary_line(plan, config.plan if config is not None else None)
+    )
     if report.applied is not None:
         applied = report.applied
         lines.append(
@@ -111,7 +119,7 @@ def report_json(report: CycleReport, *, status: str | None = None) -> dict[str, 
         data["actions"] = [a.as_dict() for a in plan.actions]
         data["conflicts"] = [{"tenant_id": c.tenant_id, "message": c.message, "where": c.where} for c in plan.conflicts]
         data["blocked"] = list(plan.blocked)
-        data["digest"] = plan.digest()
+        data["digest"] = CyclePlan(plan, report.config.plan if report.config else None).digest()  # saved plans
     if report.applied is not None:
         data["results"] = [
             {

@@ -14,6 +14,8 @@ deletes run before role deletes, and a tenant delete never races a write to its 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
@@ -202,8 +204,38 @@ class ConfigPlan:
             counts[(action.kind.value, action.op.value)] += 1
         return counts
 
+    def summary(self) -> dict[str, int]:
+        """What a reviewer counts first: writes by op (an adoption apart), then what is not written."""
+        ops = [a.op for a in self.actions]
+        return {
+            "create": ops.count(SubOp.CREATE),
+            "update": ops.count(SubOp.UPDATE),
+            "delete": ops.count(SubOp.DELETE),
+            "adopt": ops.count(SubOp.ADOPT),
+            "conflicts": len(self.conflicts),
+            "orphaned": len(self.orphaned),
+            "blocked": len(self.blocked),
+            "drifted": sum(self.drifted.values()),
+        }
+
+    def summary_text(self) -> str:
+        """``3 to create, 1 to update, 0 to delete, 1 to adopt, 1 conflict``: zero counts after delete left out."""
+        counts = self.summary()
+        parts = [f"{counts[op]} to {op}" for op in ("create", "update", "delete")]
+        parts += [f"{counts['adopt']} to adopt"] if counts["adopt"] else []
+        parts += [f"{counts['conflicts']} conflict{'s' if counts['conflicts'] != 1 else ''}"] if self.conflicts else []
+        parts += [f"{counts['orphaned']} removed from YAML but kept (prune is off)"] if self.orphaned else []
+        parts += ["REFUSED by guard"] if self.blocked else []
+        return ", ".join(parts)
+
+    def digest(self) -> str:
+        """A stable id of what these actions do (``SubAction.what``), like ``Plan.digest`` for tenants."""
+        payload = json.dumps([a.what() for a in self.actions], sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
     def as_dict(self) -> dict[str, Any]:
         return {
+            "summary": self.summary(),
             "actions": [a.as_dict() for a in self.actions],
             "conflicts": [c.as_dict() for c in self.conflicts],
             "blocked": list(self.blocked),
@@ -211,6 +243,12 @@ class ConfigPlan:
             "orphaned": [list(k) for k in self.orphaned],
             "drifted": dict(self.drifted),
         }
+
+
+def sub_label(kind: str, tenant_id: str, key: str) -> str:
+    """``_label`` for a kind given by name (a saved plan's action); an unknown kind is shown as it is."""
+    known = {k.value: k for k in SubKind}
+    return _label(known[kind], tenant_id, key) if kind in known else f"{kind} {tenant_id}/{key}"
 
 
 def _label(kind: SubKind, tenant_id: str, key: str) -> str:

@@ -27,11 +27,12 @@ from controller.adapters.source import LocalSource, Source
 from controller.adapters.state_store import StateStore
 from controller.adapters.store_lock import StoreLock
 from controller.core.flapping import FlapPolicy
-from controller.core.plan import Plan, PlanPolicy
+from controller.core.plan import PlanPolicy
 from controller.descope_api import AttributeDefinition, parse_attribute_definitions
 from controller.engine.apply import WriteHooks
 from controller.engine.backups import apply_retention, take_snapshot
-from controller.engine.cycle import CycleOptions, CycleReport
+from controller.engine.config_cycle import SubResult
+from controller.engine.cycle import CycleOptions, CyclePlan, CycleReport
 from controller.engine.daemon import Daemon, DaemonConfig
 from controller.engine.health import DaemonHealth
 from controller.engine.logs import register_secret
@@ -348,7 +349,8 @@ def one_shot_sync(
     allow_deletes: int = 0,
     prune: bool | None = None,
     hooks: WriteHooks | None = None,
-    on_plan: Callable[[Plan], None] = lambda _plan: None,
+    on_plan: Callable[[CyclePlan], None] = lambda _plan: None,
+    on_sub_result: Callable[[SubResult], None] | None = None,
 ) -> Iterator[OneShotSync]:
     """A one-shot cycle over the tenants file(s) at ``tenants``; the store lock is held while applying."""
     store = state_store(settings)
@@ -373,6 +375,8 @@ def one_shot_sync(
             attributes=attribute_catalogue(settings),
             on_plan=on_plan,
         )
+        if on_sub_result is not None:  # each finished role, SSO or password policy write
+            reconciler.config.on_result = on_sub_result
         yield OneShotSync(reconciler, options)
 
 

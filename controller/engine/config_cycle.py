@@ -127,6 +127,7 @@ class ConfigStep:
         self.client = client
         self.store_dir = store_dir
         self._key: bytes | None = None
+        self.on_result: Callable[[SubResult], None] = lambda _result: None  # sync's progress lines
 
     def plan(
         self,
@@ -163,7 +164,13 @@ class ConfigStep:
                 log.error("guard (roles and SSO): {}", reason)
             return
         cycle.results = apply_config(
-            cycle.plan, self.client, secrets=cycle.secrets, held=held, log=log, should_stop=should_stop
+            cycle.plan,
+            self.client,
+            secrets=cycle.secrets,
+            held=held,
+            log=log,
+            should_stop=should_stop,
+            on_result=self.on_result,
         )
 
 
@@ -233,14 +240,19 @@ def apply_config(
     held: Set[str],
     log: Any = logger,
     should_stop: Callable[[], bool] = lambda: False,
+    on_result: Callable[[SubResult], None] = lambda _result: None,
 ) -> list[SubResult]:
-    """Run the plan's actions by stage (they are ordered so); ``held`` tenants' actions are skipped."""
+    """Run the plan's actions by stage (they are ordered so); ``held`` tenants' actions are skipped.
+
+    ``on_result`` hears each action as it finishes (sync's progress), in the order they run.
+    """
     results: list[SubResult] = []
     stopped = ""
     for action in plan.actions:
         if stopped or action.tenant_id in held or should_stop():
             why = stopped or ("shutting down" if should_stop() else "the tenant's own action failed or conflicts")
             results.append(SubResult(action, ok=False, error=f"not attempted: {why}", skipped=True))
+            on_result(results[-1])
             continue
         try:
             _execute(action, client, secrets)
@@ -262,6 +274,7 @@ def apply_config(
                 log.bind(tenant=action.tenant_id, event="write", action=action.kind.value).info(
                     "{}", write_line(action)
                 )
+        on_result(results[-1])
     return results
 
 

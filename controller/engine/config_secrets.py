@@ -30,8 +30,12 @@ SecretKey = tuple[str, str]  # (tenant_id, ssoId)
 
 
 def fingerprint_key(directory: Path | None) -> bytes:
-    """The per-store HMAC key: read, or created once (0600, never overwritten if another process won the race)."""
-    if directory is None:
+    """The per-store HMAC key: read, or created once (0600, never overwritten if another process won the race).
+
+    A store directory that does not exist yet (``plan`` before the first ``sync --apply``) has no fingerprint
+    to compare with: a key for this run only will do, and a read-only command creates no directory.
+    """
+    if directory is None or not directory.is_dir():
         return os.urandom(KEY_BYTES)
     path = directory / KEY_FILE
     try:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from controller.adapters.journal import OpenJournal
 from controller.adapters.source import Revision
 from controller.adapters.state_store import CycleRecord
+from controller.core.config_types import ConfigPlan
 from controller.core.flapping import FlapPolicy, Hold
 from controller.core.model import DesiredState
 from controller.core.outcome import CycleStatus, kept_in_line, retry_soon
@@ -24,6 +26,29 @@ class DescopeReader(Protocol):
 
 class DescopeApi(DescopeReader, TenantWriter, ConfigClient, Protocol):
     """What a cycle needs from the Descope client."""
+
+
+@dataclass(frozen=True)
+class CyclePlan:
+    """What a cycle would write, whole: the tenant plan and the sub-resource plan (roles, SSO, password policy).
+
+    What ``Reconciler.on_plan`` is shown before the first write, and what every plan surface (the text
+    before an apply, a saved plan, the PR comment, JSON) shows and pins, so none of them can miss a part.
+    """
+
+    tenants: Plan
+    config: ConfigPlan | None = None  # None when no tenant manages roles, SSO or a password policy
+
+    @property
+    def has_changes(self) -> bool:
+        return self.tenants.has_changes or (self.config is not None and self.config.has_changes)
+
+    def digest(self) -> str:
+        """The tenant plan's digest alone when there are no sub-resource actions (so it is what it always was)."""
+        if self.config is None or not self.config.actions:
+            return self.tenants.digest()
+        both = f"{self.tenants.digest()}:{self.config.digest()}"
+        return hashlib.sha256(both.encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -53,6 +78,13 @@ class CycleReport:
         """The tenant plan or the sub-resource plan would write something."""
         config = self.config is not None and self.config.plan.has_changes
         return config or (self.plan is not None and self.plan.has_changes)
+
+    @property
+    def planned(self) -> CyclePlan | None:
+        """The whole plan (tenants and their sub-resources); None when no plan was made."""
+        if self.plan is None:
+            return None
+        return CyclePlan(self.plan, self.config.plan if self.config is not None else None)
 
     @property
     def duration(self) -> float:

@@ -41,7 +41,7 @@ from controller.descope_api import AttributeDefinition
 from controller.engine.apply import NOT_ATTEMPTED_STOPPING, ApplyResult, WriteHooks, apply_plan
 from controller.engine.backups import PreImageHooks
 from controller.engine.config_cycle import ConfigCycle, ConfigStep, remember_config
-from controller.engine.cycle import CycleOptions, CycleReport, DescopeApi
+from controller.engine.cycle import CycleOptions, CyclePlan, CycleReport, DescopeApi
 from controller.engine.flapping import note, released_line, started_line
 from controller.engine.journaling import JournalingHooks
 from controller.engine.tenant_events import cycle_events, remember_events
@@ -77,7 +77,7 @@ class Reconciler:
         backups: BackupStore | None = None,
         on_backup: Callable[[str, bool], None] = lambda _kind, _ok: None,
         attributes: Mapping[str, AttributeDefinition] | None = None,
-        on_plan: Callable[[Plan], None] = lambda _plan: None,
+        on_plan: Callable[[CyclePlan], None] = lambda _plan: None,
     ) -> None:
         self.source = source
         self.client = client
@@ -284,7 +284,7 @@ class Reconciler:
         )
         for conflict in plan.conflicts:
             log.warning("tenant {} ({}): {}", conflict.tenant_id, conflict.where or "live", conflict.message)
-        self.on_plan(plan)
+        self.on_plan(CyclePlan(plan, config.plan if config is not None else None))
         if options.apply and options.drift_policy == "report":
             self._last_planned = (revision, desired)
         if plan.blocked:

@@ -14,6 +14,8 @@ What refuses (one message listing every difference; nothing is written):
   allow_deletes, drift_policy (``plan_settings``);
 - the actions differ: a tenant's action added, removed, or changed (another kind, other field values
   before or after, other request bodies or stage), or the conflicts differ, or a guard now refuses;
+  the same for the sub-resource actions (roles, SSO configurations, password policy: ``SubAction.what``,
+  keyed by kind, tenant and name), so a console edit of a role after ``plan --out`` refuses, naming it;
 - the tenants files changed (their digest), *even when the actions are the same*. A YAML edit can
   change what a sync records without changing a write: a tenant that already matches Descope is
   adopted into the inventory (and could later be pruned), one removed is orphaned. Terraform refuses
@@ -24,7 +26,10 @@ field or tenant the YAML does not manage). The actions carry each changed field'
 change that matters shows up as a changed action; the live digest is kept to say that Descope moved.
 
 The file is JSON (``FORMAT``, ``VERSION``), written atomically with mode 0600. It holds tenant data from
-tenants.yaml and Descope, never the management key or another secret (none of it is read here).
+tenants.yaml and Descope, never the management key or another secret (none of it is read here). An OIDC
+``clientSecret`` appears only as its reference (``{env: NAME}``/``{file: PATH}``): ``SavedPlan.of``
+refuses to save anything else there. Version 2 added the sub-resources: a version 1 file is refused, as
+it cannot say which of them were reviewed.
 """
 
 from __future__ import annotations
@@ -40,12 +45,16 @@ from typing import Any
 
 from controller.adapters.atomic import write_atomic
 from controller.adapters.local_source import read_tenant_files
+from controller.core.config_types import ConfigPlan, sub_label
 from controller.core.loader import source_digest
 from controller.core.plan import Plan, PlanPolicy
+from controller.engine.cycle import CyclePlan
 from controller.errors import PlanError
 
 FORMAT = "descope-gitops saved plan"
-VERSION = 1
+VERSION = 2
+_SECRET_KEYS = frozenset({"clientSecret", "oidc.clientSecret"})  # a key or changed field that holds a secret
+_REFERENCE_KEYS = frozenset({"env", "file"})
 _MAX_BYTES = 64 * 1024 * 1024  # a plan of 100k tenants is far below; a bigger file is not ours
 
 
@@ -83,18 +92,32 @@ class SavedPlan:
     conflicts: Sequence[Mapping[str, Any]]
     tenants: str = ""  # the tenants path given to plan, for messages
     created: str = ""  # UTC, ISO 8601
+    config_actions: Sequence[Mapping[str, Any]] = ()  # roles, SSO, password policy: SubAction.what()
+    config_conflicts: Sequence[Mapping[str, Any]] = ()
 
     @classmethod
-    def of(cls, plan: Plan, *, settings: Mapping[str, Any], desired: str, tenants: str) -> SavedPlan:
+    def of(
+        cls,
+        plan: Plan,
+        *,
+        settings: Mapping[str, Any],
+        desired: str,
+        tenants: str,
+        config: ConfigPlan | None = None,
+    ) -> SavedPlan:
+        config_actions = _config_actions(config)
+        _refuse_secret_values(config_actions)
         return cls(
             settings=dict(settings),
             desired_digest=desired,
             live_digest=plan.live_digest,
-            plan_digest=plan.digest(),
+            plan_digest=CyclePlan(plan, config).digest(),
             actions=_actions(plan),
             conflicts=_conflicts(plan),
             tenants=tenants,
             created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            config_actions=config_actions,
+            config_conflicts=_config_conflicts(config),
         )
 
     def body(self) -> dict[str, Any]:
@@ -109,6 +132,8 @@ class SavedPlan:
             "plan_digest": self.plan_digest,
             "actions": [dict(a) for a in self.actions],
             "conflicts": [dict(c) for c in self.conflicts],
+            "config_actions": [dict(a) for a in self.config_actions],
+            "config_conflicts": [dict(c) for c in self.config_conflicts],
         }
 
     def to_bytes(self) -> bytes:
@@ -124,6 +149,33 @@ def _actions(plan: Plan) -> list[dict[str, Any]]:
 
 def _conflicts(plan: Plan) -> list[dict[str, Any]]:
     return [{"tenant_id": c.tenant_id, "message": c.message} for c in plan.conflicts]
+
+
+def _config_actions(config: ConfigPlan | None) -> list[dict[str, Any]]:
+    if config is None:
+        return []
+    loaded: list[dict[str, Any]] = json.loads(json.dumps([a.what() for a in config.actions], default=str))
+    return loaded
+
+
+def _config_conflicts(config: ConfigPlan | None) -> list[dict[str, Any]]:
+    return [] if config is None else [c.as_dict() for c in config.conflicts]
+
+
+def _refuse_secret_values(value: Any, key: str = "") -> None:
+    """Every secret in a sub-resource action must be a reference: a value would be written to the file."""
+    if key in _SECRET_KEYS and value is not None:
+        if not (isinstance(value, Mapping) and value and set(value) <= _REFERENCE_KEYS):
+            raise PlanError("not saving the plan: an OIDC clientSecret is not an {env: NAME} or {file: PATH} reference")
+        return
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            # a changed field names the key in "field" and holds the value in "before"/"after"
+            inner = str(value.get("field")) if k in ("before", "after") and "field" in value else str(k)
+            _refuse_secret_values(v, inner)
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_secret_values(item, key)
 
 
 def _checksum(body: Mapping[str, Any]) -> str:
@@ -175,10 +227,14 @@ def load(path: Path) -> SavedPlan:
 
 def _parse(data: Mapping[str, Any]) -> SavedPlan:
     settings, actions, conflicts = data["settings"], data["actions"], data["conflicts"]
-    if not isinstance(settings, dict) or not isinstance(actions, list) or not isinstance(conflicts, list):
+    config_actions, config_conflicts = data["config_actions"], data["config_conflicts"]
+    lists = (actions, conflicts, config_actions, config_conflicts)
+    if not isinstance(settings, dict) or not all(isinstance(x, list) for x in lists):
         raise TypeError("settings, actions or conflicts of the wrong type")
     if not all(isinstance(a, dict) and isinstance(a.get("tenant_id"), str) for a in actions):
         raise TypeError("an action without a tenant_id")
+    if not all(isinstance(a, dict) and all(isinstance(a.get(k), str) for k in _SUB_IDENT) for a in config_actions):
+        raise TypeError("a sub-resource action without a kind, tenant_id or key")
     if not isinstance(settings.get("prune"), bool) or type(settings.get("allow_deletes")) is not int:
         raise TypeError("settings.prune must be a boolean and settings.allow_deletes an integer")
     return SavedPlan(
@@ -190,6 +246,8 @@ def _parse(data: Mapping[str, Any]) -> SavedPlan:
         conflicts=conflicts,
         tenants=str(data.get("tenants", "")),
         created=str(data.get("created", "")),
+        config_actions=config_actions,
+        config_conflicts=config_conflicts,
     )
 
 
@@ -212,8 +270,8 @@ def settings_differences(saved: SavedPlan, settings: Mapping[str, Any]) -> list[
     return lines
 
 
-def differences(saved: SavedPlan, plan: Plan, *, desired: str) -> list[str]:
-    """One line per difference between the saved plan and ``plan`` (planned now from ``desired``)."""
+def differences(saved: SavedPlan, plan: Plan, *, desired: str, config: ConfigPlan | None = None) -> list[str]:
+    """One line per difference between the saved plan and ``plan`` and ``config`` (planned now from ``desired``)."""
     lines: list[str] = []
     if desired != saved.desired_digest:
         lines.append(f"the tenants files changed since the plan was saved ({saved.tenants or 'tenants path'})")
@@ -225,7 +283,48 @@ def differences(saved: SavedPlan, plan: Plan, *, desired: str) -> list[str]:
         lines += [f"! conflict {c.get('tenant_id')} no longer planned: {c.get('message')}" for c in gone]
         lines += [f"! conflict {c['tenant_id']} planned now, not in the saved plan: {c['message']}" for c in new]
     lines += [f"refused by guard now: {reason}" for reason in plan.blocked]
+    lines += sub_action_differences(saved.config_actions, _config_actions(config))
+    now_sub = _config_conflicts(config)
+    lines += [f"! conflict {_sub_head(c)} no longer planned: {c.get('message')}" for c in saved.config_conflicts
+              if c not in now_sub]  # fmt: skip
+    lines += [f"! conflict {_sub_head(c)} planned now, not in the saved plan: {c['message']}" for c in now_sub
+              if c not in saved.config_conflicts]  # fmt: skip
+    lines += [f"refused by guard now ({_SUBS}): {reason}" for reason in (config.blocked if config else ())]
     return lines
+
+
+_SUB_IDENT = ("kind", "tenant_id", "key")
+_SUBS = "roles/SSO/password policy"
+_SUB_SYMBOL = {"create": "+", "update": "~", "delete": "-", "adopt": "~ adopt"}
+
+
+def sub_action_differences(saved: Sequence[Mapping[str, Any]], now: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Sub-resource actions (``SubAction.what()``) added, removed or changed, one line each, by label."""
+    was = {tuple(str(a[k]) for k in _SUB_IDENT): a for a in saved}
+    is_ = {tuple(str(a[k]) for k in _SUB_IDENT): a for a in now}
+    lines = []
+    for ident in sorted(was.keys() | is_.keys()):
+        old, new = was.get(ident), is_.get(ident)
+        if old == new:
+            continue
+        if old is None:
+            assert new is not None
+            lines.append(f"{_sub_op(new)} {_sub_head(new)}: planned now, not in the saved plan")
+        elif new is None:
+            lines.append(f"{_sub_op(old)} {_sub_head(old)}: in the saved plan, not planned now")
+        elif old.get("op") != new.get("op"):
+            lines.append(f"{_sub_op(new)} {_sub_head(new)}: saved as {old.get('op')}, planned now as {new.get('op')}")
+        else:
+            lines.append(f"{_sub_op(new)} {_sub_head(new)}: changed: {_changed(old, new)}")
+    return lines
+
+
+def _sub_op(action: Mapping[str, Any]) -> str:
+    return _SUB_SYMBOL.get(str(action.get("op")), "?")
+
+
+def _sub_head(action: Mapping[str, Any]) -> str:
+    return sub_label(str(action.get("kind")), str(action.get("tenant_id")), str(action.get("key")))
 
 
 _SYMBOL = {"create": "+", "update": "~", "delete": "-"}

@@ -57,7 +57,7 @@ def test_a_saved_plan_is_applied_exactly_and_holds_no_secret(cli: Run, sandbox: 
     assert MANAGEMENT_KEY.encode() not in raw and b"management" not in raw.lower()
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     saved = json.loads(raw)
-    assert saved["format"] == "descope-gitops saved plan" and saved["version"] == 1
+    assert saved["format"] == "descope-gitops saved plan" and saved["version"] == 2
     assert [(a["kind"], a["tenant_id"]) for a in saved["actions"]] == [("create", "initech"), ("update", "acme")]
     assert saved["settings"] == {
         "project_id": "Pe2e",
@@ -175,7 +175,7 @@ def test_a_corrupt_tampered_or_foreign_plan_file_is_refused(cli: Run, sandbox: S
 
     refused(out.read_text()[:200], "corrupt or not a saved plan")
     refused(out.read_text().replace('"Initech"', '"Initech Evil"'), "changed after it was saved (checksum mismatch)")
-    refused(json.dumps({**good, "version": 2}), "format version 2; this descope-gitops reads version 1")
+    refused(json.dumps({**good, "version": 1}), "format version 1; this descope-gitops reads version 2")
     refused("tenants: []\n", "corrupt or not a saved plan")
     # edited with a recomputed checksum: the checksum is no signature, but the re-plan still refuses it
     forged = {k: v for k, v in good.items() if k != "checksum"}

@@ -17,9 +17,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from controller.cli.common import Subcommands
-    from controller.core.plan import Plan
     from controller.descope_api import AttributeDefinition
-    from controller.engine.cycle import CycleReport
+    from controller.engine.cycle import CyclePlan, CycleReport
 
 
 def add_parser(sub: Subcommands) -> None:
@@ -221,23 +220,31 @@ def _run_cycle(args: argparse.Namespace, *, apply: bool) -> int:
     desired: list[str] = []  # the tenants files' digest when planned
     notes: list[str] = []
 
-    def on_plan(plan: Plan) -> None:
+    def on_plan(planned: CyclePlan) -> None:
+        plan = planned.tenants
         if saved is not None or out_path is not None:
             desired.append(saved_plan.desired_digest(path))
         if saved is not None and saved_path is not None:
-            differ = saved_plan.differences(saved, plan, desired=desired[-1])
+            differ = saved_plan.differences(saved, plan, desired=desired[-1], config=planned.config)
             if differ:
                 raise saved_plan.refused(saved_path, differ)
             if plan.live_digest != saved.live_digest:
                 notes.append("Descope changed since the plan was saved, but in nothing the plan does or reads")
         if output is not None and live:
-            output.show_plan(plan)
+            output.show_plan(plan, planned.config)
             for note in notes:
                 output.note(note)
 
     try:
         with compose.one_shot_sync(
-            settings, path, apply=apply, allow_deletes=allow_deletes, prune=prune, hooks=output, on_plan=on_plan
+            settings,
+            path,
+            apply=apply,
+            allow_deletes=allow_deletes,
+            prune=prune,
+            hooks=output,
+            on_plan=on_plan,
+            on_sub_result=output.after_sub_action if output is not None else None,
         ) as sync:
             report = sync.run()
     except DescopeGitopsError as exc:
@@ -280,12 +287,14 @@ def _save(
     from controller.engine import saved_plan
 
     tell = sys.stdout if fmt == "text" else sys.stderr
-    plan = report.plan
-    if report.error is not None or plan is None or plan.blocked or not desired:
+    plan, config = report.plan, report.config.plan if report.config is not None else None
+    if report.error is not None or plan is None or plan.blocked or (config and config.blocked) or not desired:
         print(f"No plan saved to {out}: only a plan that sync could apply is saved.", file=sys.stderr)
         return ExitCode.ERROR
     try:
-        saved = saved_plan.SavedPlan.of(plan, settings=fingerprint, desired=desired[-1], tenants=str(path))
+        saved = saved_plan.SavedPlan.of(
+            plan, settings=fingerprint, desired=desired[-1], tenants=str(path), config=config
+        )
         saved_plan.save(out, saved)
     except DescopeGitopsError as exc:
         print(f"error: {exc}", file=sys.stderr)

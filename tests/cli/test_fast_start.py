@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from controller import settings
+from controller import settings, testing
 from controller.cli.common import DESCOPE_SETTINGS_ENV, SETTINGS_ENV_PREFIX
 from controller.testing import clean_env
 
@@ -76,6 +76,24 @@ def test_help_imports_no_heavy_library(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert "validate" in result.stdout and "exit codes:" in result.stdout
     assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
+
+
+def test_plan_imports_the_client_and_settings_but_not_the_daemon(tmp_path: Path) -> None:
+    """`plan` needs Descope's client, the settings and logging; not the daemon's server, scheduler or metrics."""
+    path = one_tenant(tmp_path)
+    with testing.run_sandbox(project_id="Pfast", management_key="K-fast-start-key") as sandbox:
+        result, modules = run(
+            ["plan", str(path)],
+            tmp_path,
+            DESCOPE_PROJECT_ID="Pfast",
+            DESCOPE_MANAGEMENT_KEY="K-fast-start-key",
+            DESCOPE_BASE_URI=sandbox.url,
+            DESCOPE_GITOPS_STORE__DIR=str(tmp_path / "store"),
+        )
+    assert result.returncode == 2, result.stderr  # changes to make
+    assert "1 to create, 0 to update, 0 to delete" in result.stdout
+    assert {"httpx", "pydantic_settings"} <= modules
+    assert not modules & {"waitress", "apscheduler", "prometheus_client", "git", "watchfiles"}
 
 
 def test_validate_still_reads_settings_when_there_are_any(tmp_path: Path) -> None:

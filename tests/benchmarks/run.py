@@ -14,6 +14,9 @@ Scenarios (BENCHMARKS.md has the targets and the reasoning):
 3. ``resume``     ``descope-gitops run`` killed with SIGKILL half-way through k creates, restarted.
 4. ``webhook``    push webhook → change visible in the sandbox, 5 times, with a daemon on a long interval.
 5. ``load``       tenants.yaml load + validate at 10k and 100k (reuses scenario 1's runs when it ran).
+6. ``floor``      issue 17's goals beside the floor, in one run (floor.py): the unchanged ``plan`` CLI at
+                  100k (CPU, peak RSS), the idle cycle at 10k and 100k, a revision change at 100k, the
+                  wall time of ``validate`` (--quick: 10k, not 100k). ``--only floor`` runs just these.
 
 The sandbox runs as its own process (``descope-gitops sandbox``) so its CPU does not share the GIL
 with the code measured; scenarios 1 and 2 run the real Reconciler in this process, built the way
@@ -40,6 +43,7 @@ from typing import Any
 
 from controller.descope_api import API_RATE_LIMIT
 from tests.benchmarks import harness
+from tests.benchmarks.floor import FloorScenario, goals_table
 from tests.benchmarks.harness import (
     MANAGEMENT_KEY,
     MAX_CONCURRENCY,
@@ -55,13 +59,13 @@ from tests.benchmarks.harness import (
 from tests.benchmarks.writes import RATE, WriteScenarios, ideal_seconds
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
-SCENARIOS = ("no_change", "apply", "window", "resume", "webhook", "load")
+SCENARIOS = ("no_change", "apply", "window", "resume", "webhook", "load", "floor")
 
 PLAN_CPU_PER_100K = 1.0  # the target: planning 100k tenants takes well under a second of CPU
 SETTINGS_TENANTS = 1_000
 
 
-class Bench(WriteScenarios):
+class Bench(WriteScenarios, FloorScenario):
     def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
         self.quick: bool = args.quick
         self.workdir = workdir
@@ -459,11 +463,15 @@ def main(argv: list[str] | None = None) -> int:
     info["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     info["duration_s"] = round(time.perf_counter() - started, 1)
     print(bench.table())
+    floor_lines: list[dict[str, Any]] = []
+    if "floor" in only:
+        text, floor_lines = goals_table(bench.rows, getattr(bench, "floor_sizes", None))
+        print(f"\nissue 17: the goals against the floor ({info['mode']} sizes)\n{text}")
     if errors:
         print("\nscenarios that failed: " + "; ".join(f"{k}: {v}" for k, v in errors.items()))
     missed = [r.name for r in bench.rows if r.met is False]
     print(f"\n{sum(r.met is True for r in bench.rows)} targets met, {len(missed)} missed; {info['duration_s']} s")
-    result = {"machine": info, "results": [asdict(r) for r in bench.rows], "errors": errors}
+    result = {"machine": info, "results": [asdict(r) for r in bench.rows], "goals": floor_lines, "errors": errors}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(f"JSON written to {args.out}")

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 from controller import __version__
 from controller.cli.commands import backup, demo, everyday, export, restore, sandbox, schema
-from controller.cli.common import epilog
+from controller.cli.common import configure_early_logging, epilog
 from controller.cli.exit_codes import UNREACHABLE_ERRORS, ExitCode
 from controller.errors import ConfigError, DescopeGitopsError
 
@@ -60,14 +60,11 @@ def _silence_closed_pipes() -> None:
 
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    from controller.engine.logs import configure_logging
-
-    # until a command has read its settings: errors in reading them are logged as asked, or as text
-    configure_logging(
-        os.environ.get("DESCOPE_GITOPS_LOG__LEVEL", "WARNING"),
-        getattr(args, "log_format", None) or "text",
-        daemon=args.command == "run",
-    )
+    # until a command has read its settings: errors in reading them are logged as asked, or as text.
+    # A command that may start without logging (it logs nothing then) sets `early_logging=False` and
+    # calls configure_early_logging itself when it does read settings.
+    if getattr(args, "early_logging", True):
+        configure_early_logging(args)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)

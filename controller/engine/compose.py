@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 from loguru import logger
@@ -20,9 +21,7 @@ from controller import __version__
 from controller.adapters.attribute_file import read_attribute_file
 from controller.adapters.backup_store import BackupStore
 from controller.adapters.descope import DescopeClient, base_url_for_project_id
-from controller.adapters.http_server import HttpEndpoints, HttpLimits
 from controller.adapters.local_source import is_tenants_change
-from controller.adapters.metrics import Metrics
 from controller.adapters.source import LocalSource, Source
 from controller.adapters.state_store import StateStore
 from controller.adapters.store_lock import StoreLock
@@ -33,16 +32,20 @@ from controller.engine.apply import WriteHooks
 from controller.engine.backups import apply_retention, take_snapshot
 from controller.engine.config_cycle import SubResult
 from controller.engine.cycle import CycleOptions, CyclePlan, CycleReport
-from controller.engine.daemon import Daemon, DaemonConfig
-from controller.engine.health import DaemonHealth
 from controller.engine.logs import register_secret
-from controller.engine.observe import CycleObserver
 from controller.engine.reconciler import Reconciler
-from controller.engine.restore_job import RestoreJob
 from controller.engine.signals import capture_signals, raise_interrupt
-from controller.engine.wakeups import Wakeups
 from controller.errors import DescopeGitopsError
 from controller.settings import Settings
+
+if TYPE_CHECKING:  # imported where used: `plan` and `sync` start without the daemon's server, scheduler, metrics
+    from controller.adapters.http_server import HttpEndpoints
+    from controller.adapters.metrics import Metrics
+    from controller.engine.daemon import Daemon
+    from controller.engine.health import DaemonHealth
+    from controller.engine.observe import CycleObserver
+    from controller.engine.restore_job import RestoreJob
+    from controller.engine.wakeups import Wakeups
 
 
 def descope_base_url(settings: Settings) -> str:
@@ -205,6 +208,12 @@ def daemon(settings: Settings) -> Iterator[Daemon]:
     snapshot job (stops between two reads); the HTTP endpoints read the daemon's health and post
     pushes to its wakeups, so they are built before it and need nothing of it.
     """
+    from controller.adapters.metrics import Metrics
+    from controller.engine.daemon import Daemon, DaemonConfig
+    from controller.engine.health import DaemonHealth
+    from controller.engine.observe import CycleObserver
+    from controller.engine.wakeups import Wakeups
+
     store = state_store(settings)
     metrics = Metrics(restores_log=restores_log(settings), restore_drills_log=restore_drills_log(settings))
     metrics.interval.set(settings.source.interval)
@@ -303,6 +312,8 @@ class _Served:
 
 
 def _http_endpoints(settings: Settings, health: DaemonHealth, wakeups: Wakeups, metrics: Metrics) -> _Served:
+    from controller.adapters.http_server import HttpEndpoints, HttpLimits
+
     secret = settings.http.webhook_secret.get_secret_value() if settings.http.webhook_secret else None
     secret = secret or None  # an empty secret would let anyone sign: treat it as "webhook off"
     register_secret(secret)
@@ -392,6 +403,8 @@ def _resumed_at(store: StateStore) -> float | None:
 @contextmanager
 def restorer(settings: Settings) -> Iterator[RestoreJob]:
     """On-call's restore, ready: stores, the enforced source and a Descope client opened on first use."""
+    from controller.engine.restore_job import RestoreJob
+
     with ExitStack() as stack:
         opened: list[DescopeClient] = []
         sources: list[Source] = []

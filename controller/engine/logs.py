@@ -29,8 +29,6 @@ import traceback
 from datetime import UTC
 from typing import TYPE_CHECKING, Any, Final, Literal, TextIO
 
-from loguru import logger
-
 from controller.redaction import MASK as REDACTION_MASK
 from controller.redaction import Redactor
 
@@ -168,6 +166,8 @@ class _InterceptHandler(logging.Handler):
     """Routes standard-library logging (APScheduler, httpx, GitPython) through loguru and its redaction."""
 
     def emit(self, record: logging.LogRecord) -> None:
+        from loguru import logger
+
         try:
             level: str | int = logger.level(record.levelname).name
         except ValueError:
@@ -198,6 +198,8 @@ def configure_logging(
     level: str = "INFO", fmt: str = "auto", stream: TextIO | None = None, *, daemon: bool = False
 ) -> None:
     """Send logs at ``level`` and above to ``stream`` (stderr) as ``fmt`` (``resolve_format``)."""
+    from loguru import logger  # here, not at the top: `--help` and `validate` start without it
+
     stream = stream or sys.stderr
     as_json = resolve_format(fmt, stream, daemon=daemon) == "json"
     logger.remove()

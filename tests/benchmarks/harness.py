@@ -13,6 +13,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ PROJECT_ID = "Pbench"
 MANAGEMENT_KEY = "K-bench-management-key-0123456789"
 WEBHOOK_SECRET = "whsec-bench-0123456789"
 ROOT = Path(__file__).resolve().parents[2]
+MAX_CONCURRENCY = 4  # the default [descope] max_concurrency
 
 # the API paths the benchmarks count (sandbox stats keys are "METHOD path")
 CREATE = "POST /v1/mgmt/tenant/create"
@@ -42,6 +44,29 @@ WRITE_PATHS = (
     "POST /v1/mgmt/tenant/settings",
     "POST /v1/mgmt/tenant/updateDefaultRoles",
 )
+
+
+@dataclass
+class Row:
+    scenario: str
+    name: str
+    value: float | int | str | None
+    unit: str = ""
+    target: str = "—"
+    met: bool | None = None  # None: no target (informative)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def shown_value(self) -> str:
+        if self.value is None:
+            return "n/a"
+        if isinstance(self.value, float):
+            text = f"{self.value:.3f}" if abs(self.value) < 10 else f"{self.value:.1f}"
+        else:
+            text = str(self.value)
+        return f"{text} {self.unit}".strip()
+
+    def shown_met(self) -> str:
+        return {True: "yes", False: "NO", None: "—"}[self.met]
 
 
 # ----- the sandbox, as its own process (its CPU must not share our GIL) -----------------------------------

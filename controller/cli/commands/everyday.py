@@ -8,7 +8,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from controller.cli.common import add_config, epilog, load_settings, tenants_path
+from controller.cli.common import (
+    add_config,
+    configure_early_logging,
+    epilog,
+    load_settings,
+    settings_are_defaults,
+    tenants_path,
+)
 from controller.cli.exit_codes import UNREACHABLE_ERRORS, ExitCode
 from controller.core.outcome import CycleStatus
 from controller.errors import DescopeGitopsError, TenantsFileInvalid
@@ -37,7 +44,7 @@ def add_parser(sub: Subcommands) -> None:
     )
     add_config(p)
     p.add_argument("--format", choices=["text", "json"], default="text")
-    p.set_defaults(handler=cmd_validate)
+    p.set_defaults(handler=cmd_validate, early_logging=False)
 
     p = sub.add_parser(
         "plan",
@@ -151,11 +158,16 @@ def add_parser(sub: Subcommands) -> None:
 def cmd_validate(args: argparse.Namespace) -> int:
     import json
 
-    from controller.engine.compose import attribute_catalogue
+    attributes: Mapping[str, AttributeDefinition] | None = None  # no [descope] attributes by default
+    if args.path and settings_are_defaults(args):
+        paths = [Path(p) for p in args.path]  # a fast start: no settings to read, nothing logs
+    else:
+        from controller.engine.compose import attribute_catalogue
 
-    settings = load_settings(args)
-    paths = [Path(p) for p in args.path] or [tenants_path(args, settings)]
-    attributes = attribute_catalogue(settings)
+        configure_early_logging(args)
+        settings = load_settings(args)
+        paths = [Path(p) for p in args.path] or [tenants_path(args, settings)]
+        attributes = attribute_catalogue(settings)
     results = [_validate_path(path, attributes, args.format) for path in paths]
     if args.format == "json":
         if len(results) == 1:

@@ -21,7 +21,8 @@ ensure_ascii False, UTF-8). Every read of content (``tenants_in``, ``tenant_at``
 prune's safety checks) re-computes it and cross-checks the metadata against the content and the
 path (id = file name, kind = folder, tenant = tenant folder, time = id stamp), so an edited or
 misplaced file is StoreCorrupt naming the file, never used. A file of another format version
-(say, from a newer build) is reported the same way and never deleted; format 1 is read as it is. ``size`` and ``path`` of BackupMeta come from the filesystem, not the file.
+(say, from a newer build) is reported the same way and never deleted; format 1 is read as it is.
+``size`` and ``path`` of BackupMeta come from the filesystem, not the file.
 
 Backup ids are ``<YYYYMMDDTHHMMSS.ffffffZ of taken_at>-<4 hex sequence><4 hex random>-<pre|snap>``,
 e.g. ``20261122T043012.123456Z-0000a1b2-pre``: filename-safe, and sorting them sorts by time. The

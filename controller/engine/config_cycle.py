@@ -157,13 +157,26 @@ class ConfigStep:
         )  # fmt: skip
         return ConfigCycle(plan, live=live, config=config, secrets=values)
 
-    def apply(self, cycle: ConfigCycle, held: Set[str], log: Any, should_stop: Callable[[], bool]) -> None:
+    def apply(
+        self,
+        cycle: ConfigCycle,
+        held: Set[str],
+        log: Any,
+        should_stop: Callable[[], bool],
+        before_write: Callable[[SubAction], None] | None = None,
+    ) -> None:
         if cycle.plan.blocked:
             for reason in cycle.plan.blocked:
                 log.error("guard (roles and SSO): {}", reason)
             return
         cycle.results = apply_config(
-            cycle.plan, self.client, secrets=cycle.secrets, held=held, log=log, should_stop=should_stop
+            cycle.plan,
+            self.client,
+            secrets=cycle.secrets,
+            held=held,
+            log=log,
+            should_stop=should_stop,
+            before_write=before_write,
         )
 
 
@@ -233,8 +246,13 @@ def apply_config(
     held: Set[str],
     log: Any = logger,
     should_stop: Callable[[], bool] = lambda: False,
+    before_write: Callable[[SubAction], None] | None = None,
 ) -> list[SubResult]:
-    """Run the plan's actions by stage (they are ordered so); ``held`` tenants' actions are skipped."""
+    """Run the plan's actions by stage (they are ordered so); ``held`` tenants' actions are skipped.
+
+    ``before_write`` runs before each write (the pre-image seam, ``backups.PreImageHooks.before_sub_write``):
+    if it raises, that action fails with its message and is not written; the others go on.
+    """
     results: list[SubResult] = []
     stopped = ""
     for action in plan.actions:
@@ -243,6 +261,8 @@ def apply_config(
             results.append(SubResult(action, ok=False, error=f"not attempted: {why}", skipped=True))
             continue
         try:
+            if before_write is not None and action.writes:
+                before_write(action)
             _execute(action, client, secrets)
         except DescopeAuthError as exc:
             stopped = "Descope refused the management key"

@@ -89,10 +89,9 @@ def test_a_secret_reference_is_put_where_the_secret_was() -> None:
 
 
 def test_what_it_says_plans_as_no_change_against_what_it_was_made_from() -> None:
-    config = {"roles": ROLES, "sso": [SAML_BY_METADATA], "passwordPolicy": {"minLength": 12, "lowercase": True}}
-    live = LiveConfig(
-        roles={"acme": ROLES}, sso={"acme": [SAML_BY_METADATA]}, password={"acme": config["passwordPolicy"]}
-    )
+    policy = {"minLength": 12, "lowercase": True}
+    config: dict[str, Any] = {"roles": ROLES, "sso": [SAML_BY_METADATA], "passwordPolicy": policy}
+    live = LiveConfig(roles={"acme": ROLES}, sso={"acme": [SAML_BY_METADATA]}, password={"acme": policy})
     plan = make_config_plan({"acme": desired_config("acme", config)}, live, secrets=SecretFingerprints())
     assert plan.actions == () and plan.conflicts == ()
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from controller.core.model import DesiredTenant
+from controller.engine.config_cycle import ConfigClient
 from controller.engine.restore_config import parse_secret_refs, plan_config, unused_refs, with_secret_refs
 from controller.errors import UsageError
 
@@ -115,7 +116,7 @@ def test_restore_plan(
     conflicts: list[str],
 ) -> None:
     monkeypatch.setenv("RESTORE_TEST_SECRET", "the-secret-value")
-    cycle = plan_config(live, restored(config, refs), {"acme"} if exists else set(), [])
+    cycle = plan_config(cast(ConfigClient, live), restored(config, refs), {"acme"} if exists else set(), [])
     assert cycle is not None
     plan = cycle.plan
     text = plan.text()
@@ -129,7 +130,7 @@ def test_restore_plan(
 
 
 def test_nothing_backed_up_plans_nothing() -> None:
-    assert plan_config(Live(), [DesiredTenant("acme", {"name": "ACME"})], {"acme"}, []) is None
+    assert plan_config(cast(ConfigClient, Live()), [DesiredTenant("acme", {"name": "ACME"})], {"acme"}, []) is None
 
 
 @pytest.mark.parametrize(

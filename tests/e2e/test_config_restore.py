@@ -104,3 +104,25 @@ def test_restore_refuses_a_malformed_secret_reference(cli: Run, tmp_path: Path) 
     helped = cli("restore", "--help")
     assert "--secret" in helped.stdout and "Descope never returns it" in " ".join(helped.stdout.split())
     json.dumps(helped.stdout)
+
+
+def test_export_writes_roles_sso_and_password_policy_that_plan_as_no_change(
+    cli: Run, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    path = tmp_path / "tenants.yaml"
+    path.write_text(TENANTS)
+    synced = cli("sync", str(path), "--apply", env={"ACME_GOOGLE_SECRET": SECRET})
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+
+    out = tmp_path / "exported.yaml"
+    exported = cli("export", "--output", str(out))
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    text = out.read_text()
+    assert SECRET not in text + exported.stderr
+    assert "clientSecret: {env: DESCOPE_SSO_SECRET_ACME_GOOGLE}" in text
+    assert "DESCOPE_SSO_SECRET_ACME_GOOGLE; set it" in text
+    assert "- {name: Tenant Admin," in text and "passwordPolicy:" in text
+
+    # the user sets the variable the export names to the same secret: nothing to do, not even a re-send
+    planned = cli("plan", str(out), env={"DESCOPE_SSO_SECRET_ACME_GOOGLE": SECRET})
+    assert planned.returncode == 0 and "No changes" in planned.stdout, planned.stdout + planned.stderr

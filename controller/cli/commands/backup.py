@@ -176,6 +176,8 @@ def _show_text(meta: BackupMeta, items: list[TenantBackup]) -> None:
                 print(f"    {key}: {json.dumps(value, ensure_ascii=False)}")
         for key, value in sorted((backup.settings or {}).items()):
             print(f"    settings.{key}: {json.dumps(value, ensure_ascii=False)}")
+        for key, value in sorted((backup.config or {}).items()):  # roles, sso, passwordPolicy as read (no secret)
+            print(f"    {key}: {json.dumps(value, ensure_ascii=False, sort_keys=True)}")
 
 
 def _history(store: BackupStore, tenant_id: str, fmt: str) -> int:

@@ -89,7 +89,7 @@ class PreImageHooks(WriteHooks):
             )
         except StoreError as exc:  # full disk, read-only, a symlinked folder, backups busy: no write
             self.on_backup("pre-image", False)
-            target = what or tenant_id
+            target = what or "it"
             raise StoreWriteFailed(f"backup of {tenant_id} failed, so {target} was not changed: {exc}") from exc
         self.on_backup("pre-image", True)
         self.written.append(meta)

@@ -140,3 +140,25 @@ def test_a_snapshot_holds_the_managed_kinds_of_the_managed_tenants(tmp_path: Pat
     assert by_id["plain"].config is None
     content = json.loads(meta.path.read_bytes())["content"]
     assert SECRET not in json.dumps(content) and "clientSecret" not in json.dumps(content)
+
+
+def test_a_restore_of_sub_resources_is_undoable(tmp_path: Path, client: DescopeClient) -> None:
+    from controller.engine.restore import Restorer, select_from
+
+    world = World(tmp_path, client)
+    world.sync(yaml())
+    state = world.store.load()
+    snapshot = take_snapshot(client, world.backups, inventory=state.config_inventory)
+    assert snapshot is not None
+    broken = {**role(client, "acme", "Tenant Admin"), "description": "broken"}
+    client.update_role("Tenant Admin", {k: broken[k] for k in ("name", "tenantId", "description")})
+
+    chosen = select_from(world.backups, ["acme"], snapshot.id)
+    report = Restorer(client, world.backups).run(chosen.restored, chosen.origins, enforced=None, dry_run=False)
+    assert report.status == "restored"  # the OIDC configuration matches live: no secret needed
+    assert report.config is not None and not report.config.failed
+    assert [a.line() for a in report.config.plan.actions] == ["~ role acme/Tenant Admin description"]
+    assert role(client, "acme", "Tenant Admin")["description"] == "Manages users"
+    undo = world.backups.tenant_in(report.undo_backups["acme"], "acme")
+    assert undo.meta.operation == "restore" and undo.config is not None
+    assert [r["description"] for r in undo.config["roles"]] == ["broken"]

@@ -22,7 +22,8 @@ from controller.core.config_types import SubAction, SubKey
 from controller.core.model import LiveTenant
 from controller.core.plan import Action, ActionKind
 from controller.engine.apply import ActionResult, WriteHooks
-from controller.engine.config_backups import backup_config, configs_by_id, managed_kinds
+from controller.engine.config_backups import BackupConfig as BackupConfig  # re-exported for the reconciler
+from controller.engine.config_backups import configs_by_id, managed_kinds
 from controller.engine.config_cycle import ConfigClient, read_live
 from controller.errors import DescopeAuthError, DescopeError, StoreError, StoreWriteFailed
 
@@ -48,7 +49,7 @@ class PreImageHooks(WriteHooks):
         operation: str | None = None,
         on_backup: Callable[[str, bool], None] = lambda _kind, _ok: None,
         inner: WriteHooks | None = None,
-        config: LiveConfig | None = None,  # the sub-resources read this cycle
+        config: BackupConfig | None = None,  # the sub-resources read this cycle (and how to read a deleted one's)
         live_by_id: Mapping[str, LiveTenant] | None = None,  # the tenants read this cycle (for before_sub_write)
     ) -> None:
         self.store = store
@@ -58,7 +59,7 @@ class PreImageHooks(WriteHooks):
         self.cycle_id = cycle_id
         self.settings_by_id = settings_by_id or {}
         self.operation = operation
-        self.config = config or LiveConfig()
+        self.config = config or BackupConfig(None)
         self.live_by_id = live_by_id or {}
         self.written: list[BackupMeta] = []
         self._backed_up: set[str] = set()  # tenants with a pre-image from this cycle
@@ -67,7 +68,8 @@ class PreImageHooks(WriteHooks):
         if action.kind is ActionKind.CREATE or live is None:
             self.inner.before_write(action, live)
             return  # nothing exists yet, so nothing can be lost
-        self._save(action.tenant_id, live, self.operation or action.kind.value)
+        deleting = action.kind is ActionKind.DELETE
+        self._save(action.tenant_id, live, self.operation or action.kind.value, deleting=deleting)
         self.inner.before_write(action, live)
 
     def before_sub_write(self, action: SubAction) -> None:
@@ -77,13 +79,13 @@ class PreImageHooks(WriteHooks):
             return  # created this cycle (nothing to lose), or backed up already with its sub-resources
         self._save(action.tenant_id, live, self.operation or "update", what=action.label())
 
-    def _save(self, tenant_id: str, live: LiveTenant, operation: str, what: str = "") -> None:
+    def _save(self, tenant_id: str, live: LiveTenant, operation: str, what: str = "", deleting: bool = False) -> None:
         try:
             meta = self.store.save_pre_image(
                 live,
                 operation=operation,
                 settings=self.settings_by_id.get(tenant_id),
-                config=backup_config(self.config, tenant_id),
+                config=self.config.of(tenant_id, deleting=deleting),
                 revision=self.revision,
                 cycle_id=self.cycle_id,
             )

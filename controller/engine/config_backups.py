@@ -6,6 +6,10 @@ snapshot reads is a rate-budget decision of its own. A tenant's backed-up ``conf
 ``core.config_plan.LiveConfig`` holds), each kind only when it was read. Keys named like a secret are
 dropped here (Descope never returns an OIDC ``clientSecret``; this makes sure), and the store refuses any left.
 
+Pre-images take what the cycle read (``BackupConfig``); a tenant about to be *deleted* is not desired, so
+nothing of it was read: its roles, SSO configurations and password policy are read just before its pre-image
+(three calls; deletes are rare and guarded), and if they cannot be read the delete is not made (fail closed).
+
 Snapshots read the sub-resources of the tenants whose sub-resources this controller manages (its inventory),
 the kinds it manages for each: roles in one ``role/search`` for all of them, SSO and password policy one call
 per tenant (Descope lists neither across tenants). Tenants nobody manages sub-resources for cost nothing extra.
@@ -19,6 +23,8 @@ from typing import Any, Final
 
 from controller.core.config_plan import LiveConfig
 from controller.core.config_types import SubKey, SubKind
+from controller.engine.config_cycle import ConfigClient, ConfigCycle
+from controller.errors import DescopeAuthError, DescopeError, StoreWriteFailed
 
 KIND_KEYS: Final = {
     SubKind.ROLE.value: "roles",
@@ -69,3 +75,29 @@ def configs_by_id(live: LiveConfig, tenant_ids: Set[str]) -> dict[str, dict[str,
         if config:
             out[tenant_id] = config
     return out
+
+
+class BackupConfig:
+    """Where a pre-image's sub-resources come from: what this cycle read, else (before a delete) a read now."""
+
+    def __init__(self, read: ConfigCycle | LiveConfig | None, client: ConfigClient | None = None) -> None:
+        self.live = read.live if isinstance(read, ConfigCycle) else read or LiveConfig()
+        self.client = client
+
+    def of(self, tenant_id: str, *, deleting: bool = False) -> dict[str, Any] | None:
+        """The tenant's sub-resources for its pre-image; StoreWriteFailed if a delete's cannot be read."""
+        found = backup_config(self.live, tenant_id)
+        if found is not None or not deleting or self.client is None:
+            return found
+        try:
+            roles = [r for r in self.client.load_roles([tenant_id]) if r.get("tenantId") == tenant_id]
+            sso = self.client.load_sso_all(tenant_id)
+            password = self.client.load_password_settings(tenant_id)
+        except DescopeAuthError:
+            raise
+        except DescopeError as exc:
+            raise StoreWriteFailed(
+                f"the roles, SSO and password policy of {tenant_id} could not be read: {exc}"
+            ) from exc
+        found = {"roles": roles, "sso": sso, "passwordPolicy": password}
+        return dict(scrubbed(found))

@@ -39,7 +39,7 @@ from controller.core.outcome import CycleStatus
 from controller.core.plan import ActionKind, Plan, make_plan
 from controller.descope_api import AttributeDefinition
 from controller.engine.apply import ApplyResult, WriteHooks, apply_plan
-from controller.engine.backups import PreImageHooks
+from controller.engine.backups import BackupConfig, PreImageHooks
 from controller.engine.config_cycle import ConfigCycle, ConfigStep, remember_config
 from controller.engine.cycle import CycleOptions, CycleReport, DescopeApi
 from controller.engine.flapping import note, released_line, started_line
@@ -316,7 +316,7 @@ class Reconciler:
                 settings_by_id={**state.applied_settings, **live_settings},
                 on_backup=self.on_backup,
                 inner=self.hooks,
-                config=config.live if config else None,
+                config=BackupConfig(config, self.client),
                 live_by_id=live_by_id,
             )
         if self.journal is not None and plan.actions:

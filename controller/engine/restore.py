@@ -22,6 +22,7 @@ from controller.core.model import DesiredState, DesiredTenant
 from controller.core.plan import Plan, PlanPolicy, make_plan
 from controller.engine.apply import ApplyResult, apply_plan
 from controller.engine.backups import PreImageHooks
+from controller.engine.config_backups import BackupConfig
 from controller.engine.config_cycle import ConfigCycle
 from controller.engine.cycle import DescopeApi
 from controller.engine.restore_config import apply_config_restore, plan_config, unused_refs, with_secret_refs
@@ -207,7 +208,7 @@ class Restorer:
             cycle_id=None,
             settings_by_id=live_settings,
             operation="restore",
-            config=config.live if config else None,
+            config=BackupConfig(config),
             live_by_id=live_by_id,
         )
         report.applied = applied = apply_plan(

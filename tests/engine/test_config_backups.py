@@ -17,10 +17,11 @@ from controller.adapters.backup_store import BackupStore
 from controller.adapters.descope import DescopeClient
 from controller.adapters.source import LocalSource
 from controller.adapters.state_store import StateStore
+from controller.core.plan import PlanPolicy
 from controller.engine.backups import take_snapshot
 from controller.engine.cycle import CycleOptions
 from controller.engine.reconciler import Reconciler
-from controller.errors import StoreWriteFailed
+from controller.errors import DescopeServerError, StoreWriteFailed
 from controller.sandbox import SandboxServer
 
 KEY = "K-config-backups"
@@ -162,3 +163,45 @@ def test_a_restore_of_sub_resources_is_undoable(tmp_path: Path, client: DescopeC
     undo = world.backups.tenant_in(report.undo_backups["acme"], "acme")
     assert undo.meta.operation == "restore" and undo.config is not None
     assert [r["description"] for r in undo.config["roles"]] == ["broken"]
+
+
+PRUNE = CycleOptions(apply=True, policy=PlanPolicy(prune=True, allow_deletes=1))
+ONLY_BETA = "tenants:\n  - id: beta\n    name: Beta\n"
+
+
+def test_a_pruned_tenant_is_backed_up_with_its_sub_resources(tmp_path: Path, client: DescopeClient) -> None:
+    world = World(tmp_path, client)
+    world.sync(yaml())
+    world.file.write_text(ONLY_BETA)
+    report = Reconciler(LocalSource(world.file), client, world.store, backups=world.backups).run_cycle(PRUNE)
+    assert report.status == "succeeded", report
+    assert "acme" not in {t["id"] for t in client.load_all()}
+    [pre] = world.backups.metas(tenant_id="acme")
+    backup = world.backups.tenant_in(pre.id, "acme")
+    assert pre.operation == "delete" and backup.config is not None
+    assert [r["name"] for r in backup.config["roles"]] == ["Tenant Admin"]
+    assert sorted(e["ssoId"] for e in backup.config["sso"]) == ["google", "okta"]
+    assert backup.config["passwordPolicy"]["minLength"] == 12
+
+
+def test_a_delete_whose_sub_resources_cannot_be_read_is_not_made(
+    tmp_path: Path, client: DescopeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreadable(tenant_id: str) -> list[dict[str, Any]]:
+        raise DescopeServerError("HTTP 503 from sso/settings/all")
+
+    world = World(tmp_path, client)
+    world.sync(yaml())
+    monkeypatch.setattr(client, "load_sso_all", unreadable)
+    world.file.write_text(ONLY_BETA)
+    report = Reconciler(LocalSource(world.file), client, world.store, backups=world.backups).run_cycle(PRUNE)
+    assert report.applied is not None
+    [failed] = report.applied.failed
+    assert failed.action.tenant_id == "acme"
+    assert (
+        "backup of acme failed, so it was not changed: the roles, SSO and password policy of acme could not be read"
+        in (failed.error)
+    )
+    assert "HTTP 503" in failed.error
+    assert "acme" in {t["id"] for t in client.load_all()}
+    assert world.backups.metas(tenant_id="acme") == []

@@ -17,6 +17,7 @@ from controller.adapters.backup_format import (
     SNAPSHOT,
     SNAPSHOTS_DIR,
     BackupMeta,
+    Content,
     Unusable,
     content_of,
     encode_tenant_id,
@@ -146,7 +147,7 @@ class BackupFiles:
             raise Unusable(f"cannot be read: {exc.strerror or exc}") from exc
         return meta_from(found[0], found[1], path, size)
 
-    def load(self, path: Path) -> tuple[BackupMeta, list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    def load(self, path: Path) -> tuple[BackupMeta, *Content]:
         """Read the whole file and verify it; Unusable says why not."""
         try:
             with self._open(path) as handle:
@@ -157,8 +158,7 @@ class BackupFiles:
             raise Unusable(f"cannot be read: {exc.strerror or exc}") from exc
         document = parse_document(raw)
         meta = meta_from(document.get("meta"), document.get("sha256"), path, len(raw))
-        tenants, settings = content_of(document, meta)
-        return meta, tenants, settings
+        return (meta, *content_of(document, meta))
 
     def _open(self, path: Path) -> BinaryIO:
         """``path`` for reading, no symlink followed (Unusable if one is in the way)."""
@@ -168,7 +168,7 @@ class BackupFiles:
             via = None if Path(exc.path) == path else Path(exc.path)
             raise Unusable(_symlink_problem(exc.target, via=via)) from None
 
-    def load_or_raise(self, path: Path) -> tuple[BackupMeta, list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    def load_or_raise(self, path: Path) -> tuple[BackupMeta, *Content]:
         """``load``, its failures as BackupNotFound or StoreCorrupt naming the file."""
         try:
             return self.load(path)

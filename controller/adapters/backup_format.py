@@ -1,21 +1,28 @@
 """The backup file format, pure (no filesystem), so the store is only I/O: ids, folder names, head, sha256.
 
-File format 1: one JSON object per backup, written with ``write_atomic`` (temp file, fsync, rename,
+File format 2: one JSON object per backup, written with ``write_atomic`` (temp file, fsync, rename,
 directory fsync), mode 0600, never over an existing file::
 
-    {"format":1,
+    {"format":2,
      "meta":{"id":..,"kind":..,"operation":..,"taken_at":..,"tenant_ids":[..],"revision":..,"cycle_id":..},
      "sha256":"<hex>",
      "content":{"tenants":[<tenant as GET /v1/mgmt/tenant/all returned it>, ..],
-                "settings":{"<tenant id>":{<session settings>}, ..}}}
+                "settings":{"<tenant id>":{<session settings>}, ..},
+                "config":{"<tenant id>":{"roles":[..],"sso":[..],"passwordPolicy":{..}}, ..}}}
+
+``config`` (new in format 2) holds a tenant's sub-resources as Descope's loads returned them (roles from
+``role/search``, SSO configurations from ``sso/settings/all``, password settings), each kind only when it was
+read: a kind left out was not backed up, and a restore leaves it alone. Descope never returns an OIDC
+``clientSecret``; a key named like a secret is refused here all the same (ValueError on write, Unusable on read), so
+no backup can hold one. Format 1 files (no ``config``) are still read, as backups with no sub-resources.
 
 ``sha256`` is over the canonical JSON of ``content`` (sort_keys, separators ``(",", ":")``,
 ensure_ascii False, UTF-8). Every read of content (``tenants_in``, ``tenant_at``, ``verify`` and
 prune's safety checks) re-computes it and cross-checks the metadata against the content and the
 path (id = file name, kind = folder, tenant = tenant folder, time = id stamp), so an edited or
 misplaced file is StoreCorrupt naming the file, never used. A file of another format version
-(say, from a newer build) is reported the same way and never deleted; there are no older versions
-to migrate yet. ``size`` and ``path`` of BackupMeta come from the filesystem, not the file.
+(say, from a newer build) is reported the same way and never deleted; format 1 is read as it is.
+``size`` and ``path`` of BackupMeta come from the filesystem, not the file.
 
 Backup ids are ``<YYYYMMDDTHHMMSS.ffffffZ of taken_at>-<4 hex sequence><4 hex random>-<pre|snap>``,
 e.g. ``20261122T043012.123456Z-0000a1b2-pre``: filename-safe, and sorting them sorts by time. The
@@ -44,7 +51,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 PRE_IMAGE = "pre-image"
 SNAPSHOT = "snapshot"
 OPERATIONS: dict[str, tuple[str, ...]] = {
@@ -64,6 +72,8 @@ _HEX64_RE = re.compile(r"[0-9a-f]{64}")
 _SHA_FIELD_RE = re.compile(r',"sha256":"([0-9a-f]{64})"')
 _KEEP = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789-")
 _HEAD = b'{"format":%d,"meta":' % FORMAT_VERSION
+_HEADS = tuple(b'{"format":%d,"meta":' % version for version in READABLE_VERSIONS)
+_SECRET_NAME = re.compile(r"secret", re.IGNORECASE)
 _HEAD_CHUNK = 64 * 1024
 _UTF8 = "utf-8"
 _SURROGATES = "surrogatepass"  # what json.loads(bytes) uses, so any str Python's json can produce survives
@@ -88,6 +98,7 @@ class TenantBackup:
     meta: BackupMeta
     tenant: dict[str, Any]  # the tenant exactly as Descope returned it
     settings: dict[str, Any] | None  # its session settings if known
+    config: dict[str, Any] | None = None  # its roles/sso/passwordPolicy as read (the kinds backed up), if any
 
 
 def encode_tenant_id(tenant_id: str) -> str:
@@ -158,9 +169,33 @@ def _canonical(content: Any) -> bytes:
     return text.encode(_UTF8, _SURROGATES)
 
 
-def encode_content(tenants: list[dict[str, Any]], settings: dict[str, dict[str, Any]]) -> tuple[bytes, str]:
-    """The canonical JSON of a backup's content, and its sha256 as the file records it."""
-    body = _canonical({"tenants": tenants, "settings": settings})
+def secret_names(value: Any, path: str = "") -> list[str]:
+    """The paths of keys named like a secret (``clientSecret``, ...) anywhere in ``value``."""
+    found: list[str] = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if _SECRET_NAME.search(str(key)):
+                found.append(where)
+            found.extend(secret_names(item, where))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found.extend(secret_names(item, f"{path}[{index}]"))
+    return found
+
+
+def encode_content(
+    tenants: list[dict[str, Any]], settings: dict[str, dict[str, Any]], config: dict[str, dict[str, Any]] | None = None
+) -> tuple[bytes, str]:
+    """The canonical JSON of a backup's content, and its sha256 as the file records it.
+
+    ValueError if ``config`` has a key named like a secret: Descope never returns one, and no backup may hold one.
+    """
+    config = config or {}
+    leaked = secret_names(config)
+    if leaked:
+        raise ValueError(f"refusing to back up keys named like a secret: {', '.join(leaked[:5])}")
+    body = _canonical({"tenants": tenants, "settings": settings, "config": config})
     return body, hashlib.sha256(body).hexdigest()
 
 
@@ -210,7 +245,8 @@ def id_time(backup_id: str) -> float | None:
 def read_head(handle: BinaryIO) -> tuple[Any, str] | None:
     """(meta, sha256) from the head of a file laid out as we write it, read from its start; else None."""
     chunk = handle.read(_HEAD_CHUNK)
-    return _parse_head(handle, chunk[len(_HEAD) :]) if chunk.startswith(_HEAD) else None
+    head = next((h for h in _HEADS if chunk.startswith(h)), None)
+    return _parse_head(handle, chunk[len(head) :]) if head is not None else None
 
 
 def _parse_head(handle: Any, start: bytes) -> tuple[Any, str] | None:
@@ -246,7 +282,7 @@ def parse_document(raw: bytes) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise Unusable("is not a JSON object")
     version = document.get("format")
-    if type(version) is not int or version != FORMAT_VERSION:
+    if type(version) is not int or version not in READABLE_VERSIONS:
         newer = " (written by a newer descope-gitops?)" if type(version) is int and version > FORMAT_VERSION else ""
         raise Unusable(f"has unknown format version {version!r}{newer}; this build reads {FORMAT_VERSION}")
     return document
@@ -293,8 +329,11 @@ def meta_from(raw: Any, sha256: Any, path: Path, size: int) -> BackupMeta:
     )
 
 
-def content_of(document: Mapping[str, Any], meta: BackupMeta) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
-    """(tenants, settings) of a parsed backup file, checked against its sha256 and its metadata; else Unusable."""
+Content = tuple[list[dict[str, Any]], dict[str, dict[str, Any]], dict[str, dict[str, Any]]]
+
+
+def content_of(document: Mapping[str, Any], meta: BackupMeta) -> Content:
+    """(tenants, settings, config) of a parsed backup file, checked against its sha256 and metadata; else Unusable."""
     content = document.get("content")
     if not isinstance(content, dict):
         raise Unusable("has no content object")
@@ -315,4 +354,11 @@ def content_of(document: Mapping[str, Any], meta: BackupMeta) -> tuple[list[dict
         raise Unusable("the metadata's tenant_ids do not match the tenants in the content")
     if not set(settings) <= set(held):
         raise Unusable("content.settings has settings for tenants the backup does not hold")
-    return tenants, settings
+    config = content.get("config", {}) if document.get("format") != 1 else {}  # format 1 had no sub-resources
+    if not isinstance(config, dict) or not all(isinstance(v, dict) for v in config.values()):
+        raise Unusable("content.config is not a map of tenant id to roles, SSO and password policy")
+    if not set(config) <= set(held):
+        raise Unusable("content.config has sub-resources of tenants the backup does not hold")
+    if secret_names(config):
+        raise Unusable("content.config holds a key named like a secret; backups never hold secrets")
+    return tenants, settings, config

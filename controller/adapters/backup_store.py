@@ -94,16 +94,21 @@ class BackupStore:
         *,
         operation: str,
         settings: Mapping[str, Any] | None = None,
+        config: Mapping[str, Any] | None = None,
         revision: str | None = None,
         cycle_id: str | None = None,
     ) -> BackupMeta:
-        """Back up one tenant before a write to it; StoreWriteFailed means the write must not be made."""
+        """Back up one tenant (with its sub-resources ``config`` as read, if any) before a write to it.
+
+        StoreWriteFailed means the write must not be made.
+        """
         check_operation(PRE_IMAGE, operation)
         record = plain_mapping(tenant)
         tenant_id = tenant_id_of(record)
         settings_by_id = {} if settings is None else {tenant_id: plain_mapping(settings)}
+        config_by_id = {} if not config else {tenant_id: plain_mapping(config)}
         folder = self.directory / PRE_IMAGES_DIR / encode_tenant_id(tenant_id)
-        return self._save(PRE_IMAGE, operation, [record], settings_by_id, revision, cycle_id, folder)
+        return self._save(PRE_IMAGE, operation, [record], settings_by_id, revision, cycle_id, folder, config_by_id)
 
     def save_snapshot(
         self,
@@ -111,10 +116,11 @@ class BackupStore:
         *,
         operation: str = "scheduled",
         settings_by_id: Mapping[str, Mapping[str, Any]] | None = None,
+        config_by_id: Mapping[str, Mapping[str, Any]] | None = None,
         revision: str | None = None,
         cycle_id: str | None = None,
     ) -> BackupMeta:
-        """Back up every tenant given (all live ones); settings are kept for the tenants it holds."""
+        """Back up every tenant given (all live ones); settings and sub-resources kept for the tenants it holds."""
         check_operation(SNAPSHOT, operation)
         records = [plain_mapping(t) for t in tenants]
         ids = [tenant_id_of(r) for r in records]
@@ -123,7 +129,9 @@ class BackupStore:
             raise ValueError(f"a snapshot cannot hold a tenant twice: {duplicates}")
         held = set(ids)
         settings = {k: plain_mapping(v) for k, v in (settings_by_id or {}).items() if k in held}
-        return self._save(SNAPSHOT, operation, records, settings, revision, cycle_id, self.directory / SNAPSHOTS_DIR)
+        config = {k: plain_mapping(v) for k, v in (config_by_id or {}).items() if k in held and v}
+        folder = self.directory / SNAPSHOTS_DIR
+        return self._save(SNAPSHOT, operation, records, settings, revision, cycle_id, folder, config)
 
     def _save(
         self,
@@ -134,11 +142,12 @@ class BackupStore:
         revision: str | None,
         cycle_id: str | None,
         folder: Path,
+        config: dict[str, dict[str, Any]],
     ) -> BackupMeta:
         for name, value in (("revision", revision), ("cycle_id", cycle_id)):
             if value is not None and not isinstance(value, str):
                 raise TypeError(f"{name} must be a string or None, not {type(value).__name__}")
-        body, digest = encode_content(tenants, settings)
+        body, digest = encode_content(tenants, settings, config)
         with self._locked(exclusive=False):
             try:
                 with store_fs.open_dir(self.root, folder, create=True, mode=DIR_MODE) as folder_fd:
@@ -270,8 +279,8 @@ class BackupStore:
 
     def tenants_in(self, backup_id: str) -> list[TenantBackup]:
         """Every tenant of one backup, read and verified; BackupNotFound, StoreCorrupt."""
-        meta, tenants, settings = self._files.load_or_raise(self._files.locate(backup_id))
-        return [TenantBackup(meta, t, settings.get(str(t["id"]))) for t in tenants]
+        meta, tenants, settings, config = self._files.load_or_raise(self._files.locate(backup_id))
+        return [TenantBackup(meta, t, settings.get(str(t["id"])), config.get(str(t["id"]))) for t in tenants]
 
     def tenant_at(
         self, tenant_id: str, *, at: float | None = None, backup_id: str | None = None
@@ -284,10 +293,10 @@ class BackupStore:
         one, is corrupt, this raises StoreCorrupt naming it instead of using an older backup.
         """
         if backup_id is not None:
-            meta, tenants, settings = self._files.load_or_raise(self._files.locate(backup_id, tenant_id=tenant_id))
-            if at is not None and meta.taken_at > at:
+            loaded = self._files.load_or_raise(self._files.locate(backup_id, tenant_id=tenant_id))
+            if at is not None and loaded[0].taken_at > at:
                 raise BackupNotFound(f"backup {backup_id} was taken after the requested time")
-            found = _pick(meta, tenants, settings, tenant_id)
+            found = _pick(*loaded, tenant_id)
             if found is None:
                 raise BackupNotFound(f"backup {backup_id} does not hold tenant {tenant_id!r}")
             return found
@@ -320,10 +329,10 @@ class BackupStore:
 
     def tenant_in(self, backup_id: str, tenant_id: str) -> TenantBackup:
         """One tenant from one backup (an id or a unique prefix), verified; BackupNotFound, StoreCorrupt."""
-        meta, tenants, settings = self._files.load_or_raise(self._files.locate(backup_id, tenant_id=tenant_id))
-        found = _pick(meta, tenants, settings, tenant_id)
+        loaded = self._files.load_or_raise(self._files.locate(backup_id, tenant_id=tenant_id))
+        found = _pick(*loaded, tenant_id)
         if found is None:
-            raise BackupNotFound(f"backup {meta.id} does not hold tenant {tenant_id!r}")
+            raise BackupNotFound(f"backup {loaded[0].id} does not hold tenant {tenant_id!r}")
         return found
 
     def resolve_id(self, prefix: str) -> str:
@@ -339,7 +348,7 @@ class BackupStore:
                 problems.append((path, _stray(path)))
                 continue
             try:
-                meta, _tenants, _settings = self._files.load(path)
+                meta = self._files.load(path)[0]
             except FileNotFoundError:
                 continue
             except Unusable as exc:
@@ -430,11 +439,15 @@ def _order(meta: BackupMeta) -> tuple[float, str]:
 
 
 def _pick(
-    meta: BackupMeta, tenants: Sequence[dict[str, Any]], settings: Mapping[str, dict[str, Any]], tenant_id: str
+    meta: BackupMeta,
+    tenants: Sequence[dict[str, Any]],
+    settings: Mapping[str, dict[str, Any]],
+    config: Mapping[str, dict[str, Any]],
+    tenant_id: str,
 ) -> TenantBackup | None:
     for record in tenants:
         if record["id"] == tenant_id:
-            return TenantBackup(meta, record, settings.get(tenant_id))
+            return TenantBackup(meta, record, settings.get(tenant_id), config.get(tenant_id))
     return None
 
 

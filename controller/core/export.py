@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from controller.core.export_config import ExportConfig, config_entries
 from controller.core.export_yaml import comment_text, string_text, value_text
 from controller.core.loader import LoadLimits, parse_tenant_files
 from controller.core.model import (
@@ -109,9 +110,16 @@ def build_export(
     *,
     settings_by_id: Mapping[str, Mapping[str, JSONValue]] | None = None,
     unreadable_settings: Mapping[str, str] | None = None,
+    config: ExportConfig | None = None,
 ) -> Export:
-    """The tenants.yaml text(s) for ``live``; ``settings_by_id`` None: session settings are not exported."""
+    """The tenants.yaml text(s) for ``live``; ``settings_by_id`` None: session settings are not exported.
+
+    ``config`` None: roles, SSO configurations and password policy are not exported (``export_config``).
+    """
     docs = {str(t.get("id")): _doc(t, settings_by_id, unreadable_settings or {}) for t in live}
+    if config is not None:
+        for tenant in live:
+            _config(docs[str(tenant.get("id"))], str(tenant.get("parent") or ""), config)
     groups = _group(live, options)
     refused: dict[str, str] = {}
     off: dict[tuple[str, str], str] = {}
@@ -180,6 +188,17 @@ def _doc(
     elif settings_by_id is not None and tid in settings_by_id:
         _settings(doc, settings_by_id[tid])
     return doc
+
+
+def _config(doc: _Doc, parent: str, config: ExportConfig) -> None:
+    tid = doc.tenant_id
+    if tid in config.unreadable:
+        reason = f"not read from Descope: {config.unreadable[tid]}"
+        doc.notes.append(Unexported(tid, "roles, sso, passwordPolicy", reason, lost=True))
+        return
+    entries, notes = config_entries(tid, parent, config)
+    doc.entries.extend(entries)
+    doc.notes.extend(Unexported(tid, name, why) for name, why in notes)
 
 
 def _settings(doc: _Doc, settings: Mapping[str, JSONValue]) -> None:

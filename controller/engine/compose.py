@@ -243,8 +243,14 @@ def daemon(settings: Settings) -> Iterator[Daemon]:
 
         def snapshot() -> None:
             try:
-                applied_settings = store.load(keep_aside=False).applied_settings
-                meta = take_snapshot(client, backups, settings_by_id=applied_settings, should_stop=stop.is_set)
+                state = store.load(keep_aside=False)
+                meta = take_snapshot(
+                    client,
+                    backups,
+                    settings_by_id=state.applied_settings,
+                    should_stop=stop.is_set,
+                    inventory=state.config_inventory,
+                )
             except Exception:
                 metrics.on_backup("snapshot", False)
                 raise

@@ -158,7 +158,14 @@ class ConfigStep:
         )  # fmt: skip
         return ConfigCycle(plan, live=live, config=config, secrets=values)
 
-    def apply(self, cycle: ConfigCycle, held: Set[str], log: Any, should_stop: Callable[[], bool]) -> None:
+    def apply(
+        self,
+        cycle: ConfigCycle,
+        held: Set[str],
+        log: Any,
+        should_stop: Callable[[], bool],
+        before_write: Callable[[SubAction], None] | None = None,
+    ) -> None:
         if cycle.plan.blocked:
             for reason in cycle.plan.blocked:
                 log.error("guard (roles and SSO): {}", reason)
@@ -171,6 +178,7 @@ class ConfigStep:
             log=log,
             should_stop=should_stop,
             on_result=self.on_result,
+            before_write=before_write,
         )
 
 
@@ -241,10 +249,13 @@ def apply_config(
     log: Any = logger,
     should_stop: Callable[[], bool] = lambda: False,
     on_result: Callable[[SubResult], None] = lambda _result: None,
+    before_write: Callable[[SubAction], None] | None = None,
 ) -> list[SubResult]:
     """Run the plan's actions by stage (they are ordered so); ``held`` tenants' actions are skipped.
 
     ``on_result`` hears each action as it finishes (sync's progress), in the order they run.
+    ``before_write`` runs before each write (the pre-image seam, ``backups.PreImageHooks.before_sub_write``):
+    if it raises, that action fails with its message and is not written; the others go on.
     """
     results: list[SubResult] = []
     stopped = ""
@@ -255,6 +266,8 @@ def apply_config(
             on_result(results[-1])
             continue
         try:
+            if before_write is not None and action.writes:
+                before_write(action)
             _execute(action, client, secrets)
         except DescopeAuthError as exc:
             stopped = "Descope refused the management key"

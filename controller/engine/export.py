@@ -8,6 +8,13 @@ client's rate limiter: 300 tenants at the default 100/60 s take about three minu
 exported, without settings and with the reason, and the export counts as partial; a refused
 management key stops everything.
 
+With sub-resources on (the default), each tenant's roles, SSO configurations and password policy are read
+too: the roles of every exported tenant in one ``role/search``, and per tenant one ``sso/settings/all`` and one
+``password/settings`` (Descope lists neither across tenants), in the same pool as the settings; plus the
+project's password settings once, so a tenant's policy is exported only in the keys where it differs from
+what it would inherit (its parent's, else the project's). A tenant whose sub-resources cannot be read is
+exported without them, and the export counts as partial.
+
 ``--tenant`` selects tenants by id; each selected tenant's ancestors come along, because the loader
 requires every ``parent:`` to be declared in the same tenants files.
 """
@@ -23,7 +30,9 @@ from typing import Any, Protocol
 
 from controller import __version__
 from controller.core.export import Export, ExportOptions, Split, build_export
+from controller.core.export_config import ExportConfig
 from controller.descope_api import AttributeDefinition
+from controller.engine.config_backups import scrubbed
 from controller.errors import DescopeAuthError, DescopeError, UsageError
 
 Progress = Callable[[int, int], None]
@@ -35,6 +44,9 @@ class ExportClient(Protocol):
 
     def load_all(self) -> list[dict[str, Any]]: ...
     def load_settings(self, tenant_id: str) -> dict[str, Any]: ...
+    def load_roles(self, tenant_ids: Sequence[str], *, include_project_roles: bool = False) -> list[dict[str, Any]]: ...
+    def load_sso_all(self, tenant_id: str) -> list[dict[str, Any]]: ...
+    def load_password_settings(self, tenant_id: str) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -43,6 +55,9 @@ class LiveProject:
     settings_by_id: dict[str, Mapping[str, Any]] | None  # None: settings not read
     unreadable: dict[str, str] = field(default_factory=dict)  # tenant id -> why its settings are missing
     added_ancestors: tuple[str, ...] = ()  # ids not asked for with --tenant, exported as parents of those asked
+    config_by_id: dict[str, dict[str, Any]] | None = None  # None: sub-resources not read; else as backups hold them
+    project_password: dict[str, Any] | None = None  # the project's password settings (what a tenant inherits)
+    unreadable_config: dict[str, str] = field(default_factory=dict)  # tenant id -> why its sub-resources are missing
 
 
 def read_live(
@@ -50,17 +65,19 @@ def read_live(
     *,
     tenant_ids: Sequence[str] = (),
     include_settings: bool = True,
+    include_config: bool = False,
     max_concurrency: int = 4,
     on_progress: Progress | None = None,
 ) -> LiveProject:
-    """The tenants to export (all, or ``tenant_ids`` and their ancestors) and, if asked, their settings."""
+    """The tenants to export (all, or ``tenant_ids`` and their ancestors) and, if asked, settings and sub-resources."""
     tenants = client.load_all()
     added: list[str] = []
     if tenant_ids:
         tenants, added = _select(tenants, tenant_ids)
-    if not include_settings:
-        return LiveProject(tenants, None, added_ancestors=tuple(added))
     ids = [str(t.get("id")) for t in tenants]
+    config = _read_config(client, ids, max_concurrency) if include_config else None
+    if not include_settings:
+        return _with_config(LiveProject(tenants, None, added_ancestors=tuple(added)), config)
     settings: dict[str, Mapping[str, Any]] = {}
     unreadable: dict[str, str] = {}
     lock = threading.Lock()
@@ -87,7 +104,47 @@ def read_live(
     with ThreadPoolExecutor(max_workers=max(1, max_concurrency), thread_name_prefix="export") as pool:
         for future in [pool.submit(read, tid) for tid in ids]:
             future.result()  # a refused key stops the export here
-    return LiveProject(tenants, settings, unreadable, tuple(added))
+    return _with_config(LiveProject(tenants, settings, unreadable, tuple(added)), config)
+
+
+_Config = tuple[dict[str, dict[str, Any]], dict[str, Any], dict[str, str]]
+
+
+def _with_config(live: LiveProject, config: _Config | None) -> LiveProject:
+    if config is not None:
+        live.config_by_id, live.project_password, live.unreadable_config = config
+    return live
+
+
+def _read_config(client: ExportClient, ids: Sequence[str], max_concurrency: int) -> _Config:
+    """(tenant id -> {"roles", "sso", "passwordPolicy"} as read, the project's password settings, unreadable)."""
+    by_id: dict[str, dict[str, Any]] = {tid: {"roles": []} for tid in ids}
+    for role in client.load_roles(list(ids)) if ids else []:
+        owner = str(role.get("tenantId") or "")
+        if owner in by_id:
+            by_id[owner]["roles"].append(role)
+    project = client.load_password_settings("")
+    unreadable: dict[str, str] = {}
+    lock = threading.Lock()
+
+    def read(tenant_id: str) -> None:
+        try:
+            sso = client.load_sso_all(tenant_id)
+            password = client.load_password_settings(tenant_id)
+        except DescopeAuthError:
+            raise
+        except DescopeError as exc:
+            with lock:
+                unreadable[tenant_id] = str(exc)
+                by_id.pop(tenant_id, None)
+            return
+        with lock:
+            by_id[tenant_id].update(sso=scrubbed(sso), passwordPolicy=password)
+
+    with ThreadPoolExecutor(max_workers=max(1, max_concurrency), thread_name_prefix="export-config") as pool:
+        for future in [pool.submit(read, tid) for tid in ids]:
+            future.result()
+    return by_id, project, unreadable
 
 
 def _select(tenants: list[dict[str, Any]], wanted: Sequence[str]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -110,6 +167,7 @@ def _select(tenants: list[dict[str, Any]], wanted: Sequence[str]) -> tuple[list[
 class ExportRequest:
     tenant_ids: tuple[str, ...] = ()
     include_settings: bool = True
+    include_config: bool = True  # roles, SSO configurations, password policy
     split: Split = "none"
     file_name: str = "tenants.yaml"
 
@@ -134,6 +192,7 @@ def export_project(
         client,
         tenant_ids=request.tenant_ids,
         include_settings=request.include_settings,
+        include_config=request.include_config,
         max_concurrency=max_concurrency,
         on_progress=on_progress,
     )
@@ -146,6 +205,12 @@ def export_project(
         attributes=attributes,
     )
     export = build_export(
-        live.tenants, options, settings_by_id=live.settings_by_id, unreadable_settings=live.unreadable
+        live.tenants,
+        options,
+        settings_by_id=live.settings_by_id,
+        unreadable_settings=live.unreadable,
+        config=ExportConfig(live.config_by_id, live.project_password or {}, live.unreadable_config)
+        if live.config_by_id is not None
+        else None,
     )
     return ExportOutcome(export, live)

@@ -39,7 +39,7 @@ from controller.core.outcome import CycleStatus
 from controller.core.plan import ActionKind, Plan, make_plan
 from controller.descope_api import AttributeDefinition
 from controller.engine.apply import NOT_ATTEMPTED_STOPPING, ApplyResult, WriteHooks, apply_plan
-from controller.engine.backups import PreImageHooks
+from controller.engine.backups import BackupConfig, PreImageHooks
 from controller.engine.config_cycle import ConfigCycle, ConfigStep, remember_config
 from controller.engine.cycle import CycleOptions, CyclePlan, CycleReport, DescopeApi
 from controller.engine.flapping import note, released_line, started_line
@@ -307,15 +307,17 @@ class Reconciler:
         report.deferred = sorted(a.tenant_id for a in plan.actions if a.tenant_id in deferred)
         if report.deferred:
             log.warning("{} tenants wait for their failure backoff: {}", len(report.deferred), report.deferred[:10])
-        hooks = self.hooks
-        if self.backups is not None:
-            hooks = PreImageHooks(
+        hooks = pre = self.hooks
+        if self.backups is not None:  # pre-images hold the sub-resources read this cycle too
+            hooks = pre = PreImageHooks(
                 self.backups,
                 revision=revision.id,
                 cycle_id=report.cycle_id,
                 settings_by_id={**state.applied_settings, **live_settings},
                 on_backup=self.on_backup,
                 inner=self.hooks,
+                config=BackupConfig(config, self.client),
+                live_by_id=live_by_id,
             )
         if self.journal is not None and plan.actions:
             self.journal.begin(
@@ -335,7 +337,7 @@ class Reconciler:
             hooks=hooks,
             skip=lambda action: action.tenant_id in deferred,
             should_stop=self.should_stop,
-            before_deletes=lambda failed: self._apply_config(config, plan, failed | deferred, log),
+            before_deletes=lambda failed: self._apply_config(config, plan, failed | deferred, log, pre),
         )
         stopping = [f for f in applied.failed if f.error == NOT_ATTEMPTED_STOPPING]
         if stopping:
@@ -354,11 +356,11 @@ class Reconciler:
             deleted = {r.action.tenant_id for r in applied.succeeded if r.action.kind is ActionKind.DELETE}
             remember_config(state, config, config.live, config.config, inventory_known=known, deleted_tenants=deleted)
 
-    def _apply_config(self, config: ConfigCycle | None, plan: Plan, held: Set[str], log: Any) -> None:
-        """Sub-resource writes, skipping tenants whose own action failed, waits or conflicts."""
+    def _apply_config(self, config: ConfigCycle | None, plan: Plan, held: Set[str], log: Any, pre: Any) -> None:
+        """Sub-resource writes (after their tenant's pre-image), skipping tenants whose own action failed or waits."""
         if config is not None:
             held = held | {c.tenant_id for c in plan.conflicts}
-            self.config.apply(config, held, log, self.should_stop)
+            self.config.apply(config, held, log, self.should_stop, getattr(pre, "before_sub_write", None))
 
     def _flapping(
         self,

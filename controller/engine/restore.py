@@ -1,7 +1,8 @@
 """On-call's restore: bring tenants back from a backup or a Git revision, diff first, never delete.
 
-The restored state is turned into desired tenants and planned against live with the same pure
-planner as a sync (so unchanged fields cause no write, a deleted tenant is recreated with its id,
+The restored state is turned into desired tenants (with their roles, SSO configurations and password
+policy when the backup holds them: ``restore_config``) and planned against live with the same pure
+planners as a sync (so unchanged fields cause no write, a deleted tenant is recreated with its id,
 parents come before children), with prune off: a restore never deletes. Before any write the
 current state of each tenant it changes is backed up (operation "restore"), so a restore can be
 undone like any other change. If the YAML the daemon enforces manages a restored field with
@@ -16,11 +17,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from controller.adapters.backup_store import BackupMeta, BackupStore
+from controller.core.config_desired import SecretRefs
 from controller.core.model import DesiredState, DesiredTenant
 from controller.core.plan import Plan, PlanPolicy, make_plan
 from controller.engine.apply import ApplyResult, apply_plan
 from controller.engine.backups import PreImageHooks
+from controller.engine.config_backups import BackupConfig
+from controller.engine.config_cycle import ConfigCycle
 from controller.engine.cycle import DescopeApi
+from controller.engine.restore_config import apply_config_restore, plan_config, unused_refs, with_secret_refs
 from controller.engine.timeline import cause, last_write, tenant_from_backup
 from controller.errors import BackupNotFound
 
@@ -35,6 +40,8 @@ class RestoreReport:
     suspended: bool = False
     dry_run: bool = True
     undo_backups: dict[str, str] = field(default_factory=dict)  # tenant id -> backup of the state it replaced
+    config: ConfigCycle | None = None  # roles, SSO, password policy: None when nothing restored has any
+    notes: list[str] = field(default_factory=list)
 
     @property
     def recreated(self) -> list[str]:
@@ -45,13 +52,17 @@ class RestoreReport:
 
     @property
     def status(self) -> str:
-        if not self.plan.actions and not self.plan.conflicts:
+        config = self.config.plan if self.config is not None else None
+        if not self.plan.actions and not self.plan.conflicts and not (config and (config.actions or config.conflicts)):
             return "nothing-to-do"
         if self.dry_run:
             return "dry-run"
         if self.applied is None:
             return "failed"
-        return {"succeeded": "restored"}.get(self.applied.status, self.applied.status)
+        status = str(self.applied.status)
+        if status == "succeeded" and self.config is not None and self.config.problems:
+            status = "partial"  # a sub-resource failed or could not be restored (an OIDC secret not given)
+        return {"succeeded": "restored"}.get(status, status)
 
 
 @dataclass(frozen=True)
@@ -168,27 +179,43 @@ class Restorer:
         dry_run: bool,
         suspend: Callable[[], None] | None = None,  # sets the daemon's suspend flag before writing
         max_concurrency: int = 4,
+        secrets: SecretRefs | None = None,  # (tenant, ssoId) -> the OIDC clientSecret's reference (--secret)
     ) -> RestoreReport:
+        secrets = secrets or {}
         live = self.client.load_all()
         live_by_id = {str(t.get("id")): t for t in live}
         live_settings = {
             t.id: self.client.load_settings(t.id) for t in restored if "settings" in t.fields and t.id in live_by_id
         }
+        restored = with_secret_refs(restored, secrets)
         plan = make_plan(DesiredState(tuple(restored)), live, live_settings=live_settings, policy=PlanPolicy())
         report = RestoreReport(plan=plan, origins=dict(origins), dry_run=dry_run, revert_check=revert_check)
+        report.config = config = plan_config(self.client, restored, set(live_by_id), report.notes)
+        report.notes += [
+            f"--secret {ref} names no OIDC configuration being restored" for ref in unused_refs(restored, secrets)
+        ]
         if enforced is not None:
             report.would_revert = revert_fields(restored, enforced)
-        if dry_run or not plan.actions:
+        if dry_run or not (plan.actions or (config and config.plan.has_changes)):
             return report
         if suspend is not None:
             suspend()
             report.suspended = True
         # the current state of every tenant we change is backed up first: a restore can be undone
         hooks = PreImageHooks(
-            self.backups, revision=None, cycle_id=None, settings_by_id=live_settings, operation="restore"
+            self.backups,
+            revision=None,
+            cycle_id=None,
+            settings_by_id=live_settings,
+            operation="restore",
+            config=BackupConfig(config),
+            live_by_id=live_by_id,
         )
-        report.applied = apply_plan(
+        report.applied = applied = apply_plan(
             plan, self.client, live_by_id=live_by_id, max_concurrency=max_concurrency, hooks=hooks
         )
+        if config is not None:  # after the tenant records: a deleted tenant exists again first
+            held = {r.action.tenant_id for r in applied.failed} | {c.tenant_id for c in plan.conflicts}
+            apply_config_restore(config, self.client, held, hooks.before_sub_write)
         report.undo_backups = {meta.tenant_ids[0]: meta.id for meta in hooks.written}
         return report

@@ -16,6 +16,7 @@ from controller.adapters.backup_store import BackupStore
 from controller.adapters.restores_log import append_restore
 from controller.adapters.source import Source, VersionedSource
 from controller.adapters.state_store import StateStore, SuspendFlag
+from controller.core.config_desired import SecretRefs
 from controller.core.loader import parse_tenant_files
 from controller.core.model import DesiredState
 from controller.engine.cycle import DescopeApi
@@ -67,6 +68,7 @@ class RestoreJob:
         revert_check: str,
         dry_run: bool,
         suspend_as: tuple[str, str] | None = None,  # (reason, user): suspend the daemon before writing
+        secrets: SecretRefs | None = None,  # (tenant, ssoId) -> an OIDC clientSecret's reference (--secret)
     ) -> RestoreReport:
         suspend = None
         if suspend_as is not None:
@@ -81,6 +83,7 @@ class RestoreJob:
             dry_run=dry_run,
             suspend=suspend,
             max_concurrency=self.max_concurrency,
+            secrets=secrets,
         )
 
     def record(self, report: RestoreReport) -> str | None:

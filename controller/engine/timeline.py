@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from controller.adapters.backup_store import PRE_IMAGE, BackupMeta, TenantBackup
+from controller.core.config_desired import desired_config
 from controller.core.model import (
     SETTINGS_FIELDS,
     SUBRESOURCE_FIELDS,
@@ -24,8 +25,8 @@ from controller.core.model import (
 from controller.core.plan import FieldChange, make_plan
 
 RESTORABLE = tuple(name for name in TENANT_FIELDS if name != "settings" and name not in SUBRESOURCE_FIELDS)
-"""The tenant record's own fields. Sub-resources (roles, SSO, password policy) are not in a tenant backup yet:
-a restored tenant leaves them unmanaged, never "want none"."""
+"""The tenant record's own fields. Sub-resources (roles, SSO, password policy) come from the backup's ``config``
+(format 2), each kind only if it was backed up: a kind the backup does not hold is left alone, never "want none"."""
 
 
 def tenant_from_backup(backup: TenantBackup) -> DesiredTenant:
@@ -41,6 +42,8 @@ def tenant_from_backup(backup: TenantBackup) -> DesiredTenant:
     fields["customAttributes"] = dict(fields["customAttributes"])
     if backup.settings:
         fields["settings"] = {k: v for k, v in backup.settings.items() if k in SETTINGS_FIELDS}
+    if backup.config:
+        fields.update(desired_config(str(record["id"]), backup.config))
     return DesiredTenant(str(record["id"]), fields, file=f"backup {backup.meta.id}")
 
 

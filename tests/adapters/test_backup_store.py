@@ -73,8 +73,8 @@ def test_pre_image_round_trip(tmp_path: Path) -> None:
     assert stat.S_IMODE(meta.path.stat().st_mode) == 0o600
 
     document = json.loads(meta.path.read_bytes())
-    assert document["format"] == 1
-    assert document["content"] == {"tenants": [live], "settings": {"acme-corp": settings}}
+    assert document["format"] == 2
+    assert document["content"] == {"tenants": [live], "settings": {"acme-corp": settings}, "config": {}}
     assert document["sha256"] == meta.sha256 == canonical_sha(document["content"])
 
     [restored] = store.tenants_in(meta.id)
@@ -408,14 +408,14 @@ def test_unknown_format_version_is_reported_everywhere_and_never_deleted(tmp_pat
     good = store.save_snapshot([tenant("t")])
     newer_id = "20251122T043012.123456Z-00000000-snap"  # at T0: older than everything else
     newer = store.directory / "snapshots" / f"{newer_id}.json"
-    write_foreign(newer, {"format": 2, "meta": {"id": newer_id}, "anything": "new"})
+    write_foreign(newer, {"format": 3, "meta": {"id": newer_id}, "anything": "new"})
 
-    with pytest.raises(StoreCorrupt, match="unknown format version 2") as info:
+    with pytest.raises(StoreCorrupt, match="unknown format version 3") as info:
         store.metas()
     assert str(newer) in str(info.value) and "newer descope-gitops" in str(info.value)
     metas, problems = store.scan()
     assert metas == [good] and [p for p, _ in problems] == [newer]
-    with pytest.raises(StoreCorrupt, match="unknown format version 2"):
+    with pytest.raises(StoreCorrupt, match="unknown format version 3"):
         store.get(newer_id)
     assert [p for p, _ in store.verify()] == [newer]
     # the unreadable file is older than the good snapshot, so it cannot be the newest holder of "t"

@@ -73,7 +73,7 @@ def test_thirty_console_made_tenants_export_validate_and_plan_no_changes(
     out = tmp_path / "exported" / "tenants.yaml"
     result = cli("export", "--output", str(out))
     assert result.returncode == 0, result.stderr
-    assert f"exported {count} tenants (with session settings) to {out}" in result.stderr
+    assert f"exported {count} tenants (with session settings, roles, SSO and password policy) to {out}" in result.stderr
     text = out.read_text()
     assert text.startswith("# Exported by descope-gitops ") and "from Descope project Pe2e at " in text
     # Descope's names, defaults left out, YAML 1.1 look-alikes quoted, SSO-only fields named

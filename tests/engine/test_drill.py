@@ -92,7 +92,7 @@ def test_no_snapshot_and_an_unreadable_snapshot_file_fail_the_drill(tmp_path: Pa
 
     store.save_snapshot([HOLDING])
     newest = store.save_snapshot([HOLDING, {**ACME, "parent": ""}])
-    newest.path.write_text(newest.path.read_text().replace('"format":1', '"format":9'))
+    newest.path.write_text(newest.path.read_text().replace('"format":2', '"format":9'))
     report = drill(tmp_path, store, scratch)
     assert not report.passed, "the older snapshot may be fine, but the newest cannot be read"
     assert any(str(newest.path) in problem and "unknown format version" in problem for problem in report.problems)

@@ -36,6 +36,15 @@ class FakeClient:
             raise self.failing[tenant_id]
         return {"tenantId": tenant_id, "enabled": tenant_id == "leaf"}
 
+    def load_roles(self, tenant_ids: Any, *, include_project_roles: bool = False) -> list[dict[str, Any]]:
+        return []
+
+    def load_sso_all(self, tenant_id: str) -> list[dict[str, Any]]:
+        return []
+
+    def load_password_settings(self, tenant_id: str) -> dict[str, Any]:
+        return {"minLength": 8}
+
 
 def test_a_selected_tenant_brings_its_ancestors() -> None:
     live = read_live(FakeClient(), tenant_ids=["leaf"], include_settings=False)

@@ -118,7 +118,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
         if args.format == "json":
             document = {
                 "backup": _meta_json(meta),
-                "tenants": [{"tenant": b.tenant, "settings": b.settings} for b in items],
+                "tenants": [{"tenant": b.tenant, "settings": b.settings, "config": b.config} for b in items],
             }
             print(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
         else:
@@ -129,7 +129,13 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
         with compose.descope_client(settings) as client:
             state = compose.state_store(settings).load(keep_aside=False)
-            snap = take_snapshot(client, store, operation="manual", settings_by_id=state.applied_settings)
+            snap = take_snapshot(
+                client,
+                store,
+                operation="manual",
+                settings_by_id=state.applied_settings,
+                inventory=state.config_inventory,
+            )
         assert snap is not None  # only a daemon shutting down abandons a snapshot
         print(f"snapshot {snap.id}: {len(snap.tenant_ids)} tenants, {snap.size} bytes, sha256 {snap.sha256[:16]}…")
         return ExitCode.OK
@@ -170,6 +176,8 @@ def _show_text(meta: BackupMeta, items: list[TenantBackup]) -> None:
                 print(f"    {key}: {json.dumps(value, ensure_ascii=False)}")
         for key, value in sorted((backup.settings or {}).items()):
             print(f"    settings.{key}: {json.dumps(value, ensure_ascii=False)}")
+        for key, value in sorted((backup.config or {}).items()):  # roles, sso, passwordPolicy as read (no secret)
+            print(f"    {key}: {json.dumps(value, ensure_ascii=False, sort_keys=True)}")
 
 
 def _history(store: BackupStore, tenant_id: str, fmt: str) -> int:

@@ -76,6 +76,13 @@ def add_parser(sub: Subcommands) -> None:
         "--no-settings", dest="include_settings", action="store_false", help="leave session settings out"
     )
     p.add_argument(
+        "--no-subresources",
+        dest="include_config",
+        action="store_false",
+        help="leave each tenant's roles, SSO configurations and password policy out (they cost one role search, "
+        "then two API calls per tenant; an OIDC clientSecret is never exported, only a reference to fill in)",
+    )
+    p.add_argument(
         "--force", action="store_true", help="overwrite an existing file, or the tenants files of a directory"
     )
     p.set_defaults(handler=cmd_export)
@@ -96,6 +103,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     request = ExportRequest(
         tenant_ids=tuple(args.tenant),
         include_settings=args.include_settings,
+        include_config=args.include_config,
         split=args.split or "none",
         file_name="tenants.yaml" if to_stdout else output.name,
     )
@@ -146,6 +154,7 @@ def _report(export: Export, live: LiveProject, args: argparse.Namespace, stream:
         print(f"warning: the loader refuses the export: {problem}", file=stream)
     where = "stdout" if args.output == "-" else args.output
     what = "with session settings" if live.settings_by_id is not None else "without session settings"
+    what += ", roles, SSO and password policy" if live.config_by_id is not None else ""
     skipped = f", {len(export.skipped)} only as comments" if export.skipped else ""
     print(
         f"exported {export.tenants} tenant{'s' if export.tenants != 1 else ''} ({what}){skipped} to {where}",

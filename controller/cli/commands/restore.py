@@ -37,6 +37,9 @@ def add_parser(sub: Subcommands) -> None:
         description="Restore tenants to a recorded state: recreate a deleted tenant with its id, or update a "
         "broken one. Say which state: --at TIME (the tenant as it was then), --from BACKUP, "
         "--before-last-change, --undo or --git-rev; with none, restore prints the tenant's history and asks. "
+        "Roles, SSO configurations and password policy come back too when the backup holds them (a restore never "
+        "deletes one made since); an OIDC configuration's clientSecret is in no backup: give its reference with "
+        "--secret. "
         "The diff against live is printed first; --dry-run stops there. The current state is backed up before "
         "anything is written, and the command to undo the restore is printed.",
         **epilog(
@@ -77,6 +80,15 @@ def add_parser(sub: Subcommands) -> None:
         "--suspend",
         action="store_true",
         help="suspend the daemon first, so it does not revert the restore (resume it later)",
+    )
+    p.add_argument(
+        "--secret",
+        action="append",
+        default=[],
+        metavar="TENANT/SSOID=env:VAR",
+        help="where the clientSecret of an OIDC configuration to restore is: TENANT/SSOID=env:VARIABLE or "
+        "TENANT/SSOID=file:/absolute/path (repeatable; SSOID empty for the default configuration). No backup holds "
+        "it (Descope never returns it), so without it an OIDC configuration that must be written is not restored",
     )
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(handler=cmd_restore)
@@ -133,6 +145,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
         raise UsageError("name what to restore: --tenant ID (repeatable), or --all with --from BACKUP")
     if args.all and not args.backup:
         raise UsageError("--all restores a whole backup: give its id with --from BACKUP (see `backup list`)")
+    from controller.engine.restore_config import parse_secret_refs
+
+    secrets = parse_secret_refs(args.secret)
     with compose.restorer(settings) as job:
         if not (args.at or args.backup or args.git_rev or args.before_last_change or args.undo):
             return _ask_for_target(job.backups, args.tenant)
@@ -149,7 +164,12 @@ def cmd_restore(args: argparse.Namespace) -> int:
             return ExitCode.NOTHING_TO_DO
         suspend_as = (f"restore of {', '.join(sorted(selection.origins))}", getpass.getuser()) if args.suspend else None
         report = job.run(
-            selection, enforced=enforced, revert_check=revert_check, dry_run=args.dry_run, suspend_as=suspend_as
+            selection,
+            enforced=enforced,
+            revert_check=revert_check,
+            dry_run=args.dry_run,
+            suspend_as=suspend_as,
+            secrets=secrets,
         )
         _print_restore(report, render_text, args.format)
         if not report.dry_run and report.applied is not None:
@@ -209,6 +229,8 @@ def _print_restore(report: RestoreReport, render_text: Callable[..., str], fmt: 
     view = CycleReport(cycle_id="restore", status=CycleStatus.PLANNED, started=0.0, plan=report.plan)
     view.applied = report.applied
     view.dry_run = report.dry_run
+    view.config = report.config  # roles, SSO, password policy: shown like a sync's
+    view.notes = list(report.notes)
     if fmt == "json":
         data = report_json(view, status=report.status)
         data.update(

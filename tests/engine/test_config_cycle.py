@@ -84,7 +84,7 @@ def test_fingerprints_are_keyed_stable_and_hide_the_secret(tmp_path: Path, monke
             ]
         }
     }
-    prints, values = resolve_all(config, key, {("acme", "google"): "old"})
+    prints, values = resolve_all(config, lambda: key, {("acme", "google"): "old"})
     assert prints.wanted == {("acme", "google"): fingerprint(key, "s3cret")}
     assert prints.written == {("acme", "google"): "old"}
     assert values == {("acme", "google"): "s3cret"}
@@ -128,7 +128,7 @@ def test_apply_sends_the_secret_only_in_the_oidc_call_isolates_failures_and_skip
         },
         "held": {"passwordPolicy": {"minLength": 10}},
     }
-    prints, values = resolve_all(config, fingerprint_key(tmp_path), {})
+    prints, values = resolve_all(config, lambda: fingerprint_key(tmp_path), {})
     from controller.core.config_plan import LiveConfig
 
     plan = make_config_plan(config, LiveConfig(), secrets=prints)

@@ -63,6 +63,7 @@ def test_one_role_read_for_all_tenants_and_one_read_per_tenant_for_sso_and_polic
 
 def test_fingerprints_are_keyed_stable_and_hide_the_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     key = fingerprint_key(tmp_path)
+    assert key is not None  # a writing cycle (create defaults to True) always gets one
     assert stat.S_IMODE(os.stat(tmp_path / KEY_FILE).st_mode) == 0o600
     assert fingerprint_key(tmp_path) == key  # created once, then read
     missing = tmp_path / "no-store-yet"  # `plan` before the first apply: a key for this run, nothing created

@@ -109,5 +109,6 @@ def test_the_daemon_applies_corrects_drift_per_kind_and_then_reads_one_list_per_
 
     promtool = shutil.which("promtool")
     if promtool is not None:  # the promtool-marked tests fail without it under CI; here it is a bonus check
-        checked = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False)
+        command = [promtool, "check", "metrics"]
+        checked = subprocess.run(command, input=text, capture_output=True, text=True, check=False)
         assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -46,7 +46,7 @@ from controller.core.config_types import (
 )
 from controller.core.config_values import live_sso
 from controller.core.model import DesiredState
-from controller.core.plan import ActionKind
+from controller.core.plan import ActionKind, Plan
 from controller.core.plan_types import PlanPolicy
 from controller.engine.config_secrets import SecretKey, fingerprint_key, resolve_all, with_secret
 from controller.engine.write_log import changes_text
@@ -222,19 +222,26 @@ class ConfigStep:
         return True
 
     def apply(
-        self, cycle: ConfigCycle, held: Set[str], log: Any, should_stop: Callable[[], bool], max_concurrency: int = 1
+        self,
+        cycle: ConfigCycle | None,
+        tenant_plan: Plan,
+        held: Set[str],
+        log: Any,
+        should_stop: Callable[[], bool],
+        options: CycleOptions,
     ) -> None:
-        if cycle.plan.blocked:  # the reconciler stops before apply (``blocked``): never write a blocked plan
+        """The sub-resource writes, skipping tenants whose own action failed, waits (``held``) or conflicts."""
+        if cycle is None or cycle.plan.blocked:  # the reconciler stops before apply when ``blocked``
             return
         cycle.results = apply_config(
             cycle.plan,
             self.client,
             secrets=cycle.secrets,
-            held=held,
+            held=set(held) | {c.tenant_id for c in tenant_plan.conflicts},
             log=log,
             should_stop=should_stop,
             on_result=self.on_result,
-            max_concurrency=max_concurrency,
+            max_concurrency=options.max_concurrency,
         )
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping, Set
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -40,7 +40,7 @@ from controller.core.plan import ActionKind, Plan, make_plan
 from controller.descope_api import AttributeDefinition
 from controller.engine.apply import NOT_ATTEMPTED_STOPPING, ApplyResult, WriteHooks, apply_plan
 from controller.engine.backups import PreImageHooks
-from controller.engine.config_cycle import ConfigCycle, ConfigStep
+from controller.engine.config_cycle import ConfigStep
 from controller.engine.cycle import CycleOptions, CyclePlan, CycleReport, DescopeApi
 from controller.engine.flapping import note, released_line, started_line
 from controller.engine.journaling import JournalingHooks
@@ -334,7 +334,9 @@ class Reconciler:
             hooks=hooks,
             skip=lambda action: action.tenant_id in deferred,
             should_stop=self.should_stop,
-            before_deletes=lambda failed: self._apply_config(config, plan, failed | deferred, log, options),
+            before_deletes=lambda failed: self.config.apply(
+                config, plan, failed | deferred, log, self.should_stop, options
+            ),
         )
         stopping = [f for f in applied.failed if f.error == NOT_ATTEMPTED_STOPPING]
         if stopping:
@@ -351,12 +353,6 @@ class Reconciler:
         self._remember(state, desired, revision, applied, live_by_id, options, report, flapping)
         if config is not None:
             self.config.remember(state, config, applied, options, known=known, now=self.clock(), log=log, report=report)
-
-    def _apply_config(self, config: ConfigCycle | None, plan: Plan, held: Set[str], log: Any, o: CycleOptions) -> None:
-        """Sub-resource writes, skipping tenants whose own action failed, waits or conflicts."""
-        if config is not None:
-            held = held | {c.tenant_id for c in plan.conflicts}
-            self.config.apply(config, held, log, self.should_stop, o.max_concurrency)
 
     def _flapping(
         self,

@@ -280,5 +280,8 @@ def test_a_tripped_sub_resource_guard_blocks_and_names_the_guard() -> None:
     client = Recorder()
     assert ConfigStep.blocked(cycle, Log()) is True
     assert any("max_deletes=2" in line and line.startswith("guard (roles and SSO)") for line in said)
-    ConfigStep(client, None).apply(cycle, set(), Log(), lambda: False)
+    from controller.core.plan import Plan
+    from controller.engine.cycle import CycleOptions
+
+    ConfigStep(client, None).apply(cycle, Plan(), set(), Log(), lambda: False, CycleOptions())
     assert client.calls == [] and cycle.results == []  # nothing of a blocked plan is written

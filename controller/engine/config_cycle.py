@@ -14,7 +14,10 @@ creates/updates and its deletes. This module holds those steps so the reconciler
   names, ``max_concurrency`` at a time within a stage, one log line each (``write_log`` style), each failure
   isolated; a tenant whose own action failed, is a conflict or waits for its failure backoff has its
   sub-actions skipped.
-- ``remember_config``: the sub-resource inventory and the secret fingerprints, in the state store.
+- ``ConfigStep.blocked``: a tripped sub-resource delete guard blocks the whole cycle (status BLOCKED).
+- ``remember_config``: the sub-resource inventory and the secret fingerprints, in the state store;
+  ``remember_failures``: a tenant whose sub-write failed backs off like a failing tenant; and a field another
+  writer keeps setting back is reported (``core.config_flapping``), never left to that writer.
 """
 
 from __future__ import annotations

@@ -13,6 +13,11 @@ from typing import Final
 # ----- per-tenant SSO configurations, roles and password policy ---------------------------------------
 # Sources: py ``descope/management/sso_settings.py`` (+ ``_sso_settings_base.py``), ``role.py``,
 # ``password.py``; go ``descope/internal/mgmt/sso.go``, ``role.go`` and ``descope/types.go``.
+#
+# Reads per cycle: roles have one list for many tenants (``role/search`` with ``tenantIds``), but Descope
+# publishes no cross-tenant list for SSO configurations (``sso/settings/all`` takes one ``tenantId``) nor for
+# password settings (``password/settings`` takes one ``tenantId``): a no-change cycle therefore costs one
+# ``tenant/all``, one ``role/search``, and one of each of those two per tenant that manages that kind.
 
 SSO_SAML_WRITE_KEYS: Final[tuple[str, ...]] = (
     "idpUrl",

@@ -34,6 +34,9 @@ APPLY_LAG_BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 REQUEST_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 WEBHOOK_RESULTS = ("triggered", "duplicate", "ignored", "refused")
 PLAN_CAUSES = ("change", "drift", "adopt")  # core.plan.Cause; adapters do not import the planner
+CONFIG_KINDS = ("role", "sso", "password_policy")  # core.config_types.SubKind: a tenant's sub-resources
+CONFIG_ACTIONS = ("create", "update", "delete", "adopt")  # core.config_types.SubOp
+ACTION_RESULTS = ("succeeded", "failed", "skipped")
 
 
 class _RestoresCollector(Collector):
@@ -161,6 +164,26 @@ class Metrics:
         self.actions_total = Counter(
             f"{PREFIX}actions", "Actions executed, by result", ["action", "result"], registry=r
         )
+        # issue 16: a tenant's roles, SSO configurations and password policy, labelled by kind (never by
+        # tenant, role name or ssoId), so an SRE sees which kind drifts and which writes fail
+        self.config_drifted = Gauge(
+            f"{PREFIX}config_drifted",
+            "Roles, SSO configurations and password policies whose managed keys differ from the enforced revision",
+            ["kind"],
+            registry=r,
+        )
+        self.config_planned = Gauge(
+            f"{PREFIX}config_planned_actions",
+            "Role, SSO and password policy actions in the last plan, by kind, action and why (change, drift, adopt)",
+            ["kind", "action", "cause"],
+            registry=r,
+        )
+        self.config_actions_total = Counter(
+            f"{PREFIX}config_actions",
+            "Role, SSO and password policy writes executed, by kind, action and result",
+            ["kind", "action", "result"],
+            registry=r,
+        )
         self.guard_blocked = Counter(f"{PREFIX}guard_blocked", "Plans refused by a guard", ["reason"], registry=r)
         self.requests = Counter(
             f"{PREFIX}descope_requests",
@@ -216,6 +239,13 @@ class Metrics:
         for action in ("create", "update", "delete"):
             for cause in PLAN_CAUSES:
                 self.planned.labels(action=action, cause=cause)
+        for kind in CONFIG_KINDS:
+            self.config_drifted.labels(kind=kind)
+            for action in CONFIG_ACTIONS:
+                for cause in PLAN_CAUSES:
+                    self.config_planned.labels(kind=kind, action=action, cause=cause)
+                for result in ACTION_RESULTS:
+                    self.config_actions_total.labels(kind=kind, action=action, result=result)
         for reason in ("max_deletes", "max_delete_ratio", "source_shrank", "empty_source"):
             self.guard_blocked.labels(reason=reason)  # so increase() sees the first block
         for result in WEBHOOK_RESULTS:
@@ -288,6 +318,24 @@ class Metrics:
             self.drift_fields.labels(field=name).set(count)
         for (action, cause), count in planned.items():
             self.planned.labels(action=action, cause=cause).set(count)
+
+    def config_drift(
+        self,
+        *,
+        drifted: Mapping[str, int],
+        planned: Mapping[tuple[str, str, str], int],  # (kind, action, cause)
+    ) -> None:
+        """The last plan of the sub-resources (zeros when none is managed); only the fixed label sets are exported."""
+        for kind in CONFIG_KINDS:
+            self.config_drifted.labels(kind=kind).set(drifted.get(kind, 0))
+            for action in CONFIG_ACTIONS:
+                for cause in PLAN_CAUSES:
+                    count = planned.get((kind, action, cause), 0)
+                    self.config_planned.labels(kind=kind, action=action, cause=cause).set(count)
+
+    def config_action(self, kind: str, action: str, result: str) -> None:
+        if kind in CONFIG_KINDS and action in CONFIG_ACTIONS and result in ACTION_RESULTS:
+            self.config_actions_total.labels(kind=kind, action=action, result=result).inc()
 
     def restore_timestamps(self, *, last_success: float | None, last_by_result: Mapping[str, float]) -> None:
         """After a restart, so freshness alerts do not fire just because the process is new."""

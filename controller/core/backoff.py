@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Final
+
+MAX_TENANT_BACKOFF: Final = 3600.0
+"""A failing tenant (its own write or one of its roles, SSO or password policy) waits at most this long."""
 
 
 @dataclass(frozen=True)

@@ -233,6 +233,13 @@ class ConfigPlan:
         payload = json.dumps([a.what() for a in self.actions], sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
+    def counts_by_cause(self) -> dict[tuple[str, str, str], int]:
+        """(kind, op, cause) -> actions, every triple present: the bounded labels of the planned-actions metric."""
+        counts = {(k.value, o.value, c.value): 0 for k in SubKind for o in SubOp for c in Cause}
+        for action in self.actions:
+            counts[(action.kind.value, action.op.value, action.cause.value)] += 1
+        return counts
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "summary": self.summary(),

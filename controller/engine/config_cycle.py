@@ -11,21 +11,30 @@ creates/updates and its deletes. This module holds those steps so the reconciler
   (Descope lists neither across tenants). A tenant whose read fails (not an auth failure) leaves that kind
   alone this cycle, with a note.
 - ``apply_config``: the planner's actions stage by stage with the calls ``core.config_types.SubAction``
-  names, one log line each (``write_log`` style), each failure isolated; a tenant whose own action failed or
-  is a conflict has its sub-actions skipped.
-- ``remember_config``: the sub-resource inventory and the secret fingerprints, in the state store.
+  names, ``max_concurrency`` at a time within a stage, one log line each (``write_log`` style), each failure
+  isolated; a tenant whose own action failed, is a conflict or waits for its failure backoff has its
+  sub-actions skipped.
+- ``ConfigStep.blocked``: a tripped sub-resource delete guard blocks the whole cycle (status BLOCKED).
+- ``remember_config``: the sub-resource inventory and the secret fingerprints, in the state store;
+  ``remember_failures``: a tenant whose sub-write failed backs off like a failing tenant; and a field another
+  writer keeps setting back is reported (``core.config_flapping``), never left to that writer.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence, Set
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from itertools import groupby
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from loguru import logger
 
-from controller.adapters.state_store import ControllerState
+from controller.adapters.state_store import ControllerState, TenantFailure
+from controller.core.backoff import MAX_TENANT_BACKOFF, Backoff
+from controller.core.config_flapping import Correction, drift_corrections, repeated_drift
 from controller.core.config_plan import LiveConfig, make_config_plan
 from controller.core.config_types import (
     ConfigPlan,
@@ -40,12 +49,18 @@ from controller.core.config_types import (
 )
 from controller.core.config_values import live_sso
 from controller.core.model import DesiredState
+from controller.core.plan import ActionKind, Plan
 from controller.core.plan_types import PlanPolicy
 from controller.engine.config_secrets import SecretKey, fingerprint_key, resolve_all, with_secret
 from controller.engine.write_log import changes_text
 from controller.errors import DescopeAuthError, DescopeError, DescopeGitopsError, DescopeNotFound, ShuttingDown
 
+if TYPE_CHECKING:  # engine.cycle imports this module for its report
+    from controller.engine.apply import ApplyResult
+    from controller.engine.cycle import CycleOptions, CycleReport
+
 CONFIG_KEYS: Final = ("roles", "sso", "passwordPolicy")
+HELD: Final = "the tenant's own action failed, conflicts or waits for its failure backoff"
 
 
 class ConfigClient(Protocol):
@@ -128,6 +143,9 @@ class ConfigStep:
         self.store_dir = store_dir
         self._key: bytes | None = None
         self.on_result: Callable[[SubResult], None] = lambda _result: None  # sync's progress lines
+        # drift corrections of sub-resource fields within the flapping window (core.config_flapping); kept in
+        # memory: a restart forgets them, which can only miss a report, never make a false one
+        self._reverts: dict[Correction, tuple[float, ...]] = {}
 
     def plan(
         self,
@@ -137,15 +155,18 @@ class ConfigStep:
         state: ControllerState,
         policy: PlanPolicy,
         notes: list[str],
+        *,
+        writes: bool = False,
     ) -> ConfigCycle | None:
-        """None when no desired tenant manages a sub-resource kind: then nothing is read."""
+        """None when no desired tenant manages a sub-resource kind: then nothing is read.
+
+        ``writes``: this cycle may write, so the fingerprint key may be created; a ``plan`` never creates it.
+        """
         config = desired_config(desired)
         if not config:
             return None
         live = read_live(self.client, config, live_ids, notes)
-        if self._key is None:
-            self._key = fingerprint_key(self.store_dir)
-        fingerprints, values = resolve_all(config, self._key, written_fingerprints(state))
+        fingerprints, values = resolve_all(config, lambda: self._fingerprint_key(writes), written_fingerprints(state))
         plan = make_config_plan(
             config,
             live,
@@ -158,26 +179,73 @@ class ConfigStep:
         )  # fmt: skip
         return ConfigCycle(plan, live=live, config=config, secrets=values)
 
+    def remember(
+        self,
+        state: ControllerState,
+        cycle: ConfigCycle,
+        applied: ApplyResult,
+        options: CycleOptions,
+        *,
+        known: bool,
+        now: float,
+        log: Any,
+        report: CycleReport,
+    ) -> None:
+        """After apply: the inventory and fingerprints, the failing tenants' backoff, a fight with another writer."""
+        deleted = {r.action.tenant_id for r in applied.succeeded if r.action.kind is ActionKind.DELETE}
+        remember_config(state, cycle, cycle.live, cycle.config, inventory_known=known, deleted_tenants=deleted)
+        tenant_failed = {r.action.tenant_id for r in applied.failed}
+        remember_failures(state, cycle.results, tenant_failed, first=options.tenant_backoff, now=now)
+        written = [r.action for r in cycle.results if r.ok]
+        self._reverts, repeated = repeated_drift(
+            self._reverts, drift_corrections(written), now=now, policy=options.flapping
+        )
+        for found in repeated:
+            line = found.line(options.flapping.window)
+            if found.new:
+                log.bind(tenant=found.tenant_id, event="config_flapping", action=found.kind.value).warning("{}", line)
+            report.notes.append(line)
+
+    def _fingerprint_key(self, create: bool) -> bytes | None:
+        if self._key is None:
+            self._key = fingerprint_key(self.store_dir, create=create)
+        return self._key
+
+    @staticmethod
+    def blocked(cycle: ConfigCycle | None, log: Any) -> bool:
+        """A sub-resource delete guard tripped: the whole cycle is BLOCKED, as for the tenant guards.
+
+        The same rule as the tenant guards: nothing of either plan is written (not even the tenant writes),
+        so a revision is applied whole or not at all and the fix (``--allow-deletes N``, or tenants.yaml) is one.
+        """
+        if cycle is None or not cycle.plan.blocked:
+            return False
+        for reason in cycle.plan.blocked:
+            log.error("guard (roles and SSO): {}", reason)
+        return True
+
     def apply(
         self,
-        cycle: ConfigCycle,
+        cycle: ConfigCycle | None,
+        tenant_plan: Plan,
         held: Set[str],
         log: Any,
         should_stop: Callable[[], bool],
+        options: CycleOptions,
         before_write: Callable[[SubAction], None] | None = None,
     ) -> None:
-        if cycle.plan.blocked:
-            for reason in cycle.plan.blocked:
-                log.error("guard (roles and SSO): {}", reason)
+        """The sub-resource writes, skipping tenants whose own action failed, waits (``held``) or conflicts."""
+        if cycle is None or cycle.plan.blocked:  # the reconciler stops before apply when ``blocked``
             return
         cycle.results = apply_config(
             cycle.plan,
             self.client,
             secrets=cycle.secrets,
-            held=held,
+            held=set(held) | {c.tenant_id for c in tenant_plan.conflicts},
             log=log,
             should_stop=should_stop,
             on_result=self.on_result,
+            max_concurrency=options.max_concurrency,
             before_write=before_write,
         )
 
@@ -248,46 +316,56 @@ def apply_config(
     held: Set[str],
     log: Any = logger,
     should_stop: Callable[[], bool] = lambda: False,
+    max_concurrency: int = 1,
     on_result: Callable[[SubResult], None] = lambda _result: None,
     before_write: Callable[[SubAction], None] | None = None,
 ) -> list[SubResult]:
-    """Run the plan's actions by stage (they are ordered so); ``held`` tenants' actions are skipped.
+    """Run the plan's actions stage by stage (a stage ends before the next starts); ``held`` tenants' are skipped.
 
-    ``on_result`` hears each action as it finishes (sync's progress), in the order they run.
+    Within a stage the actions are independent (each is one full overwrite of its own object, and what they
+    name was written in an earlier stage), so they run ``max_concurrency`` at a time like the tenant writes;
+    the client's rate limiter keeps the budget. Results come back in plan order, one log line each;
+    ``on_result`` hears each action as it finishes (sync's progress), one at a time.
     ``before_write`` runs before each write (the pre-image seam, ``backups.PreImageHooks.before_sub_write``):
     if it raises, that action fails with its message and is not written; the others go on.
     """
-    results: list[SubResult] = []
-    stopped = ""
-    for action in plan.actions:
+    stopped: list[str] = []  # set once Descope refuses the key: nothing after that is attempted
+    heard = threading.Lock()
+
+    def run(action: SubAction) -> SubResult:
+        result = run_one(action)
+        with heard:
+            on_result(result)
+        return result
+
+    def run_one(action: SubAction) -> SubResult:
         if stopped or action.tenant_id in held or should_stop():
-            why = stopped or ("shutting down" if should_stop() else "the tenant's own action failed or conflicts")
-            results.append(SubResult(action, ok=False, error=f"not attempted: {why}", skipped=True))
-            on_result(results[-1])
-            continue
+            why = stopped[0] if stopped else "shutting down" if should_stop() else HELD
+            return SubResult(action, ok=False, error=f"not attempted: {why}", skipped=True)
         try:
             if before_write is not None and action.writes:
                 before_write(action)
             _execute(action, client, secrets)
         except DescopeAuthError as exc:
-            stopped = "Descope refused the management key"
-            results.append(SubResult(action, ok=False, error=str(exc)))
-        except ShuttingDown:
-            stopped = "shutting down"
-            results.append(SubResult(action, ok=False, error="not attempted: shutting down", skipped=True))
+            stopped.append("Descope refused the management key")
+            return SubResult(action, ok=False, error=str(exc))
+        except ShuttingDown:  # never sent: the next run does it (no failure of the tenant's, no backoff)
+            stopped.append("shutting down")
+            return SubResult(action, ok=False, error="not attempted: shutting down", skipped=True)
         except Exception as exc:  # isolation: one sub-resource's failure never stops the others
             error = str(exc) if isinstance(exc, DescopeGitopsError) else f"unexpected {type(exc).__name__}: {exc}"
-            results.append(SubResult(action, ok=False, error=error))
             log.bind(tenant=action.tenant_id, event="write_failed", action=action.kind.value).error(
                 "{} {} failed: {}", action.op.value, action.label(), error
             )
-        else:
-            results.append(SubResult(action, ok=True))
-            if action.writes or action.op is SubOp.ADOPT:
-                log.bind(tenant=action.tenant_id, event="write", action=action.kind.value).info(
-                    "{}", write_line(action)
-                )
-        on_result(results[-1])
+            return SubResult(action, ok=False, error=error)
+        if action.writes or action.op is SubOp.ADOPT:
+            log.bind(tenant=action.tenant_id, event="write", action=action.kind.value).info("{}", write_line(action))
+        return SubResult(action, ok=True)
+
+    results: list[SubResult] = []
+    with ThreadPoolExecutor(max_workers=max(1, max_concurrency), thread_name_prefix="config") as pool:
+        for _stage, group in groupby(plan.actions, key=lambda a: a.stage):  # the plan is sorted by stage
+            results += pool.map(run, list(group))
     return results
 
 
@@ -372,6 +450,33 @@ def remember_config(
     state.config_inventory = {k for k in managed if k[1] not in deleted_tenants}
     for gone in deleted_tenants:
         state.secret_fingerprints.pop(gone, None)
+
+
+def remember_failures(
+    state: ControllerState, results: Sequence[SubResult], tenant_failed: Set[str], *, first: float, now: float
+) -> None:
+    """A tenant whose role, SSO or password write failed waits like one whose own write failed (``tenant_backoff``).
+
+    Its next attempt comes after the same backoff (``state.tenant_failures``, which ``status`` shows); while it
+    waits, its sub-actions are held by the reconciler like its own. A tenant whose sub-writes all went through
+    is cleared, unless its own action failed this cycle (that failure stands).
+    """
+    failed: dict[str, str] = {}
+    done: set[str] = set()
+    for result in results:
+        if result.ok:
+            done.add(result.action.tenant_id)
+        elif not result.skipped:
+            failed.setdefault(result.action.tenant_id, f"{result.action.label()}: {result.error}")
+    for tenant_id in done - failed.keys() - tenant_failed:
+        state.tenant_failures.pop(tenant_id, None)
+    if first <= 0:
+        return
+    for tenant_id, error in failed.items():
+        previous = state.tenant_failures.get(tenant_id)
+        count = previous.count + 1 if previous else 1
+        wait = Backoff(first=first, cap=MAX_TENANT_BACKOFF).delay(count)
+        state.tenant_failures[tenant_id] = TenantFailure(count, now + wait, error[:500])
 
 
 def written_fingerprints(state: ControllerState) -> dict[SecretKey, str]:

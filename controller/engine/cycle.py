@@ -114,7 +114,8 @@ class CycleReport:
     def record(self) -> CycleRecord:
         """What the state store keeps of this cycle, for ``status``."""
         plan = self.plan
-        error = str(self.error) if self.error else "; ".join(plan.blocked) if plan else ""
+        blocked = [*(plan.blocked if plan else ()), *(self.config.plan.blocked if self.config else ())]
+        error = str(self.error) if self.error else "; ".join(blocked)
         return CycleRecord(
             cycle_id=self.cycle_id,
             revision=self.revision.id if self.revision else "",

@@ -46,8 +46,18 @@ class CycleObserver:
                 fields=plan.drift_fields,
                 planned=plan.counts_by_cause(),
             )
-            for code in plan.blocked_codes:
-                m.guard_blocked.labels(reason=code).inc()
+        config = report.config
+        if config is not None:
+            m.config_drift(drifted=config.plan.drifted, planned=config.plan.counts_by_cause())
+            for sub in config.results:
+                outcome = "succeeded" if sub.ok else ("skipped" if sub.skipped else "failed")
+                m.config_action(sub.action.kind.value, sub.action.op.value, outcome)
+        elif plan is not None:  # planned, and no tenant manages roles, SSO or password policy (any more)
+            m.config_drift(drifted={}, planned={})
+        # a plan refused by a tenant guard or a sub-resource guard (or both) counts once per guard
+        codes = [*(plan.blocked_codes if plan else ()), *(config.plan.blocked_codes if config else ())]
+        for code in dict.fromkeys(codes):
+            m.guard_blocked.labels(reason=code).inc()
         if report.applied is not None:
             for result in report.applied.results:
                 outcome = "succeeded" if result.ok else ("skipped" if result.skipped else "failed")

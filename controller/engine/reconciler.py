@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping, Set
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -31,7 +31,7 @@ from loguru import logger
 from controller.adapters.journal import Journal, OpenJournal
 from controller.adapters.source import Revision, Source, VersionedSource
 from controller.adapters.state_store import ControllerState, StateStore, TenantFailure
-from controller.core.backoff import Backoff
+from controller.core.backoff import MAX_TENANT_BACKOFF, Backoff
 from controller.core.flapping import FlapDecision, decide, remember
 from controller.core.loader import LoadLimits, parse_tenant_files
 from controller.core.model import SETTINGS_FIELDS, DesiredState, JSONValue, LiveTenant
@@ -40,7 +40,7 @@ from controller.core.plan import ActionKind, Plan, make_plan
 from controller.descope_api import AttributeDefinition
 from controller.engine.apply import NOT_ATTEMPTED_STOPPING, ApplyResult, WriteHooks, apply_plan
 from controller.engine.backups import BackupConfig, PreImageHooks
-from controller.engine.config_cycle import ConfigCycle, ConfigStep, remember_config
+from controller.engine.config_cycle import ConfigStep
 from controller.engine.cycle import CycleOptions, CyclePlan, CycleReport, DescopeApi
 from controller.engine.flapping import note, released_line, started_line
 from controller.engine.journaling import JournalingHooks
@@ -57,8 +57,6 @@ from controller.errors import (
 
 if TYPE_CHECKING:
     from controller.adapters.backup_store import BackupStore
-
-MAX_TENANT_BACKOFF = 3600.0
 
 
 class Reconciler:
@@ -266,10 +264,11 @@ class Reconciler:
             inventory_known=state.last_applied_revision is not None,
         )
         report.config = config = self.config.plan(
-            desired, previous, set(live_by_id), state, options.policy, report.notes
+            desired, previous, set(live_by_id), state, options.policy, report.notes, writes=options.writes
         )
+        blocked = self.config.blocked(config, log) or bool(plan.blocked)  # either guard blocks the whole cycle
         flapping: FlapDecision | None = None
-        if options.writes and not plan.blocked:  # a hold is about our writes: decided only when we write
+        if options.writes and not blocked:  # a hold is about our writes: decided only when we write
             flapping = self._flapping(state, plan, desired, previous, live_by_id, live_settings, options, report, log)
             report.plan = plan = flapping.plan
         log.info(
@@ -287,7 +286,7 @@ class Reconciler:
         self.on_plan(CyclePlan(plan, config.plan if config is not None else None))
         if options.apply and options.drift_policy == "report":
             self._last_planned = (revision, desired)
-        if plan.blocked:
+        if blocked:
             report.status = CycleStatus.BLOCKED
             for reason in plan.blocked:
                 log.error("guard: {}", reason)
@@ -337,7 +336,9 @@ class Reconciler:
             hooks=hooks,
             skip=lambda action: action.tenant_id in deferred,
             should_stop=self.should_stop,
-            before_deletes=lambda failed: self._apply_config(config, plan, failed | deferred, log, pre),
+            before_deletes=lambda failed: self.config.apply(
+                config, plan, failed | deferred, log, self.should_stop, options, getattr(pre, "before_sub_write", None)
+            ),
         )
         stopping = [f for f in applied.failed if f.error == NOT_ATTEMPTED_STOPPING]
         if stopping:
@@ -353,14 +354,7 @@ class Reconciler:
             report.status = status
         self._remember(state, desired, revision, applied, live_by_id, options, report, flapping)
         if config is not None:
-            deleted = {r.action.tenant_id for r in applied.succeeded if r.action.kind is ActionKind.DELETE}
-            remember_config(state, config, config.live, config.config, inventory_known=known, deleted_tenants=deleted)
-
-    def _apply_config(self, config: ConfigCycle | None, plan: Plan, held: Set[str], log: Any, pre: Any) -> None:
-        """Sub-resource writes (after their tenant's pre-image), skipping tenants whose own action failed or waits."""
-        if config is not None:
-            held = held | {c.tenant_id for c in plan.conflicts}
-            self.config.apply(config, held, log, self.should_stop, getattr(pre, "before_sub_write", None))
+            self.config.remember(state, config, applied, options, known=known, now=self.clock(), log=log, report=report)
 
     def _flapping(
         self,

@@ -93,7 +93,9 @@ def plan_config(
     if not config:
         return None
     live = read_live(client, config, live_ids, notes)
-    fingerprints, values = resolve_all(config, fingerprint_key(None), {})  # nothing written yet: each secret is sent
+    fingerprints, values = resolve_all(
+        config, lambda: fingerprint_key(None), {}
+    )  # nothing written yet: each secret is sent
     plan = make_config_plan(config, live, secrets=fingerprints, policy=ConfigPolicy(prune=False, adopt=True))
     missing = {(tid, sso) for tid, wanted in config.items() for sso in oidc_without_secret(tid, wanted)}
     conflicts = tuple(_secret_conflict(c) if (c.tenant_id, c.key) in missing else c for c in plan.conflicts)

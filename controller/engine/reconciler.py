@@ -36,7 +36,7 @@ from controller.core.flapping import FlapDecision, decide, remember
 from controller.core.loader import LoadLimits, parse_tenant_files
 from controller.core.model import SETTINGS_FIELDS, DesiredState, JSONValue, LiveTenant
 from controller.core.outcome import CycleStatus
-from controller.core.plan import ActionKind, Plan, make_plan
+from controller.core.plan import ActionKind, Plan
 from controller.descope_api import AttributeDefinition
 from controller.engine.apply import ApplyResult, WriteHooks, apply_plan
 from controller.engine.backups import PreImageHooks
@@ -44,6 +44,7 @@ from controller.engine.config_cycle import ConfigCycle, ConfigStep, remember_con
 from controller.engine.cycle import CycleOptions, CycleReport, DescopeApi
 from controller.engine.flapping import note, released_line, started_line
 from controller.engine.journaling import JournalingHooks
+from controller.engine.plan_cache import PlanCache
 from controller.engine.tenant_events import cycle_events, remember_events
 from controller.engine.write_log import WriteLogHooks
 from controller.errors import (
@@ -102,6 +103,7 @@ class Reconciler:
         self._last_planned: tuple[Revision, DesiredState] | None = None
         # roles, SSO, password policy (issue 16): reads, secrets, writes between tenant updates and deletes
         self.config = ConfigStep(client, state_store.directory if state_store else None)
+        self.plans = PlanCache()  # an unchanged revision is prepared for planning once, not every cycle
 
     def run_cycle(self, options: CycleOptions) -> CycleReport:
         report = CycleReport(cycle_id=uuid.uuid4().hex[:12], status=CycleStatus.FAILED, started=self.clock())
@@ -255,16 +257,7 @@ class Reconciler:
         live_by_id = {str(t.get("id")): t for t in live}
         live_settings = self._live_settings(desired, live_by_id, state, refresh=options.refresh_settings)
         previous = self._baseline(state, revision, desired, options)
-        report.plan = plan = make_plan(
-            desired,
-            live,
-            inventory=state.inventory,
-            live_settings=live_settings,
-            last_applied_count=state.last_applied_count,
-            policy=options.policy,
-            previous=previous,
-            inventory_known=state.last_applied_revision is not None,
-        )
+        report.plan = plan = self.plans.plan(desired, live, live_by_id, live_settings, previous, state, options)
         report.config = config = self.config.plan(
             desired, previous, set(live_by_id), state, options.policy, report.notes
         )

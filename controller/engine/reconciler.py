@@ -445,7 +445,7 @@ class Reconciler:
             claimed = {r.action.tenant_id for r in applied.results if r.action.kind is ActionKind.CREATE}
         managed = (state.inventory | claimed) - deleted
         # ids that are neither desired nor live any more can never be touched again: forget them
-        state.inventory = {t for t in managed if t in desired_ids or t in live_by_id}
+        state.inventory = managed - {t for t in managed - desired_ids if t not in live_by_id}
         for result in applied.succeeded:
             if result.action.settings is not None:
                 state.applied_settings[result.action.tenant_id] = dict(result.action.settings)

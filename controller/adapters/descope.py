@@ -426,14 +426,14 @@ class DescopeClient(ErrorMapping, RetryLoop, TenantConfigApi):
                 self._on_request(op, code, max(0.0, self._clock() - started))
 
     def _parse_ok(self, op: str, response: httpx.Response) -> Any:
-        text = response.text
-        if not text.strip():
+        body = response.content  # JSON is UTF-8: a decoded copy of a 100k-tenant list would be 18 MB more
+        if not body.strip():
             return None
         try:
             with paused_gc():  # 100k tenants decode 3x faster without the collector rescanning them
-                return json.loads(text)
+                return json.loads(body)
         except ValueError as exc:
-            raise self._bad_response(op, "the body is not JSON", text) from exc
+            raise self._bad_response(op, "the body is not JSON", response.text) from exc
 
 
 def _detail_of(exc: DescopeConflict) -> str:

@@ -15,6 +15,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +128,7 @@ class ControllerState:
             raise ValueError("top level is not an object")
         data = migrate(data)
         inventory = data.get("inventory", [])
-        if not isinstance(inventory, list) or not all(isinstance(i, str) for i in inventory):
+        if not isinstance(inventory, list) or not all(map(isinstance, inventory, repeat(str))):
             raise ValueError("inventory is not a list of tenant ids")
         applied_settings = data.get("applied_settings", {})
         if not isinstance(applied_settings, dict) or not all(isinstance(v, dict) for v in applied_settings.values()):

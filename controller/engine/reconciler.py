@@ -259,7 +259,7 @@ class Reconciler:
         previous = self._baseline(state, revision, desired, options)
         report.plan = plan = self.plans.plan(desired, live, live_by_id, live_settings, previous, state, options)
         report.config = config = self.config.plan(
-            desired, previous, set(live_by_id), state, options.policy, report.notes
+            desired, previous, live_by_id.keys(), state, options.policy, report.notes
         )
         flapping: FlapDecision | None = None
         if options.writes and not plan.blocked:  # a hold is about our writes: decided only when we write

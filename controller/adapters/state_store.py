@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +128,7 @@ class ControllerState:
             raise ValueError("top level is not an object")
         data = migrate(data)
         inventory = data.get("inventory", [])
-        if not isinstance(inventory, list) or not all(isinstance(i, str) for i in inventory):
+        if not isinstance(inventory, list) or not all(map(isinstance, inventory, repeat(str))):
             raise ValueError("inventory is not a list of tenant ids")
         applied_settings = data.get("applied_settings", {})
         if not isinstance(applied_settings, dict) or not all(isinstance(v, dict) for v in applied_settings.values()):
@@ -196,8 +198,7 @@ class StateStore:
             raise self._corrupt(self.path, exc, keep_aside=keep_aside) from exc
 
     def save(self, state: ControllerState) -> None:
-        data = json.dumps(state.to_json(), indent=1, sort_keys=True).encode()
-        write_atomic(self.path, data, root=self.directory)
+        write_atomic(self.path, _dumps(state.to_json()), root=self.directory)
 
     def suspend_flag(self) -> SuspendFlag:
         # never moved aside: while it is unreadable the daemon stays suspended (the safe reading)
@@ -247,6 +248,16 @@ class StateStore:
             return rename(self.directory, path, f"{path.name}.corrupt-{stamp}")
         except OSError as exc:
             raise StoreWriteFailed(f"cannot move corrupt {path} aside: {exc.strerror or exc}") from exc
+
+
+def _dumps(data: Mapping[str, Any]) -> bytes:
+    """JSON with one top-level key a line, each value by the C encoder.
+
+    ``json.dumps(indent=...)`` runs the pure-Python encoder: rewriting a 100k-tenant inventory that
+    way cost a daemon's idle cycle about 0.1 s; this layout is as easy to read and diff by key.
+    """
+    lines = (f" {json.dumps(key)}: {json.dumps(value, sort_keys=True)}" for key, value in sorted(data.items()))
+    return ("{\n" + ",\n".join(lines) + "\n}\n").encode()
 
 
 def _recent_tenants(value: Any) -> dict[str, dict[str, Any]]:

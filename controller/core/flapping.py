@@ -113,6 +113,8 @@ def decide(
     if not policy.enabled:
         off = tuple(Release(tid, hold, Released.OFF) for tid, hold in sorted(holds.items()))
         return FlapDecision(plan, {}, {}, off, {})
+    if not plan.actions and not holds and not history:
+        return FlapDecision(plan, {}, {}, (), {})  # an idle cycle: nothing to hold, release or forget
     desired_by_id = desired.by_id()
     before = previous.by_id() if previous is not None else None
     drift: dict[str, tuple[FieldChange, ...]] = {}

@@ -39,6 +39,7 @@ from dataclasses import replace
 from functools import partial
 
 from controller.core.cause import is_change
+from controller.core.gc_pause import paused_gc
 from controller.core.model import (
     SETTINGS_FIELDS,
     TENANT_FIELDS,
@@ -49,6 +50,7 @@ from controller.core.model import (
     WritePath,
 )
 from controller.core.normalize import canonical, canonical_scalar, identical, live_value, wire_value
+from controller.core.plan_prepared import PreparedDesired
 from controller.core.plan_types import (
     Action,
     ActionKind,
@@ -73,6 +75,8 @@ def make_plan(
     policy: PlanPolicy = DEFAULT_POLICY,
     previous: DesiredState | None = None,
     inventory_known: bool = False,
+    prepared: PreparedDesired | None = None,
+    live_by_id: Mapping[str, LiveTenant] | None = None,
 ) -> Plan:
     """Decide what to change so that live equals desired, for the managed fields only.
 
@@ -81,23 +85,53 @@ def make_plan(
     ``previous`` is the desired state of the last applied revision: a difference in a field it
     already had is drift, any other a change (all changes when it is None). ``inventory_known``
     says the inventory is the controller's record (not an empty store in CI): only then is an
-    update of a live tenant outside it shown as an adoption.
+    update of a live tenant outside it shown as an adoption. ``prepared`` is ``prepare(desired)``
+    kept from an earlier cycle of the same revision, and ``live_by_id`` the live tenants by id
+    when the caller has them already; neither changes the plan, only its cost.
     """
-    live_by_id = {str(t.get("id")): t for t in live}
-    desired_by_id = desired.by_id()
-    settings_by_id = live_settings or {}
+    if prepared is None or prepared.desired is not desired:
+        # one plan of this revision: comparing each tenant the full way costs less than preparing checks
+        prepared = PreparedDesired(desired, desired.by_id(), (None,) * len(desired.tenants))
+    with paused_gc():
+        return _make_plan(
+            prepared,
+            live,
+            {str(t.get("id")): t for t in live} if live_by_id is None else live_by_id,
+            inventory=inventory,
+            settings_by_id=live_settings or {},
+            last_applied_count=last_applied_count,
+            policy=policy,
+            previous=previous,
+            inventory_known=inventory_known,
+        )
 
+
+def _make_plan(
+    prepared: PreparedDesired,
+    live: Sequence[LiveTenant],
+    live_by_id: Mapping[str, LiveTenant],
+    *,
+    inventory: Set[str],
+    settings_by_id: Mapping[str, Mapping[str, JSONValue]],
+    last_applied_count: int | None,
+    policy: PlanPolicy,
+    previous: DesiredState | None,
+    inventory_known: bool,
+) -> Plan:
+    desired, desired_by_id = prepared.desired, prepared.by_id
     creates: list[Action] = []
     updates: list[Action] = []
     conflicts: list[Conflict] = []
     drift_fields: Counter[str] = Counter()
     drifted = changed = differing = 0
-    before = previous.by_id() if previous is not None else None
-    named = _live_names(live)
+    before: Mapping[str, DesiredTenant] | None = None  # previous.by_id(), built when a tenant differs
+    named: dict[str, str] | None = None  # live names, built at the first create
 
-    for tenant in desired.tenants:
+    for tenant, check in zip(desired.tenants, prepared.checks, strict=True):
         current = live_by_id.get(tenant.id)
         if current is None:
+            if named is None:
+                named = _live_names(live)
             refusal = _create_refusal(tenant, named, live_by_id, desired_by_id)
             if refusal is not None:
                 conflicts.append(refusal)
@@ -108,6 +142,13 @@ def make_plan(
         if outside and not policy.adopt:
             conflicts.append(_not_adopted(tenant, current))
             continue
+        if check is not None and check.unchanged(current, settings_by_id.get(tenant.id)):
+            if inventory_known and outside:
+                # nothing differs, but taking it over is a change of ownership (prune may delete it later)
+                updates.append(Action(ActionKind.UPDATE, tenant.id, adopt=True, where=tenant.where))
+            continue
+        if before is None and previous is not None:
+            before = previous.by_id()
         conflict = _parent_conflict(tenant, current)
         changes, action = _update_action(tenant, current, settings_by_id.get(tenant.id))
         changes = [replace(c, cause=_cause(c.field, tenant, before)) for c in changes]
@@ -133,8 +174,8 @@ def make_plan(
     deletes, orphaned, delete_conflicts = prune_deletes(desired_by_id, live_by_id, inventory, policy)
     conflicts.extend(delete_conflicts)
 
-    managed = sum(1 for tid in desired_by_id if tid in live_by_id)
-    unmanaged = sum(1 for tid in live_by_id if tid not in desired_by_id and tid not in inventory)
+    managed = len(desired_by_id.keys() & live_by_id.keys())
+    unmanaged = len(live_by_id.keys() - desired_by_id.keys() - inventory)
     guards = delete_guards(desired, deletes, inventory, live_by_id, last_applied_count, policy)
 
     return Plan(

@@ -20,7 +20,7 @@ def prune_deletes(
     inventory: Set[str],
     policy: PlanPolicy,
 ) -> tuple[list[Action], list[str], list[Conflict]]:
-    gone = sorted(tid for tid in inventory if tid not in desired_by_id and tid in live_by_id)
+    gone = sorted(tid for tid in inventory - desired_by_id.keys() if tid in live_by_id)
     if not policy.prune:
         return [], gone, []
     doomed = set(gone)
@@ -65,7 +65,8 @@ def delete_guards(
                 f"(lift once with --allow-deletes {n_deletes})",
             )
         )
-    managed_live = sum(1 for tid in inventory if tid in live_by_id) or len(live_by_id)
+    # counted only when something is deleted: an unchanged plan of 100k tenants need not walk the inventory
+    managed_live = (sum(1 for tid in inventory if tid in live_by_id) or len(live_by_id)) if n_deletes else 0
     if n_deletes and managed_live and n_deletes / managed_live > policy.max_delete_ratio and n_deletes > lifted:
         reasons.append(
             (

@@ -36,7 +36,7 @@ from controller.core.flapping import FlapDecision, decide, remember
 from controller.core.loader import LoadLimits, parse_tenant_files
 from controller.core.model import SETTINGS_FIELDS, DesiredState, JSONValue, LiveTenant
 from controller.core.outcome import CycleStatus
-from controller.core.plan import ActionKind, Plan, make_plan
+from controller.core.plan import ActionKind, Plan
 from controller.descope_api import AttributeDefinition
 from controller.engine.apply import NOT_ATTEMPTED_STOPPING, ApplyResult, WriteHooks, apply_plan
 from controller.engine.backups import BackupConfig, PreImageHooks
@@ -44,6 +44,7 @@ from controller.engine.config_cycle import ConfigStep
 from controller.engine.cycle import CycleOptions, CyclePlan, CycleReport, DescopeApi
 from controller.engine.flapping import note, released_line, started_line
 from controller.engine.journaling import JournalingHooks
+from controller.engine.plan_cache import PlanCache
 from controller.engine.tenant_events import cycle_events, remember_events
 from controller.engine.write_log import WriteLogHooks
 from controller.errors import (
@@ -100,6 +101,7 @@ class Reconciler:
         self._last_planned: tuple[Revision, DesiredState] | None = None
         # roles, SSO, password policy (issue 16): reads, secrets, writes between tenant updates and deletes
         self.config = ConfigStep(client, state_store.directory if state_store else None)
+        self.plans = PlanCache()  # an unchanged revision is prepared for planning once, not every cycle
 
     def run_cycle(self, options: CycleOptions) -> CycleReport:
         report = CycleReport(cycle_id=uuid.uuid4().hex[:12], status=CycleStatus.FAILED, started=self.clock())
@@ -253,18 +255,9 @@ class Reconciler:
         live_by_id = {str(t.get("id")): t for t in live}
         live_settings = self._live_settings(desired, live_by_id, state, refresh=options.refresh_settings)
         previous = self._baseline(state, revision, desired, options)
-        report.plan = plan = make_plan(
-            desired,
-            live,
-            inventory=state.inventory,
-            live_settings=live_settings,
-            last_applied_count=state.last_applied_count,
-            policy=options.policy,
-            previous=previous,
-            inventory_known=state.last_applied_revision is not None,
-        )
+        report.plan = plan = self.plans.plan(desired, live, live_by_id, live_settings, previous, state, options)
         report.config = config = self.config.plan(
-            desired, previous, set(live_by_id), state, options.policy, report.notes, writes=options.writes
+            desired, previous, live_by_id.keys(), state, options.policy, report.notes, writes=options.writes
         )
         blocked = self.config.blocked(config, log) or bool(plan.blocked)  # either guard blocks the whole cycle
         flapping: FlapDecision | None = None
@@ -451,7 +444,7 @@ class Reconciler:
             claimed = {r.action.tenant_id for r in applied.results if r.action.kind is ActionKind.CREATE}
         managed = (state.inventory | claimed) - deleted
         # ids that are neither desired nor live any more can never be touched again: forget them
-        state.inventory = {t for t in managed if t in desired_ids or t in live_by_id}
+        state.inventory = managed - {t for t in managed - desired_ids if t not in live_by_id}
         for result in applied.succeeded:
             if result.action.settings is not None:
                 state.applied_settings[result.action.tenant_id] = dict(result.action.settings)

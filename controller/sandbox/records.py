@@ -5,11 +5,9 @@ Split from ``store`` (which keeps the rules for changing records): these are pur
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import gc
 import string
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from controller.descope_api import SESSION_SETTINGS_DEFAULTS
@@ -84,18 +82,6 @@ def effective_settings(record: Mapping[str, Any], own: Mapping[str, Any]) -> dic
         "enforceSSOExclusions": record["enforceSSOExclusions"],
         "federatedAppIds": record["federatedAppIds"],
     }
-
-
-@contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
-    """Build many small containers without the collector rescanning them (about 40% faster for 100k)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def copy_snapshot_entry(entry: Mapping[str, Any]) -> Record:

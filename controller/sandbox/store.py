@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+from controller.core.gc_pause import paused_gc
+
 from .attributes import Catalogue, catalogue_wire, checked, parse_catalogue
 from .fields import (
     parse_bool,
@@ -33,7 +35,6 @@ from .records import (
     copy_snapshot_entry,
     effective_settings,
     ordered,
-    paused_gc,
     render,
     seed_entry,
 )

@@ -1,0 +1,183 @@
+"""What the planner needs of one revision, computed once per revision instead of once per cycle.
+
+A daemon cycle on an unchanged revision plans the same desired state against a fresh read of
+Descope, and nearly every tenant is unchanged. ``prepare`` turns each desired tenant into a
+check that answers "is this live tenant certainly unchanged?" with a few C-level lookups and
+comparisons (``operator.itemgetter`` over the managed keys, one tuple compare of the values and
+one of their types). The check is conservative: when it says no, or cannot tell (a key missing
+live, a value of another type, a list holding more than strings), the planner compares the tenant
+the full way, so the plan is the same with or without it; ``tests/core/test_plan_prepared.py``
+compares both ways table-driven.
+"""
+
+from __future__ import annotations
+
+__all__ = ["PreparedDesired", "TenantCheck", "prepare"]
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from operator import itemgetter
+from types import MappingProxyType
+from typing import Any, Final, NamedTuple
+
+from controller.core.gc_pause import paused_gc
+from controller.core.model import SETTINGS_FIELDS, TENANT_FIELDS, DesiredState, DesiredTenant, JSONValue, WritePath
+from controller.core.normalize import canonical
+
+_PLAIN: Final = frozenset({str, int, float, bool, type(None), list})
+_STRINGS: Final = frozenset({str})
+_NONE: Final[Mapping[str, JSONValue]] = MappingProxyType({})
+_TOP, _ATTRIBUTES, _SETTINGS, _SKIP = "top", "attributes", "settings", "skip"
+_ROLES: Final[Mapping[str, str]] = {
+    name: _ATTRIBUTES
+    if name == "customAttributes"
+    else _SETTINGS
+    if spec.write is WritePath.SETTINGS
+    else _SKIP
+    if spec.write is WritePath.SUBRESOURCE
+    else _TOP
+    for name, spec in TENANT_FIELDS.items()
+}
+"""How the check reads each field of the catalogue: compared top-level, a managed map, or not the tenant's."""
+
+Getter = Callable[[Any], tuple[JSONValue, ...]]
+Getters = dict[tuple[tuple[str, ...], tuple[str, ...]], Getter]  # one per shape: (top keys, attribute keys)
+
+
+class TenantCheck(NamedTuple):  # a tuple: 100k are built per revision, and a frozen dataclass is slower to build
+    """One desired tenant's managed fields as the live record must hold them for the tenant to need nothing.
+
+    ``get`` reads the compared values from a live record as one tuple (the top-level fields, then the
+    ``customAttributes`` keys written in YAML); it is shared by all tenants that write the same keys.
+    """
+
+    get: Getter | None
+    want: tuple[JSONValue, ...]
+    types: tuple[type, ...]
+    defaulted: tuple[tuple[str, JSONValue], ...]  # fields written as their default: absent live matches too
+    settings: tuple[Getter, tuple[JSONValue, ...], tuple[type, ...]] | None  # the same, for ``settings``
+
+    def unchanged(self, current: Mapping[str, JSONValue], settings: Mapping[str, JSONValue] | None) -> bool:
+        """True only when the full comparison would find no change and no parent conflict."""
+        try:
+            if self.get is not None:
+                values = self.get(current)
+                if values != self.want or tuple(map(type, values)) != self.types:
+                    return False
+            for name, want in self.defaulted:
+                have = current.get(name)
+                if have is not None and (type(have) is not type(want) or have != want):
+                    return False
+            if self.settings is not None:
+                get, want, types = self.settings
+                if settings is None:
+                    return False
+                values = get(settings)
+                if values != want or tuple(map(type, values)) != types:
+                    return False
+        except (KeyError, TypeError, IndexError):  # a key missing live, or not a map: the full way decides
+            return False
+        return True
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PreparedDesired:
+    """A desired state with its lookups and per-tenant checks; build it with ``prepare``, reuse it per revision."""
+
+    desired: DesiredState
+    by_id: Mapping[str, DesiredTenant]
+    checks: tuple[TenantCheck | None, ...]  # one per desired tenant, in order; None: always the full way
+
+
+def prepare(desired: DesiredState) -> PreparedDesired:
+    """The per-revision part of planning ``desired``; pure: it depends on ``desired`` alone."""
+    getters: Getters = {}  # one per shape of tenant
+    with paused_gc():
+        checks = tuple(_check(t, getters) for t in desired.tenants)
+        return PreparedDesired(desired, desired.by_id(), checks)
+
+
+def _check(tenant: DesiredTenant, getters: Getters) -> TenantCheck | None:
+    keys: list[str] = []
+    wants: list[JSONValue] = []
+    defaulted: list[tuple[str, JSONValue]] = []
+    attributes: Mapping[str, JSONValue] = _NONE
+    settings: Mapping[str, JSONValue] = _NONE
+    for name, value in tenant.fields.items():
+        role = _ROLES.get(name)
+        if role is None:
+            return None
+        if role is _TOP:
+            if not value and canonical(name, value) == canonical(name, None):
+                # written as the default: Descope may leave such a field out of its answer
+                defaulted.append((name, value))
+            else:
+                keys.append(name)
+                wants.append(value)
+        elif role is _SKIP:
+            continue  # a sub-resource, planned apart from the tenant record
+        elif type(value) is not dict:
+            return None
+        elif role is _ATTRIBUTES:
+            attributes = value
+        elif SETTINGS_FIELDS.keys() >= value.keys():
+            settings = value
+        else:
+            return None
+    wants.extend(attributes.values())
+    types = tuple(map(type, wants))
+    if not _plain(types, wants):
+        return None
+    if defaulted and not _plain(tuple(type(v) for _k, v in defaulted), [v for _k, v in defaulted]):
+        return None
+    get = _getter(tuple(keys), tuple(attributes), getters) if wants else None
+    settings_check = None
+    if settings:
+        setting_types = tuple(map(type, settings.values()))
+        if not _plain(setting_types, settings.values()):
+            return None
+        settings_check = (_getter(tuple(settings), (), getters), tuple(settings.values()), setting_types)
+    return TenantCheck(get, tuple(wants), types, tuple(defaulted), settings_check)
+
+
+def _getter(
+    keys: tuple[str, ...],
+    attribute_keys: tuple[str, ...],
+    getters: Getters,
+) -> Getter:
+    shape = (keys, attribute_keys)
+    found = getters.get(shape)
+    if found is None:
+        getters[shape] = found = _new_getter(keys, attribute_keys)
+    return found
+
+
+def _new_getter(keys: tuple[str, ...], attribute_keys: tuple[str, ...]) -> Getter:
+    top, attributes = _tuple_getter(keys), _tuple_getter(attribute_keys)
+    if not attribute_keys:
+        return top
+
+    def get(current: Any) -> tuple[JSONValue, ...]:
+        return top(current) + attributes(current["customAttributes"])
+
+    return get
+
+
+def _tuple_getter(keys: tuple[str, ...]) -> Getter:
+    """``itemgetter`` that always returns a tuple (of one key it returns the value itself)."""
+    if len(keys) > 1:
+        return itemgetter(*keys)
+    if not keys:
+        return lambda _have: ()
+    key = keys[0]
+    return lambda have: (have[key],)
+
+
+def _plain(types: tuple[type, ...], values: Iterable[JSONValue]) -> bool:
+    """Scalars and lists of strings: equal with equal types is then equal the planner's way too.
+
+    (A list holding numbers or booleans is not: ``[1] == [True]`` in Python, not in Descope.)
+    """
+    if not _PLAIN.issuperset(types):
+        return False
+    return list not in types or all(_STRINGS.issuperset(map(type, v)) for v in values if type(v) is list)

@@ -1,0 +1,58 @@
+"""Keeps the planner's per-revision preparation between cycles, so an idle cycle compares and does not prepare."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from controller.adapters.state_store import ControllerState
+from controller.core.model import DesiredState, JSONValue, LiveTenant
+from controller.core.plan import Plan, make_plan
+from controller.core.plan_prepared import PreparedDesired, prepare
+from controller.engine.cycle import CycleOptions
+
+
+class PlanCache:
+    """``core.plan_prepared.prepare`` of the revision being planned, built at its second plan.
+
+    The first plan of a revision (a new commit, a one-shot command) compares each tenant the full way,
+    which costs less than preparing it; from the second plan of the same revision on, the prepared form
+    is built once and reused until another revision is planned. Keyed by identity: the reconciler
+    hands the same ``DesiredState`` object for as long as a revision is enforced.
+    """
+
+    def __init__(self) -> None:
+        self._desired: DesiredState | None = None
+        self._prepared: PreparedDesired | None = None
+
+    def get(self, desired: DesiredState) -> PreparedDesired | None:
+        """The prepared form of ``desired``; None at its first plan (plan it the full way)."""
+        if self._desired is not desired:
+            self._desired, self._prepared = desired, None
+            return None
+        if self._prepared is None:
+            self._prepared = prepare(desired)
+        return self._prepared
+
+    def plan(
+        self,
+        desired: DesiredState,
+        live: Sequence[LiveTenant],
+        live_by_id: Mapping[str, LiveTenant],
+        live_settings: Mapping[str, Mapping[str, JSONValue]],
+        previous: DesiredState | None,
+        state: ControllerState,
+        options: CycleOptions,
+    ) -> Plan:
+        """``core.plan.make_plan`` as a reconcile cycle calls it, with this revision's prepared form."""
+        return make_plan(
+            desired,
+            live,
+            inventory=state.inventory,
+            live_settings=live_settings,
+            last_applied_count=state.last_applied_count,
+            policy=options.policy,
+            previous=previous,
+            inventory_known=state.last_applied_revision is not None,
+            prepared=self.get(desired),
+            live_by_id=live_by_id,
+        )

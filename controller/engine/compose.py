@@ -228,9 +228,6 @@ def daemon(settings: Settings) -> Iterator[Daemon]:
     health = DaemonHealth(lock, interval=settings.source.interval, stale_after=settings.reconcile.stale_after)
     wakeups = Wakeups()
     with descope_client(settings, on_request=metrics.on_request, stop=stop) as client:
-        # as the SDKs do at start (then sent as x-descope-license); the tier says which rate_limit fits
-        tier = client.license_tier()
-        logger.info("Descope rate-limit tier: {}; client rate_limit {}", tier or "unknown", client.limiter.limit)
         reconciler = Reconciler(
             source,
             client,
@@ -280,7 +277,7 @@ def daemon(settings: Settings) -> Iterator[Daemon]:
             stop=stop,
             health=health,
             wakeups=wakeups,
-            services=[_http_endpoints(settings, health, wakeups, metrics)],
+            services=[_http_endpoints(settings, health, wakeups, metrics), _LicenseNote(client)],
             jobs=[("snapshot", snapshot, settings.backups.snapshot_interval, _first_snapshot_delay(settings, backups))],
             on_cycle=on_cycle,
             watcher=(
@@ -315,6 +312,27 @@ class _Served:
     def stop(self) -> None:
         if self.http is not None:
             self.http.stop()
+
+
+class _LicenseNote:
+    """At start, once the store is locked and usable: Descope's rate-limit tier, beside the client's limit.
+
+    As the SDKs do at start (the tier is then sent as x-descope-license); the tier says which ``rate_limit``
+    fits. One attempt in a thread of its own, so an unreachable Descope never delays the first cycle.
+    """
+
+    def __init__(self, client: DescopeClient) -> None:
+        self.client = client
+
+    def start(self) -> None:
+        threading.Thread(target=self._note, name="license", daemon=True).start()
+
+    def _note(self) -> None:
+        tier = self.client.license_tier()
+        logger.info("Descope rate-limit tier: {}; client rate_limit {}", tier or "unknown", self.client.limiter.limit)
+
+    def stop(self) -> None:
+        pass
 
 
 def _http_endpoints(settings: Settings, health: DaemonHealth, wakeups: Wakeups, metrics: Metrics) -> _Served:

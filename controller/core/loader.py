@@ -27,6 +27,7 @@ import hashlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 
+from controller.core.loader_fast import fast_state
 from controller.core.model import DesiredState, DesiredTenant
 from controller.core.problems import LoadLimits, _clip, _Problems, _Stop, suggest
 from controller.core.schema import TENANT_KEYS, TOP_LEVEL_KEYS, _Validator
@@ -67,13 +68,22 @@ def parse_tenant_files(
     *,
     limits: LoadLimits = LoadLimits(),  # noqa: B008 - frozen, so one shared default is safe
     attributes: Mapping[str, AttributeDefinition] | None = None,
+    fast: bool = True,
 ) -> DesiredState:
     """Parse and validate every tenants file (in sorted name order) into one DesiredState.
 
     ``attributes``, the project's custom attribute definitions when known, makes an undefined key or a
     value of the wrong type a problem here, as Descope would refuse it at apply time.
     Raises ``TenantsFileInvalid`` listing every problem found; never returns a partial state.
+    ``fast`` first tries ``core.loader_fast`` (the same result, about three times sooner, for a valid
+    plainly written file); whatever it cannot vouch for, and every problem, comes from the line-numbered
+    load below. ``fast=False`` is that load alone (the tests compare the two).
     """
+    if fast:
+        with _gc_paused():
+            state = fast_state(files, limits, attributes)
+        if state is not None:
+            return state
     names = sorted(files)
     problems = _Problems(limits.max_problems, names)
     tenants: list[DesiredTenant] = []

@@ -47,12 +47,13 @@ _DOUBTFUL_CHARACTERS: Final = re.compile(
 )
 # Where a node can start: after a line's indentation, a flow indicator or ':', and after '- ' or '? '
 # there. One starting with an indicator is an anchor, alias, tag, block scalar, directive, reserved or
-# explicit key; one starting with 0 and a digit or letter is octal in YAML 1.1 but decimal (or
-# 0o-octal) in yaml-rs. A line indented 64 spaces or more, or opening four collections with '- '
+# explicit key, or (':') not a plain scalar in a YAML 1.1 flow collection; one starting with 0 and a
+# digit or letter is octal in YAML 1.1 but decimal (or 0o-octal) in yaml-rs, one starting with '_' a
+# string in YAML 1.1 but a number in yaml-rs. A line indented 64 spaces or more, or opening four collections with '- '
 # is nested deeper than a tenants file needs: yaml-rs recurses over block nesting and would
 # overflow the stack on a hostile file (100,000 levels), so such files never reach it.
 # One pattern per leading character: a literal first character scans fastest.
-_DOUBTFUL_NODE = r"(?:[&*!|>%@`?]|[-+]?0[0-9A-Za-z_])"
+_DOUBTFUL_NODE = r"(?:[&*!|>%@`?:]|[-+]?(?:0[0-9A-Za-z_]|_))"
 _DOUBTFUL_NODES: Final = (
     re.compile(r"\n(?: {64}| *+(?:- +){4}| *+(?:- +)*+" + _DOUBTFUL_NODE + ")"),
     *(re.compile(re.escape(first) + " *+" + _DOUBTFUL_NODE) for first in ":[{,"),
@@ -157,14 +158,17 @@ class _Reader:
 
     def __init__(self, limits: LoadLimits) -> None:
         self.nodes_left = limits.max_nodes - 3  # the root mapping, its `tenants` key and list
-        self.keys: set[str] = set()  # keys already found to read the same in YAML 1.1
+        # each key already found to read the same in YAML 1.1, to itself: the tenants' mappings share one
+        # copy of each key instead of a string per tenant (yaml-rs makes a new one each time)
+        self.keys: dict[str, str] = {}
 
     def key(self, key: Any) -> str:
-        if key not in self.keys:
+        known = self.keys.get(key)
+        if known is None:
             if type(key) is not str:
                 raise _Doubt
-            self.keys.add(_text(key))
-        return key  # type: ignore[no-any-return]
+            known = self.keys[key] = _text(key)
+        return known
 
     def tenant(self, validator: _Validator, plain: dict[Any, Any], line: int) -> None:
         """Check one tenant as ``_Validator.tenant`` does, with its own checks of each key, and record it."""
@@ -177,8 +181,7 @@ class _Reader:
         tenant_id = None
         plain_attributes = validator.attributes is None
         for key, value in plain.items():
-            if key not in self.keys:
-                self.key(key)
+            key = self.key(key)
             kind = type(value)
             # the commonest list and mapping keys, checked on the plain data (the rest as trees, below)
             if kind is list and key in _STRING_LISTS:
@@ -227,8 +230,7 @@ class _Reader:
         self.nodes_left -= 1 + 2 * len(plain)
         out: dict[str, JSONValue] = {}
         for name, value in plain.items():
-            if name not in self.keys:
-                self.key(name)
+            name = self.key(name)
             kind = type(value)
             if kind is str:
                 out[name] = _text(value)
@@ -253,10 +255,8 @@ class _Reader:
             self.nodes_left -= 1 + 2 * len(value)
             mapping = _Map(0, None, 0)
             entries = mapping.entries
-            keys = self.keys
-            for key, item in value.items():
-                if key not in keys:
-                    self.key(key)
+            for plain_key, item in value.items():
+                key = self.key(plain_key)
                 if type(item) is str:
                     entries[key] = (_text(item), 0, 0, None)
                 else:

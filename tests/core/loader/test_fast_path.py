@@ -234,6 +234,18 @@ def test_fast_path_gives_what_the_line_numbered_load_gives(text: str, second: st
     assert outcome(files, fast=True) == outcome(files, fast=False)
 
 
+_TOKEN = st.text(alphabet="0123456789+-._:eExXoObBaAfFyYnNtT~<=#,'\"[]{}!&*|>%@?\\ ", min_size=1, max_size=10)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_TOKEN, st.sampled_from(["v: {}", "v: [{}]", "v: {{k: {}}}", "v:\n        - {}", "{}: v"]))
+def test_any_scalar_in_any_place_reads_the_same_on_both_paths(token: str, place: str) -> None:
+    """Grammar and meaning: ``_0`` (a number to yaml-rs), ``[:x]`` (an error in YAML 1.1), ``010``..."""
+    text = "tenants:\n  - id: a\n    name: A\n    customAttributes:\n      " + place.format(token) + "\n"
+    files = {"tenants.yaml": text.encode()}
+    assert outcome(files, fast=True) == outcome(files, fast=False)
+
+
 _PLAIN_TEXT = st.from_regex(r"[A-Za-z][A-Za-z0-9 .-]{0,12}[A-Za-z]", fullmatch=True)
 
 

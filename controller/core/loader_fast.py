@@ -180,8 +180,9 @@ class _Reader:
         fields: dict[str, JSONValue] = {}
         tenant_id = None
         plain_attributes = validator.attributes is None
-        for key, value in plain.items():
-            key = self.key(key)
+        keys = self.keys
+        for plain_key, value in plain.items():
+            key = keys.get(plain_key) or self.key(plain_key)
             kind = type(value)
             # the commonest list and mapping keys, checked on the plain data (the rest as trees, below)
             if kind is list and key in _STRING_LISTS:
@@ -229,8 +230,9 @@ class _Reader:
         """``_Validator.check_attributes`` (no definitions known) of a mapping that passes it: the same mapping."""
         self.nodes_left -= 1 + 2 * len(plain)
         out: dict[str, JSONValue] = {}
-        for name, value in plain.items():
-            name = self.key(name)
+        keys = self.keys
+        for plain_name, value in plain.items():
+            name = keys.get(plain_name) or self.key(plain_name)
             kind = type(value)
             if kind is str:
                 out[name] = _text(value)

@@ -14,6 +14,10 @@ Each tenant is validated as soon as its mapping ends, so a large file is never h
 tree; the cyclic garbage collector is paused during a load (it only slows down building millions
 of small acyclic objects).
 
+A valid, plainly written file is read by ``controller.core.loader_fast`` first (yaml-rs into plain data,
+the same checks, the same result in about half the time); whatever that cannot vouch for is read as above,
+so every problem is reported from this path, with its file:line.
+
 A file that fails is rejected whole: ``parse_tenant_files`` either returns the complete state or
 raises ``TenantsFileInvalid`` with all the problems found (up to ``LoadLimits.max_problems``),
 sorted by file and line. Cross-file rules (unique ids, unique names whatever their case, declared parents, no parent

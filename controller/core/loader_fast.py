@@ -81,6 +81,9 @@ _STRING_LISTS: Final = frozenset(
 
 _DOMAIN_LISTS: Final = frozenset(name for name, spec in TENANT_FIELDS.items() if spec.kind is Kind.DOMAIN_SET)
 
+_CHUNK: Final = 2000
+"""Tenants parsed by one call of yaml-rs: big enough to cost nothing, small enough to hold no copy of a file."""
+
 _NO_PLACE: Final = {"id": 0, "name": 0, "parent": 0}
 """Where a fast-path tenant's keys are written: needed only in problems, which the fast path never reports."""
 
@@ -132,28 +135,37 @@ def _fast_file(yaml_rs: Any, name: str, data: bytes, limits: LoadLimits, validat
     indent = len(head.group(1))
     item = re.compile(rf"\n {{{indent}}}-[ ]+[^ #\n]")
     starts = [m.start() + 1 for m in item.finditer(text, head.start(1) - 1)]
-    root = yaml_rs.loads(text, parse_datetime=False)
-    if type(root) is not dict or type(root.get("tenants")) is not list or len(root["tenants"]) != len(starts):
+    if not starts:
         raise _Doubt
-    plain_tenants: list[Any] = root["tenants"]
     validator.file_name = name
     validator.held = None
     reader = _Reader(limits)
     tenants = _Seq(0, None, 0)
     line, at = 1, 0
-    for index, start in enumerate(starts):
-        line += text.count("\n", at, start)
-        at = start
-        plain = plain_tenants[index]
-        plain_tenants[index] = None  # hold one copy of the data at a time
-        if type(plain) is not dict:
-            raise _Doubt
-        reader.tenant(validator, plain, line)
-        tenants.items.append(_DONE)
-        tenants.lines.append(line)
+    head_text = text[: starts[0]]
+    for first in range(0, len(starts), _CHUNK):
+        # a slice of whole items under the file's own head is a tenants file of its own: parsed apart,
+        # only one slice of plain data is alive at a time (the whole file's would add 40 MB at 100k)
+        chunk = starts[first : first + _CHUNK]
+        end = starts[first + _CHUNK] if first + _CHUNK < len(starts) else len(text)
+        root = yaml_rs.loads(head_text + text[chunk[0] : end], parse_datetime=False)
+        if type(root) is not dict or len(root) != 1 or type(root.get("tenants")) is not list:
+            raise _Doubt  # another top-level key: the slow path reports it
+        plain_tenants: list[Any] = root.pop("tenants")
+        if len(plain_tenants) != len(chunk):
+            raise _Doubt  # an item start inside a multi-line scalar: lines could not be placed
+        for index, start in enumerate(chunk):
+            line += text.count("\n", at, start)
+            at = start
+            plain = plain_tenants[index]
+            plain_tenants[index] = None  # hold one copy of the data at a time
+            if type(plain) is not dict:
+                raise _Doubt
+            reader.tenant(validator, plain, line)
+            tenants.items.append(_DONE)
+            tenants.lines.append(line)
     top = _Map(1, None, 0)
-    for key, value in root.items():
-        top.entries[reader.key(key)] = (tenants if key == "tenants" else reader.value(value, 2), 1, 1, None)
+    top.entries["tenants"] = (tenants, 1, 1, None)
     validator.file(name, top)
 
 

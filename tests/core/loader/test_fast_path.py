@@ -300,6 +300,19 @@ def test_the_benchmarks_file_takes_the_fast_path_with_each_tenants_line() -> Non
     assert fast == parse_tenant_files(files, fast=False)
 
 
+def test_a_file_parsed_in_slices_keeps_every_tenants_line_and_refuses_a_split_scalar() -> None:
+    """yaml-rs reads a big file a slice of items at a time; an item start inside a quoted scalar is doubted."""
+    count = loader_fast._CHUNK * 2 + 7
+    files = {"tenants.yaml": tenants_yaml(range(count))}
+    fast = loader_fast.fast_state(files, LoadLimits(), None)
+    assert fast is not None
+    assert [t.line for t in fast.tenants] == [2 + 4 * i for i in range(count)]
+    assert fast == parse_tenant_files(files, fast=False)
+    tricky = tenants_yaml(range(loader_fast._CHUNK - 1)) + b'  - id: a\n    name: "A\n  - id: b\n    name: B"\n'
+    assert loader_fast.fast_state({"tenants.yaml": tricky}, LoadLimits(), None) is None
+    assert outcome({"tenants.yaml": tricky}, fast=True) == outcome({"tenants.yaml": tricky}, fast=False)
+
+
 @pytest.mark.parametrize(
     "text",
     [

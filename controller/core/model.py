@@ -124,7 +124,7 @@ MAX_ID_LENGTH: Final = 256
 MAX_NAME_LENGTH: Final = 256
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DesiredTenant:
     """One tenant as tenants.yaml declares it: only the keys written there are managed."""
 
@@ -146,7 +146,7 @@ class DesiredTenant:
         return f"{self.file}:{self.line}" if self.line is not None else self.file
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DesiredState:
     """All tenants of one revision of the source, in file order."""
 

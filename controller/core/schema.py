@@ -163,18 +163,27 @@ class _Validator(_CrossFileRules, _ConfigChecks):
             shown = f" {_q(tenant_id)}" if tenant_id else ""
             self.add(tenant.line, f"tenant{shown} has no `name:` (required, unique per project)")
             ok = False
-        where = (self.file_name, tenant.line)
+        place: dict[str, int] = {k: item_line if aliased else entries[k][2] for k in ("id", "name") if k in entries}
+        if "parent" in entries:
+            place["parent"] = entries["parent"][2]
+        self.record(tenant_id, fields, tenant.line, place, ok)
+
+    def record(
+        self, tenant_id: str | None, fields: dict[str, JSONValue], line: int, place: Mapping[str, int], ok: bool
+    ) -> None:
+        """Keep a tenant whose keys are checked (``ok``: without a problem) and note it for the cross-file rules.
+
+        ``line`` is where its mapping starts, ``place`` where its id, name and parent are written. The fast
+        path (``core.loader_fast``) records its tenants here too, so both keep the same tenants."""
+        where = (self.file_name, line)
         if tenant_id is not None:
             self.all_ids.add(tenant_id)
             first = self.ids.get(tenant_id)
             if first is not None:
-                self.add(
-                    item_line if aliased else entries["id"][2],
-                    f"duplicate tenant id {_q(tenant_id)}: also declared at {first[0]}:{first[1]}",
-                )
+                self.add(place["id"], f"duplicate tenant id {_q(tenant_id)}: also declared at {first[0]}:{first[1]}")
                 ok = False
             else:
-                self.ids[tenant_id] = (*where, item_line if aliased else entries["id"][2])
+                self.ids[tenant_id] = (*where, place["id"])
                 if not tenant_id.isascii():
                     self.unusual_ids.append(tenant_id)
         name = fields.get("name")
@@ -184,20 +193,20 @@ class _Validator(_CrossFileRules, _ConfigChecks):
             if first_name is not None:
                 case = "" if first_name[2] == name else f" as {_q(first_name[2])}"
                 self.add(
-                    item_line if aliased else entries["name"][2],
+                    place["name"],
                     f"duplicate tenant name {_q(name)}: also used at {first_name[0]}:{first_name[1]}{case} "
                     f"(names are unique per project{', whatever the case' if case else ''})",
                 )
                 ok = False
             else:
-                self.names[folded] = (*where, name, item_line if aliased else entries["name"][2])
+                self.names[folded] = (*where, name, place["name"])
                 if not name.isascii():
                     self.unusual_names.append(folded)
         parent = fields.get("parent")
         if tenant_id is not None and isinstance(parent, str) and parent:
-            self.parents.append((tenant_id, parent, self.file_name, entries["parent"][2]))
+            self.parents.append((tenant_id, parent, self.file_name, place["parent"]))
         if ok and tenant_id is not None:
-            self.tenants.append(DesiredTenant(id=tenant_id, fields=fields, file=self.file_name, line=tenant.line))
+            self.tenants.append(DesiredTenant(id=tenant_id, fields=fields, file=self.file_name, line=line))
 
     def tenant_id(self, value: Any, line: int, raw: str | None) -> str | None:
         if isinstance(value, bool | int | float) or value is None:
@@ -293,12 +302,7 @@ class _Validator(_CrossFileRules, _ConfigChecks):
         for item, item_line in zip(items.items, items.lines, strict=True):
             if item is _BAD:
                 continue
-            if not (
-                type(item) is str
-                and len(item) <= 253
-                and _DOMAIN.fullmatch(item)
-                and not item.rpartition(".")[2].isdigit()
-            ):
+            if not _is_domain(item):
                 reason = _domain_problem(item) or f"{_q(item)} is not a valid domain name"
                 self.add(item_line, f"{key}: {reason}")
                 continue
@@ -440,6 +444,16 @@ def _check_for(name: str) -> _Check:
 
 
 _CHECKS: Final[dict[str, _Check]] = {name: _check_for(name) for name in TENANT_FIELDS}
+
+
+def _is_domain(item: Any) -> bool:
+    """A domain name as used in e-mail addresses (``_domain_problem`` says why not)."""
+    return (
+        type(item) is str
+        and len(item) <= 253
+        and _DOMAIN.fullmatch(item) is not None
+        and not item.rpartition(".")[2].isdigit()
+    )
 
 
 def _domain_problem(value: Any) -> str | None:

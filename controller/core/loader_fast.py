@@ -1,0 +1,313 @@
+"""The loader's fast path: a valid, plainly written tenants.yaml parsed by yaml-rs instead of libyaml's event stream.
+
+Why: libyaml's events alone (one Python object and two marks per node) cost half of a load; yaml-rs
+(Rust, PyPI ``yaml-rs``) returns plain data for the whole file in about a sixth of the time of today's
+load. Measured on a 100k-tenant file (13.6 MB, one core, ``time.process_time`` min of 3): libyaml's events
+only 1.3 s, PyYAML ``CSafeLoader`` to plain data 6.1 s (its constructor is Python), the line-numbered load
+2.8-3.3 s; yaml-rs 0.44 s; rapidyaml 0.29 s for its tree only, but reading that tree back from Python
+node by node costs more than it saves. yaml-rs has wheels for Linux (x86-64, ARM, musl) and macOS on
+CPython 3.11-3.13 and no dependencies of its own.
+
+Load + validate of that file (the benchmark harness's ``tenants_yaml``), min of 3 on a shared 2-core machine
+(load average 3): 10k tenants 0.30 s -> 0.13 s, 100k tenants 3.2 s -> 1.4 s; peak RSS of a 100k load
+225 -> 189 MiB. What is left is yaml-rs (0.5 s) and the per-tenant checks and records, shared with the
+slow path.
+
+It is only a fast path, never a second source of truth:
+
+- yaml-rs reads YAML 1.2 and keeps no line numbers, so a guard sends every file whose meaning could
+  differ, or that it cannot place, to today's loader (``controller.core.loader`` with ``fast=False``):
+  control characters, tabs, CR or BOM; backslash escapes; anchors, aliases, tags, merge keys, block
+  scalars, directives, document markers, explicit keys; a plain scalar that starts like ``0``+digit or
+  ``0o`` (YAML 1.1 octal), with ``_`` (a number to yaml-rs) or ``:`` (YAML 1.1 refuses it in a flow
+  list); block nesting deeper than a tenants file needs (yaml-rs would overflow the stack); any float;
+  any string that YAML 1.1 would read as something else when plain (``yes``, ``1_000``, ``12:30``,
+  ``~``...); a non-string key; an integer beyond 64 bits;
+- the tenants' line numbers (``DesiredTenant.line``) come from a scan for the items of the top-level
+  ``tenants:`` list; a file whose items the scan does not find one for one goes to today's loader;
+- the plain data is checked by today's validator (``schema._Validator``: its key checks, ``tenant_id``,
+  ``record`` and the cross-file rules), stopping at the first problem; only the string lists and
+  ``customAttributes`` are checked on the plain data here, accepting no more than those checks accept.
+  Every problem, with its file:line, comes from today's loader.
+
+``tests/core/loader/test_fast_path.py`` proves, on generated documents valid and hostile, that both paths
+give the same DesiredState or the same problems.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+from controller.core.model import TENANT_FIELDS, DesiredState, JSONValue, Kind
+from controller.core.problems import LoadLimits, _Problems
+from controller.core.schema import _CHECKS, _is_domain, _Validator
+from controller.core.yaml_events import _INT64, _NEEDS_RESOLVING, _ONLY_CONSTANTS, _PLAIN_CONSTANTS, _resolve_plain
+from controller.core.yaml_tree import _DONE, _Map, _Seq
+from controller.descope_api import AttributeDefinition
+
+_PLAIN_ASCII: Final = b"\n" + bytes(range(0x20, 0x7F))
+"""The ASCII characters that need no second look (line feed and the printable ones)."""
+
+_DOUBTFUL_CHARACTERS: Final = re.compile(
+    # what PyYAML refuses or reads as a line break (tab, CR, NEL, LS, PS), and the BOM
+    r"[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+)
+# Where a node can start: after a line's indentation, a flow indicator or ':', and after '- ' or '? '
+# there. One starting with an indicator is an anchor, alias, tag, block scalar, directive, reserved or
+# explicit key, or (':') not a plain scalar in a YAML 1.1 flow collection; one starting with 0 and a
+# digit or letter is octal in YAML 1.1 but decimal (or 0o-octal) in yaml-rs, one starting with '_' a
+# string in YAML 1.1 but a number in yaml-rs. A line indented 64 spaces or more, or opening four
+# collections with '- ', is nested deeper than a tenants file needs: yaml-rs recurses over block
+# nesting and would overflow the stack on a hostile file (100,000 levels), so such files never reach it.
+# One pattern per leading character: a literal first character scans fastest.
+_DOUBTFUL_NODE = r"(?:[&*!|>%@`?:]|[-+]?(?:0[0-9A-Za-z_]|_))"
+_DOUBTFUL_NODES: Final = (
+    re.compile(r"\n(?: {64}| *+(?:- +){4}| *+(?:- +)*+" + _DOUBTFUL_NODE + ")"),
+    *(re.compile(re.escape(first) + " *+" + _DOUBTFUL_NODE) for first in ":[{,"),
+)
+
+_TENANTS_HEAD: Final = re.compile(r"(?:[ ]*(?:#[^\n]*)?\n)*tenants:[ ]*(?:#[^\n]*)?\n(?:[ ]*(?:#[^\n]*)?\n)*( *)-[ ]")
+"""``tenants:`` as the first key of the file, then its first item: the indentation of the list."""
+
+_MAX_DEPTH: Final = 10
+"""Nesting the fast path reads (a tenants file needs 9 at most: SSO role mappings); deeper goes to the slow path."""
+
+
+_STRING_LISTS: Final = frozenset(
+    name for name, spec in TENANT_FIELDS.items() if spec.kind in (Kind.STRING_SET, Kind.DOMAIN_SET)
+)
+"""The tenant keys that hold a list of strings (domains among them)."""
+
+_DOMAIN_LISTS: Final = frozenset(name for name, spec in TENANT_FIELDS.items() if spec.kind is Kind.DOMAIN_SET)
+
+_CHUNK: Final = 2000
+"""Tenants parsed by one call of yaml-rs: big enough to cost nothing, small enough to hold no copy of a file."""
+
+_NO_PLACE: Final = {"id": 0, "name": 0, "parent": 0}
+"""Where a fast-path tenant's keys are written: needed only in problems, which the fast path never reports."""
+
+
+class _Doubt(Exception):
+    """The fast path cannot vouch for this input: let the line-numbered loader read it."""
+
+
+class _Strict(_Problems):
+    """Problems for the fast path: the first one ends it (the slow path will report them all, located)."""
+
+    def add(self, file: str, line: int | None, message: str) -> None:
+        raise _Doubt
+
+
+def fast_state(
+    files: Mapping[str, bytes], limits: LoadLimits, attributes: Mapping[str, AttributeDefinition] | None
+) -> DesiredState | None:
+    """The DesiredState of ``files`` when the fast path can vouch for it; None sends them to the slow path."""
+    try:
+        import yaml_rs  # here: only a load needs it, not the start-up of other commands
+    except ImportError:  # pragma: no cover - a dependency; the slow path still works without it
+        return None
+    names = sorted(files)
+    if sum(len(files[n]) for n in names) > limits.max_total_bytes or limits.max_depth < _MAX_DEPTH:
+        return None
+    validator = _Validator(_Strict(limits.max_problems, names), limits, attributes)
+    try:
+        for name in names:
+            _fast_file(yaml_rs, name, files[name], limits, validator)
+        validator.finish()
+    except Exception:  # _Doubt, yaml-rs's errors, anything unforeseen: today's loader decides
+        return None
+    return DesiredState(tenants=tuple(validator.tenants), files=tuple(names))
+
+
+def _fast_file(yaml_rs: Any, name: str, data: bytes, limits: LoadLimits, validator: _Validator) -> None:
+    """Validate one file's tenants into ``validator``; ``_Doubt`` (or any error) when the slow path must."""
+    if len(data) > limits.max_file_bytes:
+        raise _Doubt
+    text = data.decode("utf-8")
+    head = _TENANTS_HEAD.match(text)
+    if head is None or "\\" in text or "<<" in text or "\n---" in text or "\n..." in text:
+        raise _Doubt  # escapes differ between YAML 1.1 and 1.2; merge keys; document markers
+    if data.translate(None, _PLAIN_ASCII) if data.isascii() else _DOUBTFUL_CHARACTERS.search(text):
+        raise _Doubt
+    if any(pattern.search(text) is not None for pattern in _DOUBTFUL_NODES):
+        raise _Doubt
+    indent = len(head.group(1))
+    item = re.compile(rf"\n {{{indent}}}-[ ]+[^ #\n]")
+    starts = [m.start() + 1 for m in item.finditer(text, head.start(1) - 1)]
+    if not starts:
+        raise _Doubt
+    validator.file_name = name
+    validator.held = None
+    reader = _Reader(limits)
+    tenants = _Seq(0, None, 0)
+    line, at = 1, 0
+    head_text = text[: starts[0]]
+    for first in range(0, len(starts), _CHUNK):
+        # a slice of whole items under the file's own head is a tenants file of its own: parsed apart,
+        # only one slice of plain data is alive at a time (the whole file's would add 40 MB at 100k)
+        chunk = starts[first : first + _CHUNK]
+        end = starts[first + _CHUNK] if first + _CHUNK < len(starts) else len(text)
+        root = yaml_rs.loads(head_text + text[chunk[0] : end], parse_datetime=False)
+        if type(root) is not dict or len(root) != 1 or type(root.get("tenants")) is not list:
+            raise _Doubt  # another top-level key: the slow path reports it
+        plain_tenants: list[Any] = root.pop("tenants")
+        if len(plain_tenants) != len(chunk):
+            raise _Doubt  # an item start inside a multi-line scalar: lines could not be placed
+        for index, start in enumerate(chunk):
+            line += text.count("\n", at, start)
+            at = start
+            plain = plain_tenants[index]
+            plain_tenants[index] = None  # hold one copy of the data at a time
+            if type(plain) is not dict:
+                raise _Doubt
+            reader.tenant(validator, plain, line)
+            tenants.items.append(_DONE)
+            tenants.lines.append(line)
+    top = _Map(1, None, 0)
+    top.entries["tenants"] = (tenants, 1, 1, None)
+    validator.file(name, top)
+
+
+_RESOLVED_FIRST: Final = _NEEDS_RESOLVING - _ONLY_CONSTANTS
+"""First characters of plain scalars that YAML 1.1 may read as a number, a merge key or the like."""
+
+
+class _Reader:
+    """yaml-rs's plain data as the tree the validator reads, refusing whatever YAML 1.1 could read otherwise."""
+
+    def __init__(self, limits: LoadLimits) -> None:
+        self.nodes_left = limits.max_nodes - 3  # the root mapping, its `tenants` key and list
+        # each key already found to read the same in YAML 1.1, to itself: the tenants' mappings share one
+        # copy of each key instead of a string per tenant (yaml-rs makes a new one each time)
+        self.keys: dict[str, str] = {}
+
+    def key(self, key: Any) -> str:
+        known = self.keys.get(key)
+        if known is None:
+            if type(key) is not str:
+                raise _Doubt
+            known = self.keys[key] = _text(key)
+        return known
+
+    def tenant(self, validator: _Validator, plain: dict[Any, Any], line: int) -> None:
+        """Check one tenant as ``_Validator.tenant`` does, with its own checks of each key, and record it."""
+        validator.count += 1
+        if validator.count > validator.limits.max_tenants:
+            raise _Doubt
+        self.nodes_left -= 1 + 2 * len(plain)
+        validator.role_references = []
+        fields: dict[str, JSONValue] = {}
+        tenant_id = None
+        plain_attributes = validator.attributes is None
+        keys = self.keys
+        for plain_key, value in plain.items():
+            key = keys.get(plain_key) or self.key(plain_key)
+            kind = type(value)
+            # the commonest list and mapping keys, checked on the plain data (the rest as trees, below)
+            if kind is list and key in _STRING_LISTS:
+                fields[key] = self.strings(value, key in _DOMAIN_LISTS)
+                continue
+            if kind is dict and key == "customAttributes" and plain_attributes:
+                fields[key] = self.attributes(value)
+                continue
+            if kind is str:
+                value = _text(value)
+            elif kind is dict or kind is list:
+                value = self.value(value, 4)
+            elif value is None:
+                raise _Doubt  # a key without a value is a problem
+            else:
+                value = self.value(value, 4)
+            if key == "id":
+                tenant_id = validator.tenant_id(value, 0, None)
+            else:
+                check = _CHECKS.get(key)
+                if check is None:
+                    raise _Doubt
+                fields[key] = check(validator, key, value, 0)
+        if tenant_id is None or "name" not in fields or not validator.check_role_references(fields):
+            raise _Doubt
+        validator.record(tenant_id, fields, line, _NO_PLACE, True)
+        if self.nodes_left < 0:
+            raise _Doubt
+
+    def strings(self, items: list[Any], domains: bool) -> list[str]:
+        """``_Validator.check_strings`` (or ``check_domains``) of a list that passes them: the same list."""
+        self.nodes_left -= 1 + len(items)
+        seen = set()
+        for item in items:
+            if type(item) is not str or not item or _text(item) is not item:
+                raise _Doubt
+            if domains:
+                folded = item.lower()
+                if not _is_domain(item) or folded in seen:
+                    raise _Doubt
+                seen.add(folded)
+        return list(items)
+
+    def attributes(self, plain: dict[Any, Any]) -> dict[str, JSONValue]:
+        """``_Validator.check_attributes`` (no definitions known) of a mapping that passes it: the same mapping."""
+        self.nodes_left -= 1 + 2 * len(plain)
+        out: dict[str, JSONValue] = {}
+        keys = self.keys
+        for plain_name, value in plain.items():
+            name = keys.get(plain_name) or self.key(plain_name)
+            kind = type(value)
+            if kind is str:
+                out[name] = _text(value)
+            elif kind is list:
+                out[name] = self.strings(value, False) if value else []
+            elif kind is int:
+                out[name] = self.value(value, 0)
+            elif kind is bool or value is None:
+                out[name] = value
+            else:
+                raise _Doubt
+        return out
+
+    def value(self, value: Any, depth: int) -> Any:
+        """The tree of one value; a collection is at nesting ``depth`` (the root mapping is 1)."""
+        kind = type(value)
+        if kind is str:
+            return _text(value)
+        if kind is dict:
+            if depth > _MAX_DEPTH:
+                raise _Doubt
+            self.nodes_left -= 1 + 2 * len(value)
+            mapping = _Map(0, None, 0)
+            entries = mapping.entries
+            for plain_key, item in value.items():
+                key = self.key(plain_key)
+                if type(item) is str:
+                    entries[key] = (_text(item), 0, 0, None)
+                else:
+                    entries[key] = (self.value(item, depth + 1), 0, 0, None)
+            if self.nodes_left < 0:
+                raise _Doubt
+            return mapping
+        if kind is list:
+            if depth > _MAX_DEPTH:
+                raise _Doubt
+            self.nodes_left -= 1 + len(value)
+            seq = _Seq(0, None, 0)
+            seq.items = [_text(item) if type(item) is str else self.value(item, depth + 1) for item in value]
+            seq.lines = [0] * len(value)
+            if self.nodes_left < 0:
+                raise _Doubt
+            return seq
+        if kind is int:
+            if not -_INT64 <= value < _INT64:
+                raise _Doubt
+            return value
+        if kind is bool or value is None:
+            return value
+        raise _Doubt  # floats (YAML 1.1 and yaml-rs read exponents differently), dates, complex keys
+
+
+def _text(value: str) -> str:
+    """``value`` when YAML 1.1 reads it as this same string even if it was written plain."""
+    if value in _PLAIN_CONSTANTS or (value[0] in _RESOLVED_FIRST and _resolve_plain(value) is not value):
+        raise _Doubt
+    return value

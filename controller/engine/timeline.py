@@ -3,7 +3,9 @@
 Every backup that holds a tenant is one version of it: a pre-image is the tenant just before a write
 (by a cycle at a revision, or by a restore), a snapshot the tenant at its time. Comparing each version
 with the next newer one (the same pure planner as a sync decides what differs) says what happened in
-between, e.g. ``customAttributes.seats 650 → 5``.
+between, e.g. ``customAttributes.seats 650 → 5``; and for roles, SSO configurations and password policy
+(each kind only when both backups hold it), e.g. ``role acme/Member: description "a" → "b"``, ``+ sso acme/okta``
+(``core.config_roundtrip``; a secret is never in a backup, nor shown).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 
 from controller.adapters.backup_store import PRE_IMAGE, BackupMeta, TenantBackup
 from controller.core.config_desired import desired_config
+from controller.core.config_roundtrip import SubDifference, config_differences
 from controller.core.model import (
     SETTINGS_FIELDS,
     SUBRESOURCE_FIELDS,
@@ -51,6 +54,7 @@ def tenant_from_backup(backup: TenantBackup) -> DesiredTenant:
 class Version:
     backup: TenantBackup
     changed_after: tuple[FieldChange, ...] | None  # this version → the next newer one; None for the newest
+    config_changed_after: tuple[SubDifference, ...] = ()  # roles, SSO, password policy: this version → the next
 
     @property
     def meta(self) -> BackupMeta:
@@ -84,13 +88,24 @@ def differences(older: TenantBackup, newer: TenantBackup) -> tuple[FieldChange, 
     return tuple(sorted(changes, key=lambda c: c.field))
 
 
+def config_changes(older: TenantBackup, newer: TenantBackup) -> tuple[SubDifference, ...]:
+    """The roles, SSO configurations and password policy that differ from ``older`` to ``newer``."""
+    tenant_id = str(newer.tenant["id"])
+    return config_differences(
+        tenant_id, desired_config(tenant_id, older.config or {}), desired_config(tenant_id, newer.config or {})
+    )
+
+
 def timeline(versions: Sequence[TenantBackup]) -> list[Version]:
     """The versions newest first, each with what changed between it and the next newer one."""
     ordered = sorted(versions, key=lambda b: (b.meta.taken_at, b.meta.id), reverse=True)
     result = []
     for index, backup in enumerate(ordered):
         newer = ordered[index - 1] if index > 0 else None
-        result.append(Version(backup, None if newer is None else differences(backup, newer)))
+        if newer is None:
+            result.append(Version(backup, None))
+        else:
+            result.append(Version(backup, differences(backup, newer), config_changes(backup, newer)))
     return result
 
 

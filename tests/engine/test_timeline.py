@@ -130,3 +130,40 @@ def test_backup_ids_accept_a_unique_prefix(tmp_path: Path) -> None:
         store.resolve_id("1999")
     with pytest.raises(BackupNotFound, match="ids look like"):
         store.resolve_id("../etc")
+
+
+MEMBER = {"id": "r1", "name": "Member", "tenantId": "acme", "createdTime": 1, "description": "a"}
+OKTA = {
+    "ssoId": "okta",
+    "displayName": "Okta",
+    "tenant": {"id": "acme", "domains": ["acme.com"], "authType": "saml"},
+    "saml": {"idpMetadataUrl": "https://acme.okta.com/metadata"},
+}
+GOOGLE = {"ssoId": "google", "displayName": "google", "oidc": {"name": "Google", "clientId": "123"}}
+
+
+def test_history_shows_role_sso_and_password_policy_changes_between_backups(tmp_path: Path) -> None:
+    from controller.cli.commands.backup import render_timeline
+
+    clock = Clock()
+    store = BackupStore(tmp_path / "backups", clock=clock)
+    older = {"roles": [MEMBER, {**MEMBER, "name": "Old"}], "sso": [GOOGLE], "passwordPolicy": {"minLength": 8}}
+    newer = {"roles": [{**MEMBER, "description": "b"}], "sso": [GOOGLE, OKTA], "passwordPolicy": {"minLength": 12}}
+    store.save_snapshot([tenant(500)], config_by_id={"acme": older})
+    clock.now += STEP
+    store.save_snapshot([tenant(500)], config_by_id={"acme": newer})
+    clock.now += STEP
+    store.save_snapshot([tenant(500)])  # sub-resources not backed up: nothing to compare, not "all deleted"
+    versions = timeline([store.tenant_in(m.id, "acme") for m in store.metas(tenant_id="acme")])
+    _newest, middle, oldest = versions
+    assert middle.config_changed_after == ()
+    assert [d.line() for d in oldest.config_changed_after] == [
+        'role acme/Member: description "a" → "b"',
+        "- role acme/Old",
+        "+ sso acme/okta",
+        "password_policy acme: minLength 8 → 12",
+    ]
+    text = render_timeline("acme", versions)
+    assert '      then: role acme/Member: description "a" → "b"' in text
+    assert "      then: + sso acme/okta" in text
+    assert text.count("then: no managed field changed") == 1  # the middle version only

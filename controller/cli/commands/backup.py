@@ -198,6 +198,7 @@ def _history(store: BackupStore, tenant_id: str, fmt: str) -> int:
                 "changed_after": None
                 if v.changed_after is None
                 else [{"field": c.field, "before": c.before, "after": c.after} for c in v.changed_after],
+                "config_changed_after": [d.as_dict() for d in v.config_changed_after],
             }
             for v in versions
         ]
@@ -217,11 +218,12 @@ def render_timeline(tenant_id: str, versions: list[Version]) -> str:
         lines.append(f"  {local_time(meta.taken_at)}  {meta.id}  {cause(meta)}")
         if version.changed_after is None:
             lines.append("      (the newest recorded version)")
-        elif not version.changed_after:
+        elif not version.changed_after and not version.config_changed_after:
             lines.append("      then: no managed field changed")
         for change in version.changed_after or ():
             before, after = (json.dumps(v, ensure_ascii=False) for v in (change.before, change.after))
             lines.append(f"      then: {change.field} {before} → {after}")
+        lines.extend(f"      then: {difference.line()}" for difference in version.config_changed_after)
     lines.append(
         f"Restore one: descope-gitops restore --tenant {tenant_id} --from BACKUP "
         "(or --at TIME, --before-last-change); add --dry-run to see the diff first"

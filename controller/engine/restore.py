@@ -15,9 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from controller.adapters.backup_store import BackupMeta, BackupStore
 from controller.core.config_desired import SecretRefs
+from controller.core.config_roundtrip import config_differences
 from controller.core.model import DesiredState, DesiredTenant
 from controller.core.plan import Plan, PlanPolicy, make_plan
 from controller.engine.apply import ApplyResult, apply_plan
@@ -148,7 +150,11 @@ def format_time(ts: float) -> str:
 
 
 def revert_fields(restored: Sequence[DesiredTenant], enforced: DesiredState) -> dict[str, list[str]]:
-    """Fields of restored tenants that the enforced YAML manages with other values."""
+    """Fields of restored tenants that the enforced YAML manages with other values, sub-resources included.
+
+    A restored role or SSO configuration tenants.yaml declares with another value is reverted (``role Member
+    description``); one it does not declare, where it manages that kind for the tenant, is pruned (prune on).
+    """
     ids = {t.id for t in restored}
     managed = DesiredState(tuple(t for t in enforced.tenants if t.id in ids))
     as_live = [{"id": t.id, **t.fields} for t in restored]
@@ -159,7 +165,21 @@ def revert_fields(restored: Sequence[DesiredTenant], enforced: DesiredState) -> 
         result[action.tenant_id] = sorted({c.field for c in action.changes})
     for conflict in plan.conflicts:
         result.setdefault(conflict.tenant_id, []).append("parent")
-    return result
+    yaml = {t.id: t.fields for t in managed.tenants}
+    for tenant in restored:
+        if tenant.id in yaml:
+            result.setdefault(tenant.id, []).extend(_sub_reverts(tenant.id, tenant.fields, yaml[tenant.id]))
+    return {tenant_id: fields for tenant_id, fields in result.items() if fields}
+
+
+def _sub_reverts(tenant_id: str, restored: Mapping[str, Any], enforced: Mapping[str, Any]) -> list[str]:
+    out: list[str] = []
+    for difference in config_differences(tenant_id, restored, enforced, managed_by_after=True):
+        if difference.field:
+            out.append(f"{difference.label()} {difference.field}")
+        else:  # restored, but tenants.yaml manages this kind for the tenant and does not declare it
+            out.append(f"{difference.label()} (not declared there: deleted if prune is on)")
+    return out
 
 
 class Restorer:

@@ -155,3 +155,43 @@ def test_a_bad_secret_option_is_refused_without_repeating_it(value: str) -> None
 def test_a_secret_option_naming_no_oidc_configuration_is_reported() -> None:
     tenants = restored({"sso": [OIDC, SAML]})
     assert unused_refs(tenants, {("acme", "google"): {"env": "A"}, ("acme", "okta"): {"env": "B"}}) == ["acme/okta"]
+
+
+RESTORED_ROLES = [{"name": "Member", "description": "a"}, {"name": "Auditor", "description": "Reads"}]
+
+
+@pytest.mark.parametrize(
+    ("yaml", "warned"),
+    [
+        pytest.param({}, [], id="tenants.yaml manages no roles for acme: left alone"),
+        pytest.param(
+            {"roles": [{"name": "Member", "description": "a"}, {"name": "Auditor"}]},
+            [],
+            id="declared alike (a key it does not write is not managed)",
+        ),
+        pytest.param(
+            {"roles": [{"name": "Member", "description": "b"}, {"name": "Auditor"}]},
+            ["role acme/Member description"],
+            id="declared differently: reverted",
+        ),
+        pytest.param(
+            {"roles": [{"name": "Member", "description": "a"}]},
+            ["role acme/Auditor (not declared there: deleted if prune is on)"],
+            id="not declared: pruned",
+        ),
+        pytest.param(
+            {"name": "Other", "passwordPolicy": {"minLength": 8}},
+            ["name", "password_policy acme minLength"],
+            id="with the tenant record's own fields",
+        ),
+    ],
+)
+def test_the_restore_warns_of_sub_resources_the_daemon_would_revert(yaml: dict[str, Any], warned: list[str]) -> None:
+    from controller.core.model import DesiredState
+    from controller.engine.restore import revert_fields
+
+    restored = DesiredTenant(
+        "acme", {"name": "ACME", "roles": RESTORED_ROLES, "passwordPolicy": {"minLength": 12, "number": True}}
+    )
+    enforced = DesiredState((DesiredTenant("acme", {"name": "ACME", **yaml}),))
+    assert revert_fields([restored], enforced).get("acme", []) == warned

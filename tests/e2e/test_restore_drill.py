@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from controller.engine.drill import PLACEHOLDER_SECRET
 from tests.e2e.conftest import BASE, Run, Sandbox, World, wait_until
 from tests.e2e.test_metrics import scrape, value
 
@@ -99,3 +100,24 @@ def test_the_daemon_exports_the_result_of_the_last_drill(world: World, cli: Run)
     tamper(world.store, '"ACME Corp"', '"EVIL Corp"')
     assert cli("backup", "verify", "--restore-drill", env=OFFLINE).returncode == 1
     assert value(scrape(world)[1], "descope_gitops_restore_drill_success") == 0
+
+
+def test_the_drill_restores_and_compares_roles_sso_and_password_policy_of_the_issue_example(
+    cli: Run, sandbox: Sandbox, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    from tests.e2e.test_tenant_config import SECRET, TENANTS
+
+    path = tmp_path / "tenants.yaml"
+    path.write_text(TENANTS)
+    synced = cli("sync", str(path), "--apply", env={"ACME_GOOGLE_SECRET": SECRET})
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    assert cli("backup", "create").returncode == 0
+    sandbox.reset_stats()
+
+    drill = cli("backup", "verify", "--restore-drill", env=OFFLINE)  # no secret at hand: a placeholder is used
+    assert drill.returncode == 0, drill.stdout + drill.stderr
+    assert "restore drill passed" in drill.stdout
+    assert "(with their sub-resources: 3 roles, 2 sso, 1 passwordPolicy)" in drill.stdout, drill.stdout
+    assert sum(sandbox.stats()["requests"].values()) == 0, "the placeholder never reaches the configured project"
+    assert SECRET not in drill.stdout + drill.stderr
+    assert PLACEHOLDER_SECRET not in drill.stdout + drill.stderr

@@ -313,11 +313,23 @@ def _print_drill(report: DrillReport) -> None:
         if outcome.error:
             print(f"{outcome.tenant_id}: NOT RESTORED: {outcome.error}")
             continue
-        print(f"{outcome.tenant_id}: {len(outcome.differences)} field(s) differ after the restore")
+        if outcome.differences:
+            print(f"{outcome.tenant_id}: {len(outcome.differences)} field(s) differ after the restore")
         for diff in outcome.differences:
             recorded, restored = (json.dumps(v, ensure_ascii=False) for v in (diff.recorded, diff.restored))
             why = "" if diff.settable else "  (the restore cannot set this field)"
             print(f"    {diff.field}: snapshot {recorded}, restored {restored}{why}")
+        if outcome.sub_differences or outcome.sub_errors:
+            print(f"{outcome.tenant_id}: roles, SSO or password policy differ after the restore")
+        for sub in outcome.sub_differences:
+            if not sub.field:
+                where = "in the snapshot, not restored" if sub.after is None else "restored, not in the snapshot"
+                print(f"    {sub.label()}: {where}")
+            else:
+                recorded, restored = (json.dumps(v, ensure_ascii=False) for v in (sub.before, sub.after))
+                print(f"    {sub.label()} {sub.field}: snapshot {recorded}, restored {restored}")
+        for error in outcome.sub_errors:
+            print(f"    NOT RESTORED: {error}")
     snapshot = report.snapshot
     if snapshot is None:
         print("restore drill FAILED: nothing was restored (see the errors above)")
@@ -325,7 +337,12 @@ def _print_drill(report: DrillReport) -> None:
     name = f"snapshot {snapshot.id} ({local_time(snapshot.taken_at)})"
     total = len(report.outcomes)
     if report.passed:
-        print(f"restore drill passed: all {total} tenants of {name} round-tripped, every field equal")
+        compared = report.compared()
+        subs = ", ".join(f"{compared[k]} {k}" for k in ("roles", "sso", "passwordPolicy") if compared.get(k))
+        print(
+            f"restore drill passed: all {total} tenants of {name} round-tripped, every field equal"
+            + (f" (with their sub-resources: {subs})" if subs else "")
+        )
     elif not report.outcomes and report.problems:
         print(f"restore drill FAILED: {name} could not be restored (see the errors above)")
     else:

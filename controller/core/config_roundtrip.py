@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from controller.core.config_types import SubKind, sub_label
 from controller.core.model import JSONValue
+from controller.descope_api import PASSWORD_SETTINGS_DEFAULTS
 
 KINDS: Final = (
     ("roles", SubKind.ROLE, "name"),
@@ -74,6 +75,10 @@ def config_differences(
         if name not in before or name not in after:
             continue
         old, new = _keyed(before[name], key_name), _keyed(after[name], key_name)
+        if kind is SubKind.PASSWORD_POLICY:  # a key Descope left out is its default (omitempty), not a loss
+            old = {k: {**PASSWORD_SETTINGS_DEFAULTS, **v} for k, v in old.items()}
+            if not managed_by_after:  # tenants.yaml's policy manages only the keys it writes
+                new = {k: {**PASSWORD_SETTINGS_DEFAULTS, **v} for k, v in new.items()}
         for key in sorted(old.keys() | new.keys()):
             if key not in new:
                 found.append(SubDifference(kind.value, tenant_id, key, before=_plain(old[key])))

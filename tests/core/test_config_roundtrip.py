@@ -29,7 +29,7 @@ GOOGLE = {"ssoId": "google", "oidc": {"clientId": "123", "clientSecret": {"env":
         (
             {"passwordPolicy": {"minLength": 8}},
             {"passwordPolicy": {"minLength": 12, "number": True}},
-            ["password_policy acme: minLength 8 → 12", "password_policy acme: number (none) → true"],
+            ["password_policy acme: minLength 8 → 12", "password_policy acme: number false → true"],
         ),
         # sets compare as sets, domains ignoring case, and empty reads as absent
         ({"roles": [ROLE]}, {"roles": [{**ROLE, "permissionNames": ["users.write", "users.read"]}]}, []),

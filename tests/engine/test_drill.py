@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,8 @@ import pytest
 from controller.adapters.backup_store import BackupStore
 from controller.adapters.descope import DescopeClient
 from controller.cli import main
-from controller.engine.drill import DrillReport, ScratchNotEmpty, run_drill
+from controller.engine.drill import PLACEHOLDER_SECRET, DrillReport, ScratchNotEmpty, run_drill
+from controller.errors import DescopeError
 from controller.sandbox import SandboxServer
 
 KEY = "drill-test-key"
@@ -124,3 +125,124 @@ def test_the_command_names_tenant_and_field_and_exits_1(
     assert "acme: 1 field(s) differ after the restore" in out
     assert 'futureField: snapshot "on", restored null  (the restore cannot set this field)' in out
     assert "restore drill FAILED: 1 of 2 tenants" in out and "(the other 1 did, every field equal)" in out
+
+
+# sub-resources as Descope's loads return them (what a snapshot holds): the issue's example tenant
+CONFIG = {
+    "acme": {
+        "roles": [
+            {"name": "Tenant Admin", "tenantId": "acme", "description": "Manages ACME's users"},
+            {"name": "Member", "tenantId": "acme", "description": "a"},
+        ],
+        "sso": [
+            {
+                "ssoId": "okta",
+                "displayName": "Okta",
+                "tenant": {"id": "acme", "domains": ["acme.com"]},
+                "saml": {
+                    "idpMetadataUrl": "https://acme.okta.com/app/x/sso/saml/metadata",
+                    "groupsMapping": [{"role": {"name": "Tenant Admin"}, "groups": ["acme-admins"]}],
+                },
+            },
+            {
+                "ssoId": "google",
+                "displayName": "google",
+                "oidc": {
+                    "name": "Google",
+                    "clientId": "123.apps.googleusercontent.com",
+                    "issuer": "https://accounts.google.com",
+                },
+            },
+        ],
+        "passwordPolicy": {"minLength": 12, "lowercase": True, "number": True},
+    }
+}
+
+
+class Scratch:
+    """The scratch client, with what it sends recorded and a write that a broken project would lose or refuse."""
+
+    def __init__(self, client: DescopeClient, *, lose: str = "", refuse_role: str = "") -> None:
+        self.client, self.lose, self.refuse_role = client, lose, refuse_role
+        self.oidc_secrets: list[object] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def configure_oidc(self, tenant_id: str, settings: Mapping[str, Any], **kwargs: Any) -> None:
+        self.oidc_secrets.append(settings.get("clientSecret"))
+        self.client.configure_oidc(tenant_id, settings, **kwargs)
+
+    def update_password_settings(self, tenant_id: str, settings: Mapping[str, Any]) -> None:
+        self.client.update_password_settings(tenant_id, {k: v for k, v in settings.items() if k != self.lose})
+
+    def create_role(self, role: Mapping[str, Any]) -> None:
+        if role.get("name") == self.refuse_role:
+            raise DescopeError("the scratch project refused the role")
+        self.client.create_role(role)
+
+
+def test_roles_sso_and_password_policy_are_restored_with_a_placeholder_secret_and_compared(
+    tmp_path: Path, scratch: DescopeClient
+) -> None:
+    store = BackupStore(tmp_path / "backups")
+    store.save_snapshot([ACME, HOLDING], settings_by_id=SETTINGS, config_by_id=CONFIG)
+    target = Scratch(scratch)
+    report = run_drill(store, target, BackupStore(tmp_path / "scratch-backups"))  # type: ignore[arg-type]
+    assert report.passed, report
+    assert report.compared() == {"roles": 2, "sso": 2, "passwordPolicy": 1}
+    assert target.oidc_secrets == [PLACEHOLDER_SECRET], "the OIDC configuration is written with the placeholder"
+    assert {r["name"] for r in scratch.load_roles(["acme"]) if r.get("tenantId") == "acme"} == {
+        "Tenant Admin",
+        "Member",
+    }
+    assert {s["ssoId"] for s in scratch.load_sso_all("acme")} == {"okta", "google"}
+
+
+@pytest.mark.parametrize(
+    ("target", "failed_lines"),
+    [
+        pytest.param(
+            {"lose": "number"}, ["password_policy acme: number true → false"], id="a key the project does not keep"
+        ),
+        pytest.param(
+            {"refuse_role": "Member"},
+            ["- role acme/Member", "NOT RESTORED: role acme/Member: Descope: the scratch project refused the role"],
+            id="a role the project refuses",
+        ),
+    ],
+)
+def test_a_sub_resource_that_does_not_round_trip_fails_the_drill_named(
+    tmp_path: Path, scratch: DescopeClient, target: dict[str, str], failed_lines: list[str]
+) -> None:
+    store = BackupStore(tmp_path / "backups")
+    store.save_snapshot([ACME, HOLDING], settings_by_id=SETTINGS, config_by_id=CONFIG)
+    report = run_drill(store, Scratch(scratch, **target), BackupStore(tmp_path / "s"))  # type: ignore[arg-type]
+    assert not report.passed
+    (failed,) = report.failed
+    assert failed.tenant_id == "acme" and not failed.differences, "the tenant record itself round-tripped"
+    lines = [d.line() for d in failed.sub_differences] + [f"NOT RESTORED: {e}" for e in failed.sub_errors]
+    assert lines == failed_lines
+
+
+def test_the_command_prints_a_sub_resource_difference_with_tenant_kind_key_and_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from controller.cli.commands.backup import _print_drill
+    from controller.core.config_roundtrip import SubDifference
+    from controller.engine.drill import TenantOutcome
+
+    meta = BackupStore(tmp_path / "backups").save_snapshot([ACME])
+    outcome = TenantOutcome(
+        "acme",
+        sub_differences=(
+            SubDifference("role", "acme", "Member", "description", "a", None),
+            SubDifference("sso", "acme", "okta", before={"ssoId": "okta"}),
+        ),
+    )
+    _print_drill(DrillReport(meta, [outcome]))
+    out = capsys.readouterr().out
+    assert "acme: roles, SSO or password policy differ after the restore" in out
+    assert '    role acme/Member description: snapshot "a", restored null' in out
+    assert "    sso acme/okta: in the snapshot, not restored" in out
+    assert "restore drill FAILED: 1 of 1 tenants" in out

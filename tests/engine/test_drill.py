@@ -188,7 +188,7 @@ def test_roles_sso_and_password_policy_are_restored_with_a_placeholder_secret_an
     store = BackupStore(tmp_path / "backups")
     store.save_snapshot([ACME, HOLDING], settings_by_id=SETTINGS, config_by_id=CONFIG)
     target = Scratch(scratch)
-    report = run_drill(store, target, BackupStore(tmp_path / "scratch-backups"))  # type: ignore[arg-type]
+    report = run_drill(store, target, BackupStore(tmp_path / "scratch-backups"))
     assert report.passed, report
     assert report.compared() == {"roles": 2, "sso": 2, "passwordPolicy": 1}
     assert target.oidc_secrets == [PLACEHOLDER_SECRET], "the OIDC configuration is written with the placeholder"
@@ -217,7 +217,7 @@ def test_a_sub_resource_that_does_not_round_trip_fails_the_drill_named(
 ) -> None:
     store = BackupStore(tmp_path / "backups")
     store.save_snapshot([ACME, HOLDING], settings_by_id=SETTINGS, config_by_id=CONFIG)
-    report = run_drill(store, Scratch(scratch, **target), BackupStore(tmp_path / "s"))  # type: ignore[arg-type]
+    report = run_drill(store, Scratch(scratch, **target), BackupStore(tmp_path / "s"))
     assert not report.passed
     (failed,) = report.failed
     assert failed.tenant_id == "acme" and not failed.differences, "the tenant record itself round-tripped"

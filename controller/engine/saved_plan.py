@@ -38,7 +38,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -285,9 +285,9 @@ def differences(saved: SavedPlan, plan: Plan, *, desired: str, config: ConfigPla
     lines += [f"refused by guard now: {reason}" for reason in plan.blocked]
     lines += sub_action_differences(saved.config_actions, _config_actions(config))
     now_sub = _config_conflicts(config)
-    lines += [f"! conflict {_sub_head(c)} no longer planned: {c.get('message')}" for c in saved.config_conflicts
+    lines += [f"! conflict {_sub_label(c)} no longer planned: {c.get('message')}" for c in saved.config_conflicts
               if c not in now_sub]  # fmt: skip
-    lines += [f"! conflict {_sub_head(c)} planned now, not in the saved plan: {c['message']}" for c in now_sub
+    lines += [f"! conflict {_sub_label(c)} planned now, not in the saved plan: {c['message']}" for c in now_sub
               if c not in saved.config_conflicts]  # fmt: skip
     lines += [f"refused by guard now ({_SUBS}): {reason}" for reason in (config.blocked if config else ())]
     return lines
@@ -300,31 +300,15 @@ _SUB_SYMBOL = {"create": "+", "update": "~", "delete": "-", "adopt": "~ adopt"}
 
 def sub_action_differences(saved: Sequence[Mapping[str, Any]], now: Sequence[Mapping[str, Any]]) -> list[str]:
     """Sub-resource actions (``SubAction.what()``) added, removed or changed, one line each, by label."""
-    was = {tuple(str(a[k]) for k in _SUB_IDENT): a for a in saved}
-    is_ = {tuple(str(a[k]) for k in _SUB_IDENT): a for a in now}
-    lines = []
-    for ident in sorted(was.keys() | is_.keys()):
-        old, new = was.get(ident), is_.get(ident)
-        if old == new:
-            continue
-        if old is None:
-            assert new is not None
-            lines.append(f"{_sub_op(new)} {_sub_head(new)}: planned now, not in the saved plan")
-        elif new is None:
-            lines.append(f"{_sub_op(old)} {_sub_head(old)}: in the saved plan, not planned now")
-        elif old.get("op") != new.get("op"):
-            lines.append(f"{_sub_op(new)} {_sub_head(new)}: saved as {old.get('op')}, planned now as {new.get('op')}")
-        else:
-            lines.append(f"{_sub_op(new)} {_sub_head(new)}: changed: {_changed(old, new)}")
-    return lines
-
-
-def _sub_op(action: Mapping[str, Any]) -> str:
-    return _SUB_SYMBOL.get(str(action.get("op")), "?")
+    return _differences(saved, now, ident=lambda a: tuple(str(a[k]) for k in _SUB_IDENT), head=_sub_head, op_key="op")
 
 
 def _sub_head(action: Mapping[str, Any]) -> str:
-    return sub_label(str(action.get("kind")), str(action.get("tenant_id")), str(action.get("key")))
+    return f"{_SUB_SYMBOL.get(str(action.get('op')), '?')} {_sub_label(action)}"
+
+
+def _sub_label(item: Mapping[str, Any]) -> str:
+    return sub_label(str(item.get("kind")), str(item.get("tenant_id")), str(item.get("key")))
 
 
 _SYMBOL = {"create": "+", "update": "~", "delete": "-"}
@@ -332,22 +316,33 @@ _SYMBOL = {"create": "+", "update": "~", "delete": "-"}
 
 def action_differences(saved: Sequence[Mapping[str, Any]], now: Sequence[Mapping[str, Any]]) -> list[str]:
     """Actions added, removed or changed between two lists of ``Action.as_dict()``, one line each."""
-    was = {str(a["tenant_id"]): a for a in saved}
-    is_ = {str(a["tenant_id"]): a for a in now}
+    return _differences(saved, now, ident=lambda a: str(a["tenant_id"]), head=_head, op_key="kind")
+
+
+def _differences(
+    saved: Sequence[Mapping[str, Any]],
+    now: Sequence[Mapping[str, Any]],
+    *,
+    ident: Callable[[Mapping[str, Any]], Any],
+    head: Callable[[Mapping[str, Any]], str],
+    op_key: str,
+) -> list[str]:
+    was = {ident(a): a for a in saved}
+    is_ = {ident(a): a for a in now}
     lines = []
-    for tenant in sorted(was.keys() | is_.keys()):
-        old, new = was.get(tenant), is_.get(tenant)
+    for key in sorted(was.keys() | is_.keys()):
+        old, new = was.get(key), is_.get(key)
         if old == new:
             continue
         if old is None:
             assert new is not None
-            lines.append(f"{_head(new)}: planned now, not in the saved plan")
+            lines.append(f"{head(new)}: planned now, not in the saved plan")
         elif new is None:
-            lines.append(f"{_head(old)}: in the saved plan, not planned now")
-        elif old.get("kind") != new.get("kind"):
-            lines.append(f"{_head(new)}: saved as {old.get('kind')}, planned now as {new.get('kind')}")
+            lines.append(f"{head(old)}: in the saved plan, not planned now")
+        elif old.get(op_key) != new.get(op_key):
+            lines.append(f"{head(new)}: saved as {old.get(op_key)}, planned now as {new.get(op_key)}")
         else:
-            lines.append(f"{_head(new)}: changed: {_changed(old, new)}")
+            lines.append(f"{head(new)}: changed: {_changed(old, new)}")
     return lines
 
 

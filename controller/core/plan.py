@@ -127,7 +127,9 @@ def _make_plan(
     before: Mapping[str, DesiredTenant] | None = None  # previous.by_id(), built when a tenant differs
     named: dict[str, str] | None = None  # live names, built at the first create
 
-    for tenant, check in zip(desired.tenants, prepared.checks, strict=True):
+    tenants, checks = desired.tenants, prepared.checks
+    for position in prepared.attention(live_by_id, inventory):  # the others are certainly unchanged
+        tenant, check = tenants[position], checks[position]
         current = live_by_id.get(tenant.id)
         if current is None:
             if named is None:

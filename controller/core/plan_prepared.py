@@ -20,8 +20,8 @@ __all__ = ["PreparedDesired", "TenantCheck", "prepare"]
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass
-from itertools import compress, repeat
-from operator import add, itemgetter, ne, or_
+from itertools import compress
+from operator import is_not, itemgetter, ne
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
@@ -31,6 +31,7 @@ from controller.core.normalize import canonical
 
 _PLAIN: Final = frozenset({str, int, float, bool, type(None), list})
 _STRINGS: Final = frozenset({str})
+_SAFE: Final = frozenset({str, type(None), list})  # of lists only lists of strings reach a batch
 _NONE: Final[Mapping[str, JSONValue]] = MappingProxyType({})
 _TOP, _ATTRIBUTES, _SETTINGS, _SKIP = "top", "attributes", "settings", "skip"
 _ROLES: Final[Mapping[str, str]] = {
@@ -112,39 +113,38 @@ class PreparedDesired:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Batch:
-    """The tenants whose checks read the same keys and nothing else (no defaulted fields, no settings)."""
+    """The tenants whose checks read the same keys and nothing else (no defaulted fields, no settings).
+
+    Checked column by column (one key of all of them at a time): one C-level list compare when the
+    column is equal, and the value types compared only in columns that hold numbers or booleans
+    (elsewhere equal JSON values have equal types: a string, None, a list of strings).
+    """
 
     keys: tuple[str, ...]
     attribute_keys: tuple[str, ...]
     ids: tuple[str, ...]
     positions: tuple[int, ...]
-    wants: list[tuple[JSONValue, ...]]
-    types: list[tuple[type, ...]]
+    columns: tuple[list[JSONValue], ...]  # the wanted values, one list per key (top keys, then attribute keys)
+    types: tuple[list[type] | None, ...]  # their types, where a column holds numbers or booleans
 
     def attention(self, live_by_id: Mapping[str, Mapping[str, Any]], inventory: Set[str]) -> Iterator[int]:
         currents: list[Any] = list(map(live_by_id.get, self.ids))  # None for a tenant not live: TypeError below
         try:
-            got = list(_values(self.keys, currents))
+            got = [list(map(itemgetter(key), currents)) for key in self.keys]
             if self.attribute_keys:
-                attributes = map(itemgetter("customAttributes"), currents)
-                got = list(map(add, got, _values(self.attribute_keys, attributes)))
+                attributes = list(map(itemgetter("customAttributes"), currents))
+                got += [list(map(itemgetter(key), attributes)) for key in self.attribute_keys]
         except (KeyError, TypeError, IndexError):  # a tenant not live, a key missing: each the full way
             return iter(self.positions)
-        differ = map(or_, map(ne, got, self.wants), map(ne, map(tuple, map(map, repeat(type), got)), self.types))
-        flagged = compress(self.positions, differ)
-        if all(map(inventory.__contains__, self.ids)):
-            return flagged
-        outside = compress(self.positions, (i not in inventory for i in self.ids))
-        return iter(sorted({*flagged, *outside}))
-
-
-def _values(keys: tuple[str, ...], records: Iterable[Any]) -> Iterator[tuple[JSONValue, ...]]:
-    """The values of ``keys`` of each record, as tuples, in C (``itemgetter`` of one key returns no tuple)."""
-    if len(keys) > 1:
-        return map(itemgetter(*keys), records)
-    if keys:
-        return zip(map(itemgetter(keys[0]), records))
-    return (() for _record in records)
+        flagged: set[int] = set()
+        for have, want, types in zip(got, self.columns, self.types, strict=True):
+            if have != want:
+                flagged.update(compress(range(len(have)), map(ne, have, want)))
+            if types is not None and list(map(type, have)) != types:
+                flagged.update(compress(range(len(have)), map(is_not, map(type, have), types)))
+        if not all(map(inventory.__contains__, self.ids)):
+            flagged.update(i for i, tenant_id in enumerate(self.ids) if tenant_id not in inventory)
+        return map(self.positions.__getitem__, sorted(flagged))
 
 
 def prepare(desired: DesiredState) -> PreparedDesired:
@@ -176,8 +176,10 @@ def _batch(
     checks: tuple[TenantCheck | None, ...],
 ) -> Batch:
     mine = [c for c in map(checks.__getitem__, positions) if c is not None]
+    columns = tuple(map(list, zip(*(c.want for c in mine), strict=True)))
+    types = tuple(None if _SAFE.issuperset(map(type, column)) else list(map(type, column)) for column in columns)
     ids = tuple(desired.tenants[p].id for p in positions)
-    return Batch(*shape, ids, tuple(positions), [c.want for c in mine], [c.types for c in mine])
+    return Batch(*shape, ids, tuple(positions), columns, types)
 
 
 def _check(tenant: DesiredTenant, getters: Getters) -> TenantCheck | None:

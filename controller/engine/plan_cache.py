@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from controller.adapters.state_store import ControllerState
-from controller.core.model import DesiredState, JSONValue, LiveTenant
+from controller.core.model import DesiredState, DesiredTenant, JSONValue, LiveTenant
 from controller.core.plan import Plan, make_plan
 from controller.core.plan_prepared import PreparedDesired, prepare
 
@@ -35,6 +35,12 @@ class PlanCache:
         if self._prepared is None:
             self._prepared = prepare(desired)
         return self._prepared
+
+    def by_id(self, desired: DesiredState) -> Mapping[str, DesiredTenant]:
+        """``desired.by_id()``, taken from the prepared form when ``desired`` is the revision it was built for."""
+        if self._desired is desired and self._prepared is not None:
+            return self._prepared.by_id
+        return desired.by_id()
 
     def plan(
         self,

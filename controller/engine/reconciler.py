@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -36,7 +36,8 @@ from controller.core.flapping import FlapDecision, decide, remember
 from controller.core.loader import LoadLimits, parse_tenant_files
 from controller.core.model import SETTINGS_FIELDS, DesiredState, JSONValue, LiveTenant
 from controller.core.outcome import CycleStatus
-from controller.core.plan import ActionKind, Plan
+from controller.core.plan import ActionKind, Plan, live_index
+from controller.core.prune import next_inventory
 from controller.descope_api import AttributeDefinition
 from controller.engine.apply import NOT_ATTEMPTED_STOPPING, ApplyResult, WriteHooks, apply_plan
 from controller.engine.backups import BackupConfig, PreImageHooks
@@ -252,7 +253,7 @@ class Reconciler:
         report.flapping = dict(state.flapping)
         log = log.bind(revision=(report.revision or revision).id)
         live = self.client.load_all()
-        live_by_id = {str(t.get("id")): t for t in live}
+        live_by_id = live_index(live)
         live_settings = self._live_settings(desired, live_by_id, state, refresh=options.refresh_settings)
         previous = self._baseline(state, revision, desired, options)
         report.plan = plan = self.plans.plan(desired, live, live_by_id, live_settings, previous, state, options)
@@ -436,15 +437,13 @@ class Reconciler:
         report: CycleReport,
         flapping: FlapDecision,
     ) -> None:
-        desired_ids = {t.id for t in desired.tenants}
+        desired_ids = self.plans.by_id(desired)
         deleted = {r.action.tenant_id for r in applied.succeeded if r.action.kind is ActionKind.DELETE}
         # a failed create may still have landed (timeout after commit): keep claiming it
-        claimed = desired_ids
+        claimed: Collection[str] = desired_ids
         if not options.policy.adopt:  # only what this controller created: a tenant made elsewhere is never taken
             claimed = {r.action.tenant_id for r in applied.results if r.action.kind is ActionKind.CREATE}
-        managed = (state.inventory | claimed) - deleted
-        # ids that are neither desired nor live any more can never be touched again: forget them
-        state.inventory = managed - {t for t in managed - desired_ids if t not in live_by_id}
+        state.inventory = next_inventory(state.inventory, claimed, deleted, desired_ids, live_by_id)
         for result in applied.succeeded:
             if result.action.settings is not None:
                 state.applied_settings[result.action.tenant_id] = dict(result.action.settings)

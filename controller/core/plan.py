@@ -37,7 +37,6 @@ from collections import Counter
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import replace
 from functools import partial
-from operator import methodcaller
 
 from controller.core.cause import is_change
 from controller.core.gc_pause import paused_gc
@@ -97,7 +96,7 @@ def make_plan(
         return _make_plan(
             prepared,
             live,
-            live_index(live) if live_by_id is None else live_by_id,
+            {str(t.get("id")): t for t in live} if live_by_id is None else live_by_id,
             inventory=inventory,
             settings_by_id=live_settings or {},
             last_applied_count=last_applied_count,
@@ -195,11 +194,6 @@ def _make_plan(
         differing=differing,
         live_source=partial(live_digest, live, settings_by_id),
     )
-
-
-def live_index(live: Sequence[LiveTenant]) -> dict[str, LiveTenant]:
-    """The live tenants by ``str(t.get("id"))``, built in C (100k records: a third of a comprehension's time)."""
-    return dict(zip(map(str, map(methodcaller("get", "id"), live)), live, strict=True))
 
 
 def live_digest(live: Sequence[LiveTenant], live_settings: Mapping[str, Mapping[str, JSONValue]]) -> str:

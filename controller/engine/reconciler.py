@@ -36,7 +36,7 @@ from controller.core.flapping import FlapDecision, decide, remember
 from controller.core.loader import LoadLimits, parse_tenant_files
 from controller.core.model import SETTINGS_FIELDS, DesiredState, JSONValue, LiveTenant
 from controller.core.outcome import CycleStatus
-from controller.core.plan import ActionKind, Plan, live_index
+from controller.core.plan import ActionKind, Plan
 from controller.core.prune import next_inventory
 from controller.descope_api import AttributeDefinition
 from controller.engine.apply import NOT_ATTEMPTED_STOPPING, ApplyResult, WriteHooks, apply_plan
@@ -253,7 +253,7 @@ class Reconciler:
         report.flapping = dict(state.flapping)
         log = log.bind(revision=(report.revision or revision).id)
         live = self.client.load_all()
-        live_by_id = live_index(live)
+        live_by_id = {str(t.get("id")): t for t in live}
         live_settings = self._live_settings(desired, live_by_id, state, refresh=options.refresh_settings)
         previous = self._baseline(state, revision, desired, options)
         report.plan = plan = self.plans.plan(desired, live, live_by_id, live_settings, previous, state, options)

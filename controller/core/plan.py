@@ -176,7 +176,7 @@ def _make_plan(
     deletes, orphaned, delete_conflicts = prune_deletes(desired_by_id, live_by_id, inventory, policy)
     conflicts.extend(delete_conflicts)
 
-    managed = len(desired_by_id.keys() & live_by_id.keys())
+    managed = sum(map(live_by_id.__contains__, desired_by_id))  # ids are unique: the size of both's overlap
     unmanaged = len(live_by_id.keys() - desired_by_id.keys() - inventory)
     guards = delete_guards(desired, deletes, inventory, live_by_id, last_applied_count, policy)
 

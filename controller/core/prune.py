@@ -55,6 +55,8 @@ def next_inventory(
     """
     if deleted or not all(map(inventory.__contains__, claimed)):
         inventory = inventory.union(claimed).difference(deleted)
+    elif claimed is desired_ids and len(inventory) == len(desired_ids):
+        return inventory  # it holds every desired id and nothing else: nothing to forget
     forgotten = {t for t in inventory.difference(desired_ids) if t not in live_ids}
     return inventory - forgotten if forgotten else inventory
 

@@ -26,6 +26,7 @@ class PlanCache:
     def __init__(self) -> None:
         self._desired: DesiredState | None = None
         self._prepared: PreparedDesired | None = None
+        self._settings: tuple[DesiredState | None, tuple[DesiredTenant, ...]] = (None, ())
 
     def get(self, desired: DesiredState) -> PreparedDesired | None:
         """The prepared form of ``desired``; None at its first plan (plan it the full way)."""
@@ -35,6 +36,12 @@ class PlanCache:
         if self._prepared is None:
             self._prepared = prepare(desired)
         return self._prepared
+
+    def with_settings(self, desired: DesiredState) -> tuple[DesiredTenant, ...]:
+        """The tenants of ``desired`` that manage session settings, in file order; found once per revision."""
+        if self._settings[0] is not desired:
+            self._settings = (desired, tuple(t for t in desired.tenants if "settings" in t.fields))
+        return self._settings[1]
 
     def by_id(self, desired: DesiredState) -> Mapping[str, DesiredTenant]:
         """``desired.by_id()``, taken from the prepared form when ``desired`` is the revision it was built for."""

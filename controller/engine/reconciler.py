@@ -406,8 +406,8 @@ class Reconciler:
         tenants we have no record of, or for all of them when ``refresh`` is asked.
         """
         known: dict[str, Mapping[str, JSONValue]] = {}
-        for tenant in desired.tenants:
-            if "settings" not in tenant.fields or tenant.id not in live_by_id:
+        for tenant in self.plans.with_settings(desired):
+            if tenant.id not in live_by_id:
                 continue
             recorded = state.applied_settings.get(tenant.id)
             if recorded is not None and not refresh:

@@ -35,3 +35,18 @@ def test_next_inventory(
     # the old rule, as the reconciler wrote it: it must agree
     managed = (before | claimed) - deleted
     assert got == managed - {t for t in managed - desired if t not in live}
+
+
+@pytest.mark.parametrize(
+    ("inventory", "expected"),
+    [
+        ({"a", "b"}, {"a", "b"}),
+        ({"a", "b", "lost"}, {"a", "b"}),
+        ({"a", "b", "old"}, {"a", "b", "old"}),
+        ({"a"}, {"a", "b"}),
+    ],
+)
+def test_next_inventory_when_every_desired_tenant_is_claimed(inventory: set[str], expected: set[str]) -> None:
+    """As under adopt: what is claimed is the desired ids themselves (the reconciler passes the same mapping)."""
+    desired = dict.fromkeys(["a", "b"])
+    assert next_inventory(inventory, desired, set(), desired, {"a", "b", "old"}) == expected

@@ -26,11 +26,11 @@ cycles) run over all files together.
 
 from __future__ import annotations
 
-import gc
 import hashlib
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Mapping
+from contextlib import suppress
 
+from controller.core.gc_pause import paused_gc
 from controller.core.loader_fast import fast_state
 from controller.core.model import DesiredState, DesiredTenant
 from controller.core.problems import LoadLimits, _clip, _Problems, _Stop, suggest
@@ -83,8 +83,9 @@ def parse_tenant_files(
     plainly written file); whatever it cannot vouch for, and every problem, comes from the line-numbered
     load below. ``fast=False`` is that load alone (the tests compare the two).
     """
+    # the loaded trees hold no reference cycles (recursive aliases are refused): counting frees them
     if fast:
-        with _gc_paused():
+        with paused_gc():
             state = fast_state(files, limits, attributes)
         if state is not None:
             return state
@@ -92,7 +93,7 @@ def parse_tenant_files(
     problems = _Problems(limits.max_problems, names)
     tenants: list[DesiredTenant] = []
     try:
-        with _gc_paused(), suppress(_Stop):
+        with paused_gc(), suppress(_Stop):
             tenants = _load(files, names, limits, problems, attributes)
     except Exception as exc:  # whatever breaks, this revision is refused, never half-loaded
         # An input no check foresaw must make the revision invalid (the last good one stays enforced),
@@ -140,20 +141,3 @@ def _load(
             validator.file(name, root)
     validator.finish()
     return validator.tenants
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a load builds millions of small containers.
-
-    The composed tree has no reference cycles (recursive aliases are refused), so reference
-    counting frees it; pausing only spares the collector repeated scans of a growing heap
-    (about a third of the load time for 100k tenants). It is restored even on error.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()

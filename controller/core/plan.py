@@ -127,7 +127,9 @@ def _make_plan(
     before: Mapping[str, DesiredTenant] | None = None  # previous.by_id(), built when a tenant differs
     named: dict[str, str] | None = None  # live names, built at the first create
 
-    for tenant, check in zip(desired.tenants, prepared.checks, strict=True):
+    tenants, checks = desired.tenants, prepared.checks
+    for position in prepared.attention(live_by_id, inventory):  # the others are certainly unchanged
+        tenant, check = tenants[position], checks[position]
         current = live_by_id.get(tenant.id)
         if current is None:
             if named is None:
@@ -174,7 +176,7 @@ def _make_plan(
     deletes, orphaned, delete_conflicts = prune_deletes(desired_by_id, live_by_id, inventory, policy)
     conflicts.extend(delete_conflicts)
 
-    managed = len(desired_by_id.keys() & live_by_id.keys())
+    managed = sum(map(live_by_id.__contains__, desired_by_id))  # ids are unique: the size of both's overlap
     unmanaged = len(live_by_id.keys() - desired_by_id.keys() - inventory)
     guards = delete_guards(desired, deletes, inventory, live_by_id, last_applied_count, policy)
 

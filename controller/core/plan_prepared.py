@@ -8,15 +8,20 @@ one of their types). The check is conservative: when it says no, or cannot tell 
 live, a value of another type, a list holding more than strings), the planner compares the tenant
 the full way, so the plan is the same with or without it; ``tests/core/test_plan_prepared.py``
 compares both ways table-driven.
+
+``PreparedDesired.attention`` goes one step further for the idle cycle: tenants whose check reads the
+same keys are checked together, each step a C-level ``map`` over all of them, and the planner's loop
+visits only the tenants that fail (or that the batch cannot tell about), in file order.
 """
 
 from __future__ import annotations
 
 __all__ = ["PreparedDesired", "TenantCheck", "prepare"]
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass
-from operator import itemgetter
+from itertools import compress
+from operator import is_not, itemgetter, ne
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
@@ -26,6 +31,7 @@ from controller.core.normalize import canonical
 
 _PLAIN: Final = frozenset({str, int, float, bool, type(None), list})
 _STRINGS: Final = frozenset({str})
+_SAFE: Final = frozenset({str, type(None), list})  # of lists only lists of strings reach a batch
 _NONE: Final[Mapping[str, JSONValue]] = MappingProxyType({})
 _TOP, _ATTRIBUTES, _SETTINGS, _SKIP = "top", "attributes", "settings", "skip"
 _ROLES: Final[Mapping[str, str]] = {
@@ -87,6 +93,58 @@ class PreparedDesired:
     desired: DesiredState
     by_id: Mapping[str, DesiredTenant]
     checks: tuple[TenantCheck | None, ...]  # one per desired tenant, in order; None: always the full way
+    batches: tuple[Batch, ...] = ()
+    alone: tuple[int, ...] | None = None  # positions the batches do not cover; None: no batches, visit all
+
+    def attention(self, live_by_id: Mapping[str, Mapping[str, Any]], inventory: Set[str]) -> Iterable[int]:
+        """Positions (in file order) of the tenants the planner must look at; the others are certainly unchanged.
+
+        A tenant is left out only when it is live, in the inventory and its batch finds its values and
+        their types equal: exactly the case in which the planner's loop would skip it.
+        """
+        if self.alone is None:
+            return range(len(self.checks))
+        wanted = [*self.alone]
+        for batch in self.batches:
+            wanted.extend(batch.attention(live_by_id, inventory))
+        wanted.sort()  # small unless much differs: batches and the tenants alone interleave in the file
+        return wanted
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Batch:
+    """The tenants whose checks read the same keys and nothing else (no defaulted fields, no settings).
+
+    Checked column by column (one key of all of them at a time): one C-level list compare when the
+    column is equal, and the value types compared only in columns that hold numbers or booleans
+    (elsewhere equal JSON values have equal types: a string, None, a list of strings).
+    """
+
+    keys: tuple[str, ...]
+    attribute_keys: tuple[str, ...]
+    ids: tuple[str, ...]
+    positions: tuple[int, ...]
+    columns: tuple[list[JSONValue], ...]  # the wanted values, one list per key (top keys, then attribute keys)
+    types: tuple[list[type] | None, ...]  # their types, where a column holds numbers or booleans
+
+    def attention(self, live_by_id: Mapping[str, Mapping[str, Any]], inventory: Set[str]) -> Iterator[int]:
+        currents: list[Any] = list(map(live_by_id.get, self.ids))  # None for a tenant not live: TypeError below
+        try:
+            got = [list(map(itemgetter(key), currents)) for key in self.keys]
+            if self.attribute_keys:
+                attributes = list(map(itemgetter("customAttributes"), currents))
+                got += [list(map(itemgetter(key), attributes)) for key in self.attribute_keys]
+        except (KeyError, TypeError, IndexError):  # a tenant not live, a key missing: each the full way
+            return iter(self.positions)
+        flagged: set[int] = set()
+        for have, want, types in zip(got, self.columns, self.types, strict=True):
+            if have != want:
+                flagged.update(compress(range(len(have)), map(ne, have, want)))
+            if types is not None and list(map(type, have)) != types:
+                flagged.update(compress(range(len(have)), map(is_not, map(type, have), types)))
+        if not all(map(inventory.__contains__, self.ids)):
+            flagged.update(i for i, tenant_id in enumerate(self.ids) if tenant_id not in inventory)
+        return map(self.positions.__getitem__, sorted(flagged))
 
 
 def prepare(desired: DesiredState) -> PreparedDesired:
@@ -94,7 +152,34 @@ def prepare(desired: DesiredState) -> PreparedDesired:
     getters: Getters = {}  # one per shape of tenant
     with paused_gc():
         checks = tuple(_check(t, getters) for t in desired.tenants)
-        return PreparedDesired(desired, desired.by_id(), checks)
+        batches: dict[Getter, list[int]] = {}
+        alone: list[int] = []
+        for position, check in enumerate(checks):
+            if check is None or check.get is None or check.defaulted or check.settings is not None:
+                alone.append(position)
+            else:
+                batches.setdefault(check.get, []).append(position)
+        shapes = {get: shape for shape, get in getters.items()}
+        return PreparedDesired(
+            desired,
+            desired.by_id(),
+            checks,
+            tuple(_batch(shapes[get], positions, desired, checks) for get, positions in batches.items()),
+            tuple(alone),
+        )
+
+
+def _batch(
+    shape: tuple[tuple[str, ...], tuple[str, ...]],
+    positions: list[int],
+    desired: DesiredState,
+    checks: tuple[TenantCheck | None, ...],
+) -> Batch:
+    mine = [c for c in map(checks.__getitem__, positions) if c is not None]
+    columns = tuple(map(list, zip(*(c.want for c in mine), strict=True)))
+    types = tuple(None if _SAFE.issuperset(map(type, column)) else list(map(type, column)) for column in columns)
+    ids = tuple(desired.tenants[p].id for p in positions)
+    return Batch(*shape, ids, tuple(positions), columns, types)
 
 
 def _check(tenant: DesiredTenant, getters: Getters) -> TenantCheck | None:

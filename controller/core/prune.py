@@ -7,7 +7,7 @@ source lost too many (a bad merge, an emptied file) against the last applied rev
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Collection, Container, Mapping, Sequence, Set
 from dataclasses import replace
 
 from controller.core.model import DesiredState, DesiredTenant, LiveTenant
@@ -38,6 +38,27 @@ def prune_deletes(
             continue
         deletes.append(Action(ActionKind.DELETE, tid, cascade=False))
     return deletes, [], conflicts
+
+
+def next_inventory(
+    inventory: set[str],
+    claimed: Collection[str],
+    deleted: Set[str],
+    desired_ids: Mapping[str, object],
+    live_ids: Container[str],
+) -> set[str]:
+    """The inventory after a cycle: plus what it claimed, less what it deleted, less ids neither desired nor live.
+
+    An id that is neither desired nor live can never be touched again. An idle cycle changes nothing,
+    so this checks before it copies: ``inventory`` itself is returned when nothing changes (100k ids).
+    ``desired_ids`` is a mapping keyed by id: ``set.difference`` then looks each id up without a copy.
+    """
+    if deleted or not all(map(inventory.__contains__, claimed)):
+        inventory = inventory.union(claimed).difference(deleted)
+    elif claimed is desired_ids and len(inventory) == len(desired_ids):
+        return inventory  # it holds every desired id and nothing else: nothing to forget
+    forgotten = {t for t in inventory.difference(desired_ids) if t not in live_ids}
+    return inventory - forgotten if forgotten else inventory
 
 
 def _successors(tenant_id: str, live_by_id: Mapping[str, LiveTenant]) -> list[str]:

@@ -36,14 +36,7 @@ from controller.adapters.state_store import ControllerState, TenantFailure
 from controller.core.backoff import MAX_TENANT_BACKOFF, Backoff
 from controller.core.config_flapping import Correction, drift_corrections, repeated_drift
 from controller.core.config_plan import LiveConfig, make_config_plan
-from controller.core.config_types import (
-    ConfigPlan,
-    ConfigPolicy,
-    SubAction,
-    SubKey,
-    SubKind,
-    SubOp,
-)
+from controller.core.config_types import ConfigPlan, ConfigPolicy, SubAction, SubKey, SubKind, SubOp
 from controller.core.config_types import (
     Protocol as SsoProtocol,
 )
@@ -52,6 +45,7 @@ from controller.core.model import DesiredState
 from controller.core.plan import ActionKind, Plan
 from controller.core.plan_types import PlanPolicy
 from controller.engine.config_secrets import SecretKey, fingerprint_key, resolve_all, with_secret
+from controller.engine.plan_cache import RevisionConfig
 from controller.engine.write_log import changes_text
 from controller.errors import DescopeAuthError, DescopeError, DescopeGitopsError, DescopeNotFound, ShuttingDown
 
@@ -146,6 +140,7 @@ class ConfigStep:
         # drift corrections of sub-resource fields within the flapping window (core.config_flapping); kept in
         # memory: a restart forgets them, which can only miss a report, never make a false one
         self._reverts: dict[Correction, tuple[float, ...]] = {}
+        self._desired_config = RevisionConfig(desired_config)  # not every tenant walked each idle cycle
 
     def plan(
         self,
@@ -162,7 +157,7 @@ class ConfigStep:
 
         ``writes``: this cycle may write, so the fingerprint key may be created; a ``plan`` never creates it.
         """
-        config = desired_config(desired)
+        config = self._desired_config(desired)
         if not config:
             return None
         live = read_live(self.client, config, live_ids, notes)
@@ -170,7 +165,7 @@ class ConfigStep:
         plan = make_config_plan(
             config,
             live,
-            previous=desired_config(previous) if previous is not None else None,
+            previous=self._desired_config(previous) if previous is not None else None,
             managed=state.config_inventory,
             inventory_known=state.last_applied_revision is not None,
             secrets=fingerprints,

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -37,6 +37,7 @@ from controller.core.loader import LoadLimits, parse_tenant_files
 from controller.core.model import SETTINGS_FIELDS, DesiredState, JSONValue, LiveTenant
 from controller.core.outcome import CycleStatus
 from controller.core.plan import ActionKind, Plan
+from controller.core.prune import next_inventory
 from controller.descope_api import AttributeDefinition
 from controller.engine.apply import NOT_ATTEMPTED_STOPPING, ApplyResult, WriteHooks, apply_plan
 from controller.engine.backups import BackupConfig, PreImageHooks
@@ -405,8 +406,8 @@ class Reconciler:
         tenants we have no record of, or for all of them when ``refresh`` is asked.
         """
         known: dict[str, Mapping[str, JSONValue]] = {}
-        for tenant in desired.tenants:
-            if "settings" not in tenant.fields or tenant.id not in live_by_id:
+        for tenant in self.plans.with_settings(desired):
+            if tenant.id not in live_by_id:
                 continue
             recorded = state.applied_settings.get(tenant.id)
             if recorded is not None and not refresh:
@@ -436,15 +437,13 @@ class Reconciler:
         report: CycleReport,
         flapping: FlapDecision,
     ) -> None:
-        desired_ids = {t.id for t in desired.tenants}
+        desired_ids = self.plans.by_id(desired)
         deleted = {r.action.tenant_id for r in applied.succeeded if r.action.kind is ActionKind.DELETE}
         # a failed create may still have landed (timeout after commit): keep claiming it
-        claimed = desired_ids
+        claimed: Collection[str] = desired_ids
         if not options.policy.adopt:  # only what this controller created: a tenant made elsewhere is never taken
             claimed = {r.action.tenant_id for r in applied.results if r.action.kind is ActionKind.CREATE}
-        managed = (state.inventory | claimed) - deleted
-        # ids that are neither desired nor live any more can never be touched again: forget them
-        state.inventory = managed - {t for t in managed - desired_ids if t not in live_by_id}
+        state.inventory = next_inventory(state.inventory, claimed, deleted, desired_ids, live_by_id)
         for result in applied.succeeded:
             if result.action.settings is not None:
                 state.applied_settings[result.action.tenant_id] = dict(result.action.settings)

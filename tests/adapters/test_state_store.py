@@ -32,6 +32,22 @@ def test_round_trip(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]  # no temp files left behind
 
 
+def test_each_save_writes_the_inventory_as_it_is_then(tmp_path: Path) -> None:
+    """The same set, changed between two saves by the same store, is written as changed (and sorted)."""
+    store = StateStore(tmp_path)
+    state = ControllerState(inventory={"b", "a"})
+    store.save(state)
+    store.save(state)
+    assert json.loads((tmp_path / "state.json").read_bytes())["inventory"] == ["a", "b"]
+    state.inventory.add("c")
+    state.inventory.discard("a")
+    store.save(state)
+    assert json.loads((tmp_path / "state.json").read_bytes())["inventory"] == ["b", "c"]
+    assert StateStore(tmp_path).load().inventory == {"b", "c"}
+    store.save(ControllerState())
+    assert store.load().inventory == set()
+
+
 @pytest.mark.parametrize(
     ("content", "reason"),
     [

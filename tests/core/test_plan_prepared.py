@@ -21,6 +21,14 @@ from tests.core.test_plan import desired, worlds
 ACME = {"id": "acme", "name": "ACME"}
 HOLDING = {"id": "holding", "name": "Holding"}
 SESSION = {"sessionTokenExpiration": 10, "sessionTokenExpirationUnit": "minutes"}
+# tenants of three shapes (checked in two batches and one alone), interleaved in the file
+MIXED: list[dict[str, Any]] = [
+    {"id": "a", "name": "A"},
+    {"id": "b", "name": "B", "customAttributes": {"seats": 5}},
+    {"id": "c", "name": "C", "disabled": False},
+    {"id": "d", "name": "D"},
+    {"id": "e", "name": "E", "customAttributes": {"seats": 6}},
+]
 
 
 def both_ways(state: DesiredState, live: list[dict[str, Any]], **options: Any) -> tuple[Plan, Plan]:
@@ -165,6 +173,13 @@ CASES = [
     ),
     ("guard-source-shrank", [ACME], [ACME], {"inventory": {"acme"}, "last_applied_count": 10}),
     ("unmanaged-live", [ACME], [ACME, {"id": "other", "name": "Other"}], {}),
+    *(
+        (f"batches-interleaved-{name}", MIXED, live, {"inventory": inventory, "inventory_known": True})
+        for name, live, inventory in (
+            ("unchanged", MIXED, {t["id"] for t in MIXED}),
+            ("drift-and-gone", [{**t, "name": "Edited"} if t["id"] == "d" else t for t in MIXED[1:]], {"a", "b", "d"}),
+        )
+    ),
 ]
 
 
@@ -211,6 +226,17 @@ def test_an_unchanged_tenant_is_decided_by_its_prepared_check() -> None:
     live = {**ACME, "selfProvisioningDomains": ["a.com"], "customAttributes": {"seats": 5, "x": 1}, "createdTime": 1}
     assert check.unchanged(live, None)
     assert not check.unchanged({**live, "customAttributes": {"seats": True}}, None)
+
+
+def test_the_planner_visits_only_the_tenants_that_may_differ() -> None:
+    """An idle cycle looks at no tenant; one drifted tenant (or one not yet owned) is looked at alone."""
+    prepared = prepare(desired(*MIXED))
+    live = {t["id"]: t for t in MIXED}
+    owned = set(live)
+    assert list(prepared.attention(live, owned)) == [2]  # "c" writes a default: checked alone, the full way
+    edited = {**live, "d": {**live["d"], "name": "Edited"}, "e": {**live["e"], "customAttributes": {"seats": 6.0}}}
+    assert list(prepared.attention(edited, owned)) == [2, 3, 4]
+    assert list(prepared.attention(live, owned - {"b"})) == [1, 2]
 
 
 def test_a_prepared_form_of_another_revision_is_not_used() -> None:

@@ -401,14 +401,20 @@ class DescopeClient(ErrorMapping, RetryLoop, TenantConfigApi):
             headers["x-descope-license"] = self._license_tier
         with self.limiter.acquire():  # the ticket is held until the answer (or the error) is back
             started = self._clock()
+            request = self._http.build_request(
+                method,
+                self.base_url + path,
+                params=dict(params) if params is not None else None,
+                json=dict(body) if body is not None else None,
+                headers=headers,
+            )
             try:
-                response = self._http.request(
-                    method,
-                    self.base_url + path,
-                    params=dict(params) if params is not None else None,
-                    json=dict(body) if body is not None else None,
-                    headers=headers,
-                )
+                # streamed: a success's body is read into a buffer that is ours to drop (see _parse_ok)
+                response = self._http.send(request, stream=True)
+                try:
+                    content = _read_ok(response) if 200 <= response.status_code < 300 else bytearray(response.read())
+                finally:
+                    response.close()
             except httpx.TransportError as exc:  # includes every httpx.TimeoutException
                 self._report(op, type(exc).__name__, started)
                 reason = _SPACES.sub(" ", str(exc)).strip()[:SNIPPET_CHARS] or "no detail"
@@ -417,7 +423,7 @@ class DescopeClient(ErrorMapping, RetryLoop, TenantConfigApi):
                 raise self._error(DescopeUnreachable, message, op, None, None) from exc
         self._report(op, str(response.status_code), started)
         if 200 <= response.status_code < 300:
-            return self._parse_ok(op, response)
+            return self._parse_ok(op, content)
         raise self._error_for(op, response, subject, body)
 
     def _notice(self, message: str) -> None:
@@ -432,15 +438,32 @@ class DescopeClient(ErrorMapping, RetryLoop, TenantConfigApi):
             with contextlib.suppress(Exception):
                 self._on_request(op, code, max(0.0, self._clock() - started))
 
-    def _parse_ok(self, op: str, response: httpx.Response) -> Any:
-        body = response.content  # JSON is UTF-8: a decoded copy of a 100k-tenant list would be 18 MB more
-        if not body.strip():
+    def _parse_ok(self, op: str, content: bytearray) -> Any:
+        """The JSON of a success's body; the bytes are dropped before decoding it (``content`` is emptied).
+
+        ``json.loads`` of bytes decodes them to a str first and holds both until the end: at 100k tenants
+        that is 17 MB more at the peak, beside the decoded list (~85 MB).
+        """
+        try:
+            text = content.decode(json.detect_encoding(content), "surrogatepass")
+        except UnicodeDecodeError as exc:
+            raise self._bad_response(op, "the body is not JSON", content.decode("utf-8", "replace")) from exc
+        content.clear()
+        if not text.strip():
             return None
         try:
             with paused_gc():  # 100k tenants decode 3x faster without the collector rescanning them
-                return json.loads(body)
+                return json.loads(text)
         except ValueError as exc:
-            raise self._bad_response(op, "the body is not JSON", response.text) from exc
+            raise self._bad_response(op, "the body is not JSON", text) from exc
+
+
+def _read_ok(response: httpx.Response) -> bytearray:
+    """A streamed response's body, in a buffer of our own (the response keeps no copy of it)."""
+    content = bytearray()
+    for chunk in response.iter_bytes():
+        content += chunk
+    return content
 
 
 def _detail_of(exc: DescopeConflict) -> str:

@@ -93,10 +93,15 @@ def test_edge_answers_decode_as_json_loads_does(body: bytes) -> None:
         assert outcome(body, list(range(size, len(body), size))) == expected(body)
 
 
-def test_a_large_list_is_decoded_in_batches_sharing_keys() -> None:
-    records = [{"id": f"t{i:06d}", "customAttributes": {"plan": "pro"}, "createdTime": i} for i in range(5000)]
+def test_a_large_list_is_decoded_in_batches_sharing_keys_and_repeated_values() -> None:
+    records = [
+        {"id": f"t{i:06d}", "customAttributes": {"plan": ("pro", "free")[i % 2]}, "authType": "none", "createdTime": i}
+        for i in range(5000)
+    ]
     body = json.dumps({"tenants": records}, separators=(",", ":")).encode()
     data = loads_chunks(body[k : k + 65536] for k in range(0, len(body), 65536))
     assert data == {"tenants": records}
     keys = {id(next(iter(r))) for r in data["tenants"]}
     assert len(keys) <= len(body) // 65536 + 2  # one "id" string per batch, not one per record
+    assert len({id(r["customAttributes"]["plan"]) for r in data["tenants"]}) == 2  # a 100k list's 10 MB less
+    assert len({id(r["authType"]) for r in data["tenants"]}) == 1

@@ -88,7 +88,8 @@ def _loads(chunks: Iterator[bytes]) -> Any:
                 continue
             head = _HEAD.match(pending)
             if head is None:
-                return _loads_bytes(pending.encode("utf-8", "surrogatepass") + b"".join(chunks))
+                held = text.getstate()[0]  # the start of a character split between chunks
+                return _loads_bytes(pending.encode("utf-8", "surrogatepass") + held + b"".join(chunks))
             key, items, pending = head.group(1), [], pending[head.end() :]
         pending, took = _take_batch(pending, items, shared)
         taken = taken or took

@@ -86,6 +86,7 @@ def test_a_damaged_answer_is_refused_where_json_loads_refuses_it(
         '{"tenants": [{"a": "\u00e9"}]}'.encode("utf-16"),
         b'{"tenants": [{"a": 1}]} x',
         b"not json",
+        json.dumps({"x": "\u00e9" * 300, "tenants": ["\u00e9"]}, ensure_ascii=False).encode(),  # decoded whole
     ],
 )
 def test_edge_answers_decode_as_json_loads_does(body: bytes) -> None:

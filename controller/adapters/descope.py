@@ -13,7 +13,6 @@ settings are ``descope_config.TenantConfigApi``'s methods, which ``DescopeClient
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import threading
 import time
@@ -33,6 +32,7 @@ from controller.adapters._descope_retry import (
     _retryable,
 )
 from controller.adapters.descope_config import TenantConfigApi
+from controller.adapters.json_stream import NotJson, loads_chunks
 from controller.adapters.ratelimit import RateLimiter
 from controller.core.gc_pause import paused_gc
 from controller.descope_api import (
@@ -401,14 +401,20 @@ class DescopeClient(ErrorMapping, RetryLoop, TenantConfigApi):
             headers["x-descope-license"] = self._license_tier
         with self.limiter.acquire():  # the ticket is held until the answer (or the error) is back
             started = self._clock()
+            request = self._http.build_request(
+                method,
+                self.base_url + path,
+                params=dict(params) if params is not None else None,
+                json=dict(body) if body is not None else None,
+                headers=headers,
+            )
             try:
-                response = self._http.request(
-                    method,
-                    self.base_url + path,
-                    params=dict(params) if params is not None else None,
-                    json=dict(body) if body is not None else None,
-                    headers=headers,
-                )
+                # streamed: a success's body is decoded as it arrives, never held whole (json_stream says why)
+                response = self._http.send(request, stream=True)
+                try:
+                    data, not_json = _read(response)
+                finally:
+                    response.close()
             except httpx.TransportError as exc:  # includes every httpx.TimeoutException
                 self._report(op, type(exc).__name__, started)
                 reason = _SPACES.sub(" ", str(exc)).strip()[:SNIPPET_CHARS] or "no detail"
@@ -417,7 +423,9 @@ class DescopeClient(ErrorMapping, RetryLoop, TenantConfigApi):
                 raise self._error(DescopeUnreachable, message, op, None, None) from exc
         self._report(op, str(response.status_code), started)
         if 200 <= response.status_code < 300:
-            return self._parse_ok(op, response)
+            if not_json is not None:
+                raise self._bad_response(op, "the body is not JSON", not_json.start) from not_json
+            return data
         raise self._error_for(op, response, subject, body)
 
     def _notice(self, message: str) -> None:
@@ -432,15 +440,17 @@ class DescopeClient(ErrorMapping, RetryLoop, TenantConfigApi):
             with contextlib.suppress(Exception):
                 self._on_request(op, code, max(0.0, self._clock() - started))
 
-    def _parse_ok(self, op: str, response: httpx.Response) -> Any:
-        body = response.content  # JSON is UTF-8: a decoded copy of a 100k-tenant list would be 18 MB more
-        if not body.strip():
-            return None
-        try:
-            with paused_gc():  # 100k tenants decode 3x faster without the collector rescanning them
-                return json.loads(body)
-        except ValueError as exc:
-            raise self._bad_response(op, "the body is not JSON", response.text) from exc
+
+def _read(response: httpx.Response) -> tuple[Any, NotJson | None]:
+    """A success's JSON (None if blank) or why it is not JSON; an error's body is read for ``_error_for``."""
+    if not 200 <= response.status_code < 300:
+        response.read()
+        return None, None
+    try:
+        with paused_gc():  # 100k tenants decode 3x faster without the collector rescanning them
+            return loads_chunks(response.iter_bytes()), None
+    except NotJson as exc:
+        return None, exc
 
 
 def _detail_of(exc: DescopeConflict) -> str:

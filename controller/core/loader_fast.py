@@ -182,6 +182,8 @@ class _Reader:
         # each key already found to read the same in YAML 1.1, to itself: the tenants' mappings share one
         # copy of each key instead of a string per tenant (yaml-rs makes a new one each time)
         self.keys: dict[str, str] = {}
+        # the same for customAttributes' string values, often a few choices ("pro", "free"): 5 MB at 100k
+        self.values: dict[str, str] = {}
 
     def key(self, key: Any) -> str:
         known = self.keys.get(key)
@@ -256,7 +258,7 @@ class _Reader:
             name = keys.get(plain_name) or self.key(plain_name)
             kind = type(value)
             if kind is str:
-                out[name] = _text(value)
+                out[name] = self.values.setdefault(value, _text(value))
             elif kind is list:
                 out[name] = self.strings(value, False) if value else []
             elif kind is int:

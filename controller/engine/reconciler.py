@@ -194,6 +194,7 @@ class Reconciler:
             return fallback
         if self.last_good is not None:
             self._previous = self.last_good
+        report.revision = revision = revision.parsed()  # its bytes are freed before the list is decoded
         self.last_good = (revision, desired)
         return revision, desired
 
@@ -228,7 +229,7 @@ class Reconciler:
             parsed = parse_tenant_files(old.files, limits=self.limits, attributes=self.attributes)
         except DescopeGitopsError:
             return None
-        self._previous = (old, parsed)
+        self._previous = (old.parsed(), parsed)
         return parsed
 
     def _last_good(self, state: ControllerState) -> tuple[Revision, DesiredState] | None:

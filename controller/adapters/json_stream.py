@@ -10,6 +10,9 @@ string or a nested value; the end of the answer (its last items, the ``]`` and a
 as ``json.loads`` would, a later duplicate of the key replacing the list as there. Each batch shares its
 keys' strings (the decoder's memo lasts one call), as one whole decode would, and equal short values are
 shared between records (``_share``): equal, so the result still compares equal to ``json.loads``'s.
+
+A wrapper around the standard library's decoder, not a second JSON parser (a streaming library such as
+ijson): every byte is still decoded by ``json``, so what is accepted, refused and produced stays ``json.loads``'s.
 """
 
 from __future__ import annotations

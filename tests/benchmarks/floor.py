@@ -77,24 +77,47 @@ class Child:
     stderr: str
 
 
+# Why a launcher: ru_maxrss of a child counts the memory image it had before exec, and subprocess starts
+# children with vfork/posix_spawn from *this* process, which holds 100k tenants: every child would show this
+# runner's peak RSS (about 500 MB) whatever it used itself. A small interpreter forks the child instead, so
+# the image before exec is the launcher's (about 10 MB), and reports the child's wait4 rusage and wall time.
+LAUNCHER = """\
+import json, os, sys, time
+usage_path, argv = sys.argv[1], sys.argv[2:]
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(argv[0], argv)
+    finally:
+        os._exit(127)
+_pid, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - started
+with open(usage_path, "w") as out:
+    json.dump({"code": os.waitstatus_to_exitcode(status), "cpu": usage.ru_utime + usage.ru_stime,
+               "rss_kib": usage.ru_maxrss, "wall": wall}, out)
+"""
+
+
 def run_child(argv: list[str], *, env: dict[str, str], cwd: Path, log: Path) -> Child:
-    """Run ``argv`` to its end; its own rusage from ``wait4`` (start-up included, other children not)."""
+    """Run ``argv`` to its end; its own rusage from ``wait4`` (start-up included), through ``LAUNCHER``."""
+    usage_path = log.with_suffix(".usage.json")
     with log.open("wb") as out, log.with_suffix(".err").open("wb") as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=err)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", LAUNCHER, str(usage_path), *argv], env=env, cwd=cwd, stdout=out, stderr=err
+        )
         try:
-            _pid, status, usage = os.wait4(proc.pid, 0)
+            proc.wait()
         except BaseException:  # the run's --timeout: leave nothing behind
             proc.kill()
             proc.wait()
             raise
-        wall = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    usage = json.loads(usage_path.read_text())
     return Child(
-        proc.returncode,
-        usage.ru_utime + usage.ru_stime,
-        usage.ru_maxrss / 1024,  # KiB on Linux
-        wall,
+        int(usage["code"]),
+        float(usage["cpu"]),
+        float(usage["rss_kib"]) / 1024,  # KiB on Linux
+        float(usage["wall"]),
         log.read_text(errors="replace"),
         log.with_suffix(".err").read_text(errors="replace"),
     )

@@ -47,6 +47,9 @@ class WriteHooks:
         """Called once per action, in completion order, from worker threads (serialised)."""
 
 
+NOT_ATTEMPTED_STOPPING: Final = "not attempted: shutting down"  # no failure of the tenant's: the next run does it
+
+
 @dataclass(frozen=True)
 class ActionResult:
     action: Action
@@ -71,6 +74,16 @@ class ApplyResult:
         return tuple(r for r in self.results if r.ok)
 
     @property
+    def cut_by_shutdown(self) -> tuple[ActionResult, ...]:
+        """Actions not started, or not sent, because the process is stopping: no failure of the tenant's."""
+        return tuple(r for r in self.results if not r.ok and r.error == NOT_ATTEMPTED_STOPPING)
+
+    @property
+    def failed_writes(self) -> tuple[ActionResult, ...]:
+        """``failed`` without the actions a shutdown cut off."""
+        return tuple(r for r in self.results if not r.ok and r.error != NOT_ATTEMPTED_STOPPING)
+
+    @property
     def status(self) -> CycleStatus:
         """``succeeded`` | ``partial`` | ``failed``, counting planning conflicts as failures."""
         failures = len(self.failed) + self.conflicts
@@ -90,8 +103,6 @@ class ApplyResult:
         """Would trying the failed actions again soon help? (a 5xx or a timeout, not a 400 or a 401)"""
         return any(r.retryable for r in self.failed if not r.skipped)
 
-
-NOT_ATTEMPTED_STOPPING: Final = "not attempted: shutting down"  # no failure of the tenant's: the next run does it
 
 _KIND_ORDER = {ActionKind.CREATE: 0, ActionKind.UPDATE: 1, ActionKind.DELETE: 2}
 

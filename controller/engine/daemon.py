@@ -35,7 +35,6 @@ from loguru import logger
 from controller.adapters.state_store import StateStore
 from controller.adapters.store_lock import StoreLock
 from controller.core.backoff import Backoff
-from controller.engine.apply import NOT_ATTEMPTED_STOPPING
 from controller.engine.cycle import CycleOptions, CycleReport
 from controller.engine.health import DaemonHealth
 from controller.engine.signals import capture_signals
@@ -307,7 +306,7 @@ class Daemon:
         plan = report.plan
         applied = report.applied
         flapping = f", {len(report.flapping)} flapping (not corrected)" if report.flapping else ""
-        stopping = [f for f in applied.failed if f.error == NOT_ATTEMPTED_STOPPING] if applied else []
+        stopping = applied.cut_by_shutdown if applied else ()
         logger.bind(cycle=report.cycle_id, revision=report.revision.id if report.revision else "-").info(
             "cycle {}{}: {} actions ({} done, {} failed{}), {} drifted, {} changed by tenants.yaml{}, "
             "{} conflicts, {:.2f}s",
@@ -315,7 +314,7 @@ class Daemon:
             " (suspended)" if suspended else "",
             len(plan.actions) if plan else 0,
             len(applied.succeeded) if applied else 0,
-            len(applied.failed) - len(stopping) if applied else 0,
+            len(applied.failed_writes) if applied else 0,
             f", {len(stopping)} not attempted: shutting down" if stopping else "",
             plan.drifted if plan else 0,
             plan.changed if plan else 0,

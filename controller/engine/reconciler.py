@@ -39,7 +39,7 @@ from controller.core.outcome import CycleStatus
 from controller.core.plan import ActionKind, Plan
 from controller.core.prune import next_inventory
 from controller.descope_api import AttributeDefinition
-from controller.engine.apply import NOT_ATTEMPTED_STOPPING, ApplyResult, WriteHooks, apply_plan
+from controller.engine.apply import ApplyResult, WriteHooks, apply_plan
 from controller.engine.backups import BackupConfig, PreImageHooks
 from controller.engine.config_cycle import ConfigStep
 from controller.engine.cycle import CycleOptions, CyclePlan, CycleReport, DescopeApi
@@ -335,10 +335,9 @@ class Reconciler:
                 config, plan, failed | deferred, log, self.should_stop, options, getattr(pre, "before_sub_write", None)
             ),
         )
-        stopping = [f for f in applied.failed if f.error == NOT_ATTEMPTED_STOPPING]
-        if stopping:
-            log.info("{} actions not attempted: shutting down (the next run does them)", len(stopping))
-        for failure in (f for f in applied.failed if f.error != NOT_ATTEMPTED_STOPPING):
+        if applied.cut_by_shutdown:
+            log.info("{} actions not attempted: shutting down (the next run does them)", len(applied.cut_by_shutdown))
+        for failure in applied.failed_writes:
             log.bind(tenant=failure.action.tenant_id, event="write_failed", action=failure.action.kind.value).error(
                 "{} {} failed: {}", failure.action.kind.value, failure.action.tenant_id, failure.error
             )

@@ -28,6 +28,7 @@ __all__ = [
     "Plan",
     "PlanPolicy",
     "make_plan",
+    "plainly_unchanged",
     "update_action",
 ]
 
@@ -37,6 +38,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import replace
 from functools import partial
+from typing import Final
 
 from controller.core.cause import is_change
 from controller.core.gc_pause import paused_gc
@@ -144,7 +146,11 @@ def _make_plan(
         if outside and not policy.adopt:
             conflicts.append(_not_adopted(tenant, current))
             continue
-        if check is not None and check.unchanged(current, settings_by_id.get(tenant.id)):
+        # without prepared checks (a revision's first plan), the cheap test before the full comparison
+        unchanged = (
+            check.unchanged(current, settings_by_id.get(tenant.id)) if check else plainly_unchanged(tenant, current)
+        )
+        if unchanged:
             if inventory_known and outside:
                 # nothing differs, but taking it over is a change of ownership (prune may delete it later)
                 updates.append(Action(ActionKind.UPDATE, tenant.id, adopt=True, where=tenant.where))
@@ -194,6 +200,53 @@ def _make_plan(
         differing=differing,
         live_source=partial(live_digest, live, settings_by_id),
     )
+
+
+_TOP, _ATTRIBUTES, _SKIP = "top", "attributes", "skip"
+_SAME_ROLES: Final[Mapping[str, str]] = {
+    name: _ATTRIBUTES if name == "customAttributes" else _SKIP if spec.write is WritePath.SUBRESOURCE else _TOP
+    for name, spec in TENANT_FIELDS.items()
+    if spec.write is not WritePath.SETTINGS  # read apart from the record: compared the full way
+}
+"""How ``plainly_unchanged`` reads each field: a top-level value, the managed keys of a map, or not the record's."""
+_SCALARS: Final = frozenset({str, bool, int, float, type(None)})
+_STRINGS: Final = frozenset({str})
+
+
+def plainly_unchanged(tenant: DesiredTenant, current: LiveTenant) -> bool:
+    """True only when the full comparison would find no change and no parent conflict, tested the cheap way.
+
+    The first plan of a revision has no prepared checks (``core.plan_prepared``) and compares every
+    tenant; nearly all are unchanged, and for those equal values of equal types (or a field written as
+    its default and absent live) are enough. Equal values of other types can still differ the
+    planner's way (``True == 1``; ``[1] == [True]``), so those, and anything unusual, return False and
+    are compared the full way.
+    """
+    for name, value in tenant.fields.items():
+        role = _SAME_ROLES.get(name)
+        if role is _TOP:
+            have = current.get(name)
+            if have is None:  # Descope may leave out a field at its default
+                if value or canonical(name, value) != canonical(name, None):
+                    return False
+            elif type(have) is not type(value) or have != value:
+                return False
+            elif type(value) is list:
+                if not _STRINGS.issuperset(map(type, value)):
+                    return False
+            elif type(value) not in _SCALARS:
+                return False
+        elif role is _ATTRIBUTES:
+            have = current.get(name)
+            # only the keys written in YAML are compared; values equal, then of the same scalar types
+            if type(have) is not dict or type(value) is not dict or not have.items() >= value.items():
+                return False
+            types = list(map(type, value.values()))
+            if not _SCALARS.issuperset(types) or types != list(map(type, map(have.__getitem__, value))):
+                return False
+        elif role is not _SKIP:
+            return False
+    return True
 
 
 def live_digest(live: Sequence[LiveTenant], live_settings: Mapping[str, Mapping[str, JSONValue]]) -> str:

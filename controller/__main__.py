@@ -1,5 +1,5 @@
 """Lets ``python -m controller`` run the same CLI as the ``descope-gitops`` script."""
 
-from controller.cli import main
+from controller.cli import run
 
-raise SystemExit(main())
+run()

@@ -1,5 +1,5 @@
 """Lets ``python -m controller.cli`` run the CLI, as it did when the CLI was one module."""
 
-from controller.cli import main
+from controller.cli import run
 
-raise SystemExit(main())
+run()

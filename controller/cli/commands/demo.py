@@ -22,7 +22,7 @@ def add_parser(sub: Subcommands) -> None:
         **epilog(ExitCode.OK, ExitCode.ERROR),
     )
     p.add_argument("--keep", action="store_true", help="keep the temporary directory and print its path")
-    p.set_defaults(handler=cmd_demo)
+    p.set_defaults(handler=cmd_demo, serves=True)  # ends the ordinary way (cli.app.run)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -122,7 +122,7 @@ def add_parser(sub: Subcommands) -> None:
         **epilog(ExitCode.OK, ExitCode.ERROR),
     )
     add_config(p)
-    p.set_defaults(handler=cmd_run)
+    p.set_defaults(handler=cmd_run, serves=True)  # ends the ordinary way (cli.app.run)
 
     p = sub.add_parser(
         "status",

@@ -59,7 +59,7 @@ def add_parser(sub: Subcommands) -> None:
         help="the project's custom attribute definitions (JSON or YAML `attributes: [...]`); then undefined "
         "keys and wrongly typed values are refused as Descope does. Default: the --state file's, else any key",
     )
-    p.set_defaults(handler=cmd_sandbox)
+    p.set_defaults(handler=cmd_sandbox, serves=True)  # ends the ordinary way (cli.app.run)
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:

@@ -52,6 +52,9 @@ def run() -> NoReturn:
     Commands that serve (the daemon, the sandbox, the demo) and ``--help`` exit the ordinary way,
     their threads and exit hooks ending as they always did.
     """
+    # httpx's package imports its own command-line client (click, rich, pygments: a sixth of the start-up)
+    # whenever those are installed; this process never runs it, and httpx falls back to a stub without it
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # None: "not importable"
     parsed: list[argparse.Namespace] = []
     code = _guarded(None, parsed)
     if not parsed or getattr(parsed[0], "serves", False):

@@ -10,7 +10,6 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from controller.cli.markdown import render_markdown
 from controller.core.config_types import ConfigPlan
 from controller.core.plan import Action, ActionKind, Cause, Plan
 from controller.engine.cycle import CyclePlan, CycleReport
@@ -138,6 +137,13 @@ def report_json(report: CycleReport, *, status: str | None = None) -> dict[str, 
 
 def render_json(report: CycleReport) -> str:
     return json.dumps(report_json(report), indent=2, sort_keys=True, default=str)
+
+
+def render_markdown(report: CycleReport) -> str:
+    """``--format markdown``; its module is imported only then: text and JSON plans start without it."""
+    from controller.cli.markdown import render_markdown as render
+
+    return render(report)
 
 
 RENDERERS: dict[str, Callable[[CycleReport], str]] = {

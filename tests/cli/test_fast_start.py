@@ -21,14 +21,17 @@ from controller.testing import clean_env
 HEAVY = ("httpx", "waitress", "apscheduler", "pydantic_settings", "pydantic", "git", "loguru", "prometheus_client")
 
 RUN_AND_REPORT = """
-import json, sys
-from controller.cli import main
-try:
-    code = main(sys.argv[1:])
-except SystemExit as exc:  # --help
-    code = exc.code
-print("MODULES " + json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
-sys.exit(code)
+import atexit, json, sys
+from controller.cli import run
+# run() ends the process itself (os._exit, no exit hooks) after most commands: report on the way
+exit_ = sys.modules["os"]._exit
+def report():
+    modules = {name for name, module in sys.modules.items() if module is not None}
+    print("MODULES " + json.dumps(sorted(modules | {name.split(".")[0] for name in modules})), flush=True)
+sys.modules["os"]._exit = lambda code: (report(), exit_(code))
+atexit.register(report)  # --help, and the commands that end the ordinary way
+sys.argv[0] = "descope-gitops"
+run()
 """
 
 
@@ -94,6 +97,8 @@ def test_plan_imports_the_client_and_settings_but_not_the_daemon(tmp_path: Path)
     assert "1 to create, 0 to update, 0 to delete" in result.stdout
     assert {"httpx", "pydantic_settings"} <= modules
     assert not modules & {"waitress", "apscheduler", "prometheus_client", "git", "watchfiles"}
+    # nor what only `sync --apply` on a terminal, `--format markdown` or httpx's own CLI would use
+    assert not modules & {"controller.cli.progress", "controller.cli.markdown", "rich", "click", "pygments"}
 
 
 def test_validate_still_reads_settings_when_there_are_any(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from controller.cli.common import Subcommands
+    from controller.cli.progress import ApplyOutput
     from controller.descope_api import AttributeDefinition
     from controller.engine.cycle import CyclePlan, CycleReport
 
@@ -200,7 +201,6 @@ def _validate_path(path: Path, attributes: Mapping[str, AttributeDefinition] | N
 
 
 def _run_cycle(args: argparse.Namespace, *, apply: bool) -> int:
-    from controller.cli.progress import ApplyOutput
     from controller.cli.render import RENDERERS
     from controller.engine import compose, saved_plan
     from controller.engine.saved_plan import SavedPlanRefused
@@ -228,7 +228,11 @@ def _run_cycle(args: argparse.Namespace, *, apply: bool) -> int:
             return ExitCode.ERROR
     # text: the plan first, then each finished action; other formats keep stdout for the document
     live = apply and args.format == "text"
-    output = ApplyOutput(sys.stdout) if live else (ApplyOutput(sys.stderr) if apply and sys.stderr.isatty() else None)
+    output: ApplyOutput | None = None
+    if apply and (live or sys.stderr.isatty()):  # imported only then: a plan shows no progress
+        from controller.cli.progress import ApplyOutput
+
+        output = ApplyOutput(sys.stdout if live else sys.stderr)
     desired: list[str] = []  # the tenants files' digest when planned
     notes: list[str] = []
 

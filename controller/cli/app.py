@@ -12,9 +12,11 @@ by SIGPIPE, so ``set -o pipefail`` treats it like ``git log | head -1``.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
@@ -47,22 +49,28 @@ def run() -> NoReturn:
 
     A one-shot command over 100k tenants leaves a heap that the interpreter would free object by
     object on its way out (0.3-0.4 s of CPU, more than the whole plan's comparison); the process is
-    ending anyway, so once stdout and stderr are flushed it ends at once, as mypy does. Nothing is
-    left behind: files are written and closed, and the store lock released, before a command returns.
-    Commands that serve (the daemon, the sandbox, the demo) and ``--help`` exit the ordinary way,
-    their threads and exit hooks ending as they always did.
+    ending anyway, so it runs the exit hooks (loguru's), flushes stdout and stderr and ends at once, as
+    mypy does. Nothing is left behind: files are written and closed, and the store lock released,
+    before a command returns. Commands that serve (the daemon, the sandbox, the demo), ``--help``, an
+    uncaught error and a thread still running end the ordinary way, as they always did.
     """
     # httpx's package imports its own command-line client (click, rich, pygments: a sixth of the start-up)
     # whenever those are installed; this process never runs it, and httpx falls back to a stub without it
     sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # None: "not importable"
     parsed: list[argparse.Namespace] = []
     code = _guarded(None, parsed)
-    if not parsed or getattr(parsed[0], "serves", False):
+    if not parsed or getattr(parsed[0], "serves", False) or _other_threads():
         raise SystemExit(code)
+    atexit._run_exitfuncs()  # what the interpreter would run on the way out (loguru removes its sinks)
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe: what main says of it stands
             stream.flush()
     os._exit(code)
+
+
+def _other_threads() -> bool:
+    """A thread the interpreter would wait for at exit is still running: let it (never expected after a command)."""
+    return any(not t.daemon and t is not threading.main_thread() for t in threading.enumerate())
 
 
 def _guarded(argv: Sequence[str] | None, parsed: list[argparse.Namespace]) -> int:

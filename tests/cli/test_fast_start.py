@@ -23,13 +23,10 @@ HEAVY = ("httpx", "waitress", "apscheduler", "pydantic_settings", "pydantic", "g
 RUN_AND_REPORT = """
 import atexit, json, sys
 from controller.cli import run
-# run() ends the process itself (os._exit, no exit hooks) after most commands: report on the way
-exit_ = sys.modules["os"]._exit
-def report():
+def report():  # an exit hook: run() runs them too when it ends the process at once
     modules = {name for name, module in sys.modules.items() if module is not None}
     print("MODULES " + json.dumps(sorted(modules | {name.split(".")[0] for name in modules})), flush=True)
-sys.modules["os"]._exit = lambda code: (report(), exit_(code))
-atexit.register(report)  # --help, and the commands that end the ordinary way
+atexit.register(report)
 sys.argv[0] = "descope-gitops"
 run()
 """

@@ -38,12 +38,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from itertools import accumulate, repeat
 from typing import Any, Final
 
+from controller.core.loader_columns import _Doubt, _text, check_slice, record_all
 from controller.core.model import TENANT_FIELDS, DesiredState, JSONValue, Kind
 from controller.core.problems import LoadLimits, _Problems
 from controller.core.schema import _CHECKS, _is_domain, _Validator
-from controller.core.yaml_events import _INT64, _NEEDS_RESOLVING, _ONLY_CONSTANTS, _PLAIN_CONSTANTS, _resolve_plain
+from controller.core.yaml_events import _INT64
 from controller.core.yaml_tree import _DONE, _Map, _Seq
 from controller.descope_api import AttributeDefinition
 
@@ -84,13 +86,6 @@ _DOMAIN_LISTS: Final = frozenset(name for name, spec in TENANT_FIELDS.items() if
 
 _CHUNK: Final = 2000
 """Tenants parsed by one call of yaml-rs: big enough to cost nothing, small enough to hold no copy of a file."""
-
-_NO_PLACE: Final = {"id": 0, "name": 0, "parent": 0}
-"""Where a fast-path tenant's keys are written: needed only in problems, which the fast path never reports."""
-
-
-class _Doubt(Exception):
-    """The fast path cannot vouch for this input: let the line-numbered loader read it."""
 
 
 class _Strict(_Problems):
@@ -134,15 +129,15 @@ def _fast_file(yaml_rs: Any, name: str, data: bytes, limits: LoadLimits, validat
     if any(pattern.search(text) is not None for pattern in _DOUBTFUL_NODES):
         raise _Doubt
     indent = len(head.group(1))
-    item = re.compile(rf"\n {{{indent}}}-[ ]+[^ #\n]")
+    item = re.compile("\n" + " " * indent + r"- +[^ #\n]")  # a literal prefix: scanned fastest
     starts = [m.start() + 1 for m in item.finditer(text, head.start(1) - 1)]
     if not starts:
         raise _Doubt
     validator.file_name = name
     validator.held = None
-    reader = _Reader(limits)
-    tenants = _Seq(0, None, 0)
-    line, at = 1, 0
+    reader = _Reader(limits, validator.attributes is None)
+    # each item's line: the line breaks before the first, then between each item and the next
+    lines = list(accumulate(map(text.count, repeat("\n"), [0, *starts], starts), initial=1))[1:]
     head_text = text[: starts[0]]
     for first in range(0, len(starts), _CHUNK):
         # a slice of whole items under the file's own head is a tenants file of its own: parsed apart,
@@ -155,29 +150,22 @@ def _fast_file(yaml_rs: Any, name: str, data: bytes, limits: LoadLimits, validat
         plain_tenants: list[Any] = root.pop("tenants")
         if len(plain_tenants) != len(chunk):
             raise _Doubt  # an item start inside a multi-line scalar: lines could not be placed
-        for index, start in enumerate(chunk):
-            line += text.count("\n", at, start)
-            at = start
-            plain = plain_tenants[index]
-            plain_tenants[index] = None  # hold one copy of the data at a time
-            if type(plain) is not dict:
-                raise _Doubt
-            reader.tenant(validator, plain, line)
-            tenants.items.append(_DONE)
-            tenants.lines.append(line)
+        ids, fields = check_slice(reader, validator, plain_tenants)
+        del plain_tenants
+        record_all(validator, ids, fields, lines[first : first + _CHUNK])
+    tenants = _Seq(0, None, 0)
+    tenants.items = [_DONE] * len(starts)
+    tenants.lines = lines
     top = _Map(1, None, 0)
     top.entries["tenants"] = (tenants, 1, 1, None)
     validator.file(name, top)
 
 
-_RESOLVED_FIRST: Final = _NEEDS_RESOLVING - _ONLY_CONSTANTS
-"""First characters of plain scalars that YAML 1.1 may read as a number, a merge key or the like."""
-
-
 class _Reader:
     """yaml-rs's plain data as the tree the validator reads, refusing whatever YAML 1.1 could read otherwise."""
 
-    def __init__(self, limits: LoadLimits) -> None:
+    def __init__(self, limits: LoadLimits, plain_attributes: bool) -> None:
+        self.plain_attributes = plain_attributes  # no definitions: customAttributes checked on the plain data
         self.nodes_left = limits.max_nodes - 3  # the root mapping, its `tenants` key and list
         # each key already found to read the same in YAML 1.1, to itself: the tenants' mappings share one
         # copy of each key instead of a string per tenant (yaml-rs makes a new one each time)
@@ -193,16 +181,15 @@ class _Reader:
             known = self.keys[key] = _text(key)
         return known
 
-    def tenant(self, validator: _Validator, plain: dict[Any, Any], line: int) -> None:
-        """Check one tenant as ``_Validator.tenant`` does, with its own checks of each key, and record it."""
-        validator.count += 1
-        if validator.count > validator.limits.max_tenants:
-            raise _Doubt
+    def tenant_fields(self, validator: _Validator, plain: dict[Any, Any]) -> tuple[str, dict[str, JSONValue]]:
+        """Check one tenant as ``_Validator.tenant`` does, with its own checks of each key: its id and fields.
+
+        ``loader_columns.check_slice`` counts it and ``record_all`` records it."""
         self.nodes_left -= 1 + 2 * len(plain)
         validator.role_references = []
         fields: dict[str, JSONValue] = {}
         tenant_id = None
-        plain_attributes = validator.attributes is None
+        plain_attributes = self.plain_attributes
         keys = self.keys
         for plain_key, value in plain.items():
             key = keys.get(plain_key) or self.key(plain_key)
@@ -231,9 +218,7 @@ class _Reader:
                 fields[key] = check(validator, key, value, 0)
         if tenant_id is None or "name" not in fields or not validator.check_role_references(fields):
             raise _Doubt
-        validator.record(tenant_id, fields, line, _NO_PLACE, True)
-        if self.nodes_left < 0:
-            raise _Doubt
+        return tenant_id, fields
 
     def strings(self, items: list[Any], domains: bool) -> list[str]:
         """``_Validator.check_strings`` (or ``check_domains``) of a list that passes them: the same list."""
@@ -306,10 +291,3 @@ class _Reader:
         if kind is bool or value is None:
             return value
         raise _Doubt  # floats (YAML 1.1 and yaml-rs read exponents differently), dates, complex keys
-
-
-def _text(value: str) -> str:
-    """``value`` when YAML 1.1 reads it as this same string even if it was written plain."""
-    if value in _PLAIN_CONSTANTS or (value[0] in _RESOLVED_FIRST and _resolve_plain(value) is not value):
-        raise _Doubt
-    return value

@@ -20,7 +20,7 @@ import dataclasses
 from collections import deque
 from collections.abc import Callable, Sequence
 from itertools import chain, repeat
-from operator import itemgetter
+from operator import add, itemgetter
 from typing import TYPE_CHECKING, Any, Final
 
 from controller.core.model import MAX_ID_LENGTH, MAX_NAME_LENGTH, TENANT_FIELDS, DesiredTenant, JSONValue
@@ -39,6 +39,11 @@ _RESOLVED_FIRST: Final = _NEEDS_RESOLVING - _ONLY_CONSTANTS
 """First characters of plain scalars that YAML 1.1 may read as a number, a merge key or the like."""
 
 _NONE: Final = type(None)
+_ONE: Final = 1
+
+_Column = tuple[Sequence[Any], Sequence[int] | None]
+"""A checked column: the values as kept, and the nodes each tenant's value counts toward ``max_nodes`` (None: 0)."""
+_ColumnCheck = Callable[["_Reader", Sequence[Any]], _Column | None]
 
 
 def _text(value: str) -> str:
@@ -68,51 +73,51 @@ def _strings(column: Sequence[Any]) -> None:
 # -- one column per tenant key: the values of that key, one per tenant; the checked values, or _Doubt ----------
 
 
-def _ids(reader: _Reader, column: Sequence[Any]) -> Sequence[Any]:
+def _ids(reader: _Reader, column: Sequence[Any]) -> _Column:
     """``_Validator.tenant_id`` passes each: a non-empty string, short enough, printable, no whitespace."""
     _strings(column)
     joined = "".join(column)
     if max(map(len, column)) > MAX_ID_LENGTH or not joined.isprintable() or _WHITESPACE.search(joined):
         raise _Doubt
-    return column
+    return column, None
 
 
-def _names(reader: _Reader, column: Sequence[Any]) -> Sequence[Any]:
+def _names(reader: _Reader, column: Sequence[Any]) -> _Column:
     """``_Validator.check_name`` passes each: a string, not blank, short enough."""
     _strings(column)
     if not all(map(str.strip, column)) or max(map(len, column)) > MAX_NAME_LENGTH:
         raise _Doubt
-    return column
+    return column, None
 
 
-def _plain_strings(reader: _Reader, column: Sequence[Any]) -> Sequence[Any]:
+def _plain_strings(reader: _Reader, column: Sequence[Any]) -> _Column:
     """``_Validator.string`` (and ``check_parent``) pass each: a string."""
     _strings(column)
-    return column
+    return column, None
 
 
-def _bools(reader: _Reader, column: Sequence[Any]) -> Sequence[Any]:
+def _bools(reader: _Reader, column: Sequence[Any]) -> _Column:
     """``_Validator.check_bool`` passes each."""
     if set(map(type, column)) != {bool}:
         raise _Doubt
-    return column
+    return column, None
 
 
-def _choices(key: str) -> Callable[[_Reader, Sequence[Any]], Sequence[Any]]:
+def _choices(key: str) -> _ColumnCheck:
     allowed = frozenset(TENANT_FIELDS[key].choices)
 
-    def check(reader: _Reader, column: Sequence[Any]) -> Sequence[Any]:
+    def check(reader: _Reader, column: Sequence[Any]) -> _Column:
         """``_Validator.check_choice`` passes each."""
         _strings(column)
         if not allowed.issuperset(column):
             raise _Doubt
-        return column
+        return column, None
 
     return check
 
 
-def _lists(domains: bool) -> Callable[[_Reader, Sequence[Any]], Sequence[Any]]:
-    def check(reader: _Reader, column: Sequence[Any]) -> Sequence[Any]:
+def _lists(domains: bool) -> _ColumnCheck:
+    def check(reader: _Reader, column: Sequence[Any]) -> _Column:
         """``_Reader.strings`` passes each list: non-empty strings (domains, each once whatever the case)."""
         if set(map(type, column)) != {list}:
             raise _Doubt
@@ -125,29 +130,35 @@ def _lists(domains: bool) -> Callable[[_Reader, Sequence[Any]], Sequence[Any]]:
                 for value in column:
                     if len(value) > 1 and len(set(map(str.lower, value))) != len(value):
                         raise _Doubt
-        reader.nodes_left -= len(column) + len(items)
-        return column
+        return column, list(map(_ONE.__add__, map(len, column)))  # as _Reader.strings counts
 
     return check
 
 
-def _attributes(reader: _Reader, column: Sequence[Any]) -> Sequence[Any] | None:
+def _attributes(reader: _Reader, column: Sequence[Any]) -> _Column | None:
     """``_Reader.attributes`` of each mapping, by the columns of the mappings written with the same names."""
     if not reader.plain_attributes or set(map(type, column)) != {dict}:
         return None  # values checked against the definitions, or not mappings: one tenant at a time
     out: list[Any] = [None] * len(column)
+    nodes: list[int] = [0] * len(column)
     for names, where in _shapes(column).items():
         members = column if len(where) == len(column) else [column[i] for i in where]
         keys = [reader.key(name) for name in names]
         values = [_attribute_values(reader, list(values)) for values in zip(*map(dict.values, members), strict=True)]
-        if None in values:
-            mappings = list(map(reader.attributes, members))  # a list or a mixed column: one mapping at a time
+        if None in values:  # a list or a mixed column: one mapping at a time, counted as _Reader counts it
+            mappings, counts = [], []
+            for member in members:
+                before = reader.nodes_left
+                mappings.append(reader.attributes(member))
+                counts.append(before - reader.nodes_left)
+                reader.nodes_left = before
         else:
-            reader.nodes_left -= len(members) * (1 + 2 * len(keys))
             rows = zip(*values, strict=True) if keys else repeat((), len(members))
             mappings = list(map(dict, map(zip, repeat(keys), rows)))
+            counts = [1 + 2 * len(keys)] * len(members)
         _scatter(out, where, mappings)
-    return out
+        _scatter(nodes, where, counts)
+    return out, nodes
 
 
 def _attribute_values(reader: _Reader, column: list[Any]) -> list[Any] | None:
@@ -167,7 +178,7 @@ def _attribute_values(reader: _Reader, column: list[Any]) -> list[Any] | None:
     return None
 
 
-def _column_check(key: str) -> Callable[[_Reader, Sequence[Any]], Sequence[Any] | None] | None:
+def _column_check(key: str) -> _ColumnCheck | None:
     """The column form of the check ``schema._CHECKS`` gives ``key``; None for those done a tenant at a time."""
     check = _CHECKS[key]
     if check is _Validator.check_name:
@@ -211,10 +222,11 @@ def _scatter(out: list[Any], where: Sequence[int], values: Sequence[Any]) -> Non
 
 def check_slice(
     reader: _Reader, validator: _Validator, plains: list[Any]
-) -> tuple[list[str], list[dict[str, JSONValue]]]:
-    """The ids and fields of the plain tenants of one slice, in order; ``_Doubt`` if any is not plainly valid."""
+) -> tuple[list[str], list[dict[str, JSONValue]], list[int]]:
+    """The ids, fields and node counts of the plain tenants of one slice, in order; ``_Doubt`` if any is not
+    plainly valid. ``reader.nodes_left`` is reduced by their nodes."""
     if not plains:
-        return [], []
+        return [], [], []
     if set(map(type, plains)) != {dict}:
         raise _Doubt
     validator.count += len(plains)
@@ -222,40 +234,51 @@ def check_slice(
         raise _Doubt
     ids: list[Any] = [None] * len(plains)
     fields: list[Any] = [None] * len(plains)
+    nodes: list[int] = [0] * len(plains)
     for shape, where in _shapes(plains).items():
         members = plains if len(where) == len(plains) else [plains[i] for i in where]
         found = _check_shape(reader, shape, members)
         if found is None:  # keys the batch does not check: one tenant at a time
-            pairs = [reader.tenant_fields(validator, plain) for plain in members]
-            found = list(map(itemgetter(0), pairs)), list(map(itemgetter(1), pairs))
+            found = [], [], []
+            for plain in members:
+                before = reader.nodes_left
+                tenant_id, tenant_fields = reader.tenant_fields(validator, plain)
+                found[0].append(tenant_id)
+                found[1].append(tenant_fields)
+                found[2].append(before - reader.nodes_left)
+        else:
+            reader.nodes_left -= sum(found[2])
         _scatter(ids, where, found[0])
         _scatter(fields, where, found[1])
+        _scatter(nodes, where, found[2])
     if reader.nodes_left < 0:
         raise _Doubt
-    return ids, fields
+    return ids, fields, nodes
 
 
-def _check_shape(reader: _Reader, shape: tuple[Any, ...], members: list[dict[Any, Any]]) -> tuple[Any, Any] | None:
-    """(ids, fields) of tenants written with the keys ``shape``, checked a column at a time; None: not batched."""
+def _check_shape(
+    reader: _Reader, shape: tuple[Any, ...], members: list[dict[Any, Any]]
+) -> tuple[Any, Any, list[int]] | None:
+    """(ids, fields, nodes) of tenants written with the keys ``shape``, a column at a time; None: not batched."""
     checks = [_COLUMN_CHECKS.get(key) for key in shape]
     if None in checks or "id" not in shape or "name" not in shape:
         return None
     keys = [reader.key(key) for key in shape]
     columns = list(zip(*map(dict.values, members), strict=True))
     checked = []
-    nodes_left = reader.nodes_left
+    nodes = [1 + 2 * len(shape)] * len(members)  # the mapping and its keys and values, as _Reader counts
     for check, column in zip(checks, columns, strict=True):
         assert check is not None
         out = check(reader, column)
         if out is None:
-            reader.nodes_left = nodes_left  # counted again one tenant at a time
             return None
-        checked.append(out)
-    reader.nodes_left -= len(members) * (1 + 2 * len(shape))
+        checked.append(out[0])
+        if out[1] is not None:
+            nodes = list(map(add, nodes, out[1]))
     at = keys.index("id")
     ids = checked.pop(at)
     del keys[at]
-    return ids, list(map(dict, map(zip, repeat(keys), zip(*checked, strict=True))))
+    return ids, list(map(dict, map(zip, repeat(keys), zip(*checked, strict=True)))), nodes
 
 
 def record_all(validator: _Validator, ids: list[str], fields: list[dict[str, JSONValue]], lines: list[int]) -> None:

@@ -17,6 +17,8 @@ _DOMAINS = [
     *("-acme.com", "acme-.com", "acme.-com", "acme.com-", "a_b.com", "acme.c_m", "acme.123", "1.2.3.4", "acme.1a"),
     *("acme.a1", "acme.0", "bücher.de", "acme.cöm", "acme.com\u200b", "acme.\u0661\u0662", "a@b.com"),
     "\uff46\uff55\uff4c\uff4c.com",  # full-width letters
+    *("a" * 62 + "-.com", "a" + "-" * 62 + ".com", "a.-.com", "a." + "b" * 64 + ".com", "1.2.com", "a.1-2"),
+    *("a.123-", "a.b-1", "a.b.c.d.e.f", "a..", "..", ".", "-", "a.b.", "A.B"),
     *("x" * 63 + ".com", "x" * 64 + ".com", "acme." + "y" * 63, "acme." + "y" * 64, "a" + "-" * 61 + "a.com"),
     *(".".join(["abcdefgh"] * 28) + ".io", ".".join(["abcdefgh"] * 28) + ".iox", "a.b\nc.d", "\n", "a.b\n"),
     *("a" * 249 + ".com", "a" * 250 + ".com", "%s.com" % ("é" * 3), "acme.com\r", "acme.com\t"),

@@ -10,12 +10,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from controller.core.loader import LoadLimits, parse_revision, parse_tenant_files
 from controller.core.loader_fast import fast_state, fast_state_reusing
 from controller.core.model import DesiredState
 from controller.descope_api import AttributeDefinition
 from controller.errors import Problem, TenantsFileInvalid
+from tests.core.loader.test_fast_path import documents, pooled_tenants
 
 
 def item(i: int, *, name: str | None = None, extra: str = "") -> str:
@@ -156,3 +159,35 @@ def test_items_are_reused_per_file_and_a_moved_tenant_is_read_in_its_new_file() 
     state, _ = parse_revision(moved, cache)
     assert state == parse_tenant_files(moved, fast=False)
     assert next(t for t in state.tenants if t.id == "t4").where == "b.yaml:5"
+
+
+@st.composite
+def edited(draw: st.DrawFn, text: str) -> str:
+    """``text`` with a few lines deleted, repeated, moved or changed: most items stay byte-identical."""
+    lines = text.split("\n")
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(0, len(lines) - 1))
+        operation = draw(st.sampled_from(["delete", "repeat", "move", "change"]))
+        if operation == "delete" and len(lines) > 1:
+            del lines[at]
+        elif operation == "repeat":
+            lines.insert(draw(st.integers(0, len(lines))), lines[at])
+        elif operation == "move":
+            lines.insert(draw(st.integers(0, len(lines))), lines.pop(at))
+        else:
+            old, new = draw(st.sampled_from(["t", "a", "1", " "])), draw(st.sampled_from(["x", "A", "7"]))
+            lines[at] = lines[at].replace(old, new)
+    return "\n".join(lines)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data(), st.one_of(documents(), pooled_tenants()))
+def test_any_edit_read_with_the_previous_items_gives_what_the_line_numbered_load_gives(
+    data: st.DataObject, text: str
+) -> None:
+    try:
+        _, cache = parse_revision({"tenants.yaml": text.encode()}, None)
+    except TenantsFileInvalid:
+        cache = None  # an invalid revision leaves nothing to reuse
+    files = {"tenants.yaml": data.draw(edited(text)).encode()}
+    assert outcome(lambda: parse_revision(files, cache)[0]) == outcome(lambda: parse_tenant_files(files, fast=False))

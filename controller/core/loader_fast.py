@@ -43,7 +43,7 @@ give the same DesiredState or the same problems.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, compress, repeat
 from operator import is_
@@ -211,20 +211,24 @@ def _fast_file(
     if not starts or text.count("\n" + " " * indent + "-") != len(starts):
         raise _Doubt  # no item, or one our scan would not see (`-` then a comment or a line break)
     head_text = text[: starts[0]]
-    ends = [*starts[1:], len(text)]
-    texts = list(map(text.__getitem__, map(slice, starts, ends))) if earlier is not None or kept is not None else []
+    texts: list[str] = []  # each item's text, to reuse or keep
+    if earlier is not None or kept is not None:
+        texts = list(map(text.__getitem__, map(slice, starts, [*starts[1:], len(text)])))
     reused: list[_Item | None] = []
+    todo: Sequence[int]
     if earlier is not None and earlier[0] == head_text:
         reused = list(map(earlier[1].get, texts))
         todo = list(compress(range(len(starts)), map(is_, reused, repeat(None))))
         body = head_text + "".join(map(texts.__getitem__, todo))
         _guard(body, body.encode())  # every line of the other items passed it in the earlier load
     else:
-        todo = list(range(len(starts)))
+        todo = range(len(starts))  # not a list: 100k int objects would add 4 MB to a one-shot plan
         _guard(text, data)
     validator.file_name = name
     validator.held = None
     reader = _Reader(limits, validator.attributes is None)
+    # each item's line: the line breaks before the first, then between each item and the next
+    lines = list(accumulate(map(text.count, repeat("\n"), [0, *starts], starts), initial=1))[1:]
     ids: list[str] = []
     fields: list[dict[str, JSONValue]] = []
     nodes: list[int] = []
@@ -233,7 +237,8 @@ def _fast_file(
         # only one slice of plain data is alive at a time (the whole file's would add 40 MB at 100k)
         chunk = todo[first : first + _CHUNK]
         if chunk[-1] - chunk[0] == len(chunk) - 1:  # consecutive items: one slice of the text
-            body = head_text + text[starts[chunk[0]] : ends[chunk[-1]]]
+            end = starts[chunk[-1] + 1] if chunk[-1] + 1 < len(starts) else len(text)
+            body = head_text + text[starts[chunk[0]] : end]
         else:
             body = head_text + "".join(map(texts.__getitem__, chunk))
         root = yaml_rs.loads(body, parse_datetime=False)
@@ -245,14 +250,15 @@ def _fast_file(
             raise _Doubt  # an item start inside a multi-line scalar: lines could not be placed
         found = check_slice(reader, validator, plain_tenants)
         del plain_tenants
-        ids += found[0]
-        fields += found[1]
-        nodes += found[2]
+        if not reused:  # recorded a slice at a time: no list of the whole file's tenants but theirs
+            record_all(validator, found[0], found[1], lines[chunk[0] : chunk[-1] + 1])
+        if reused or kept is not None:
+            ids += found[0]
+            fields += found[1]
+            nodes += found[2]
     if reused:  # the items kept from the earlier load, in their places among the ones just read
         ids, fields, nodes = _merged(reused, todo, (ids, fields, nodes), validator, reader)
-    # each item's line: the line breaks before the first, then between each item and the next
-    lines = list(accumulate(map(text.count, repeat("\n"), [0, *starts], starts), initial=1))[1:]
-    record_all(validator, ids, fields, lines)
+        record_all(validator, ids, fields, lines)
     if kept is not None:
         kept[name] = (head_text, dict(zip(texts, zip(ids, fields, nodes, strict=True), strict=True)))
     tenants = _Seq(0, None, 0)
@@ -265,7 +271,7 @@ def _fast_file(
 
 def _merged(
     reused: list[_Item | None],
-    todo: list[int],
+    todo: Sequence[int],
     read: tuple[list[str], list[dict[str, JSONValue]], list[int]],
     validator: _Validator,
     reader: _Reader,

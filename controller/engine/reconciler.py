@@ -33,7 +33,7 @@ from controller.adapters.source import Revision, Source, VersionedSource
 from controller.adapters.state_store import ControllerState, StateStore, TenantFailure
 from controller.core.backoff import MAX_TENANT_BACKOFF, Backoff
 from controller.core.flapping import FlapDecision, decide, remember
-from controller.core.loader import LoadLimits, parse_tenant_files
+from controller.core.loader import ItemCache, LoadLimits, parse_revision, parse_tenant_files
 from controller.core.model import SETTINGS_FIELDS, DesiredState, JSONValue, LiveTenant
 from controller.core.outcome import CycleStatus
 from controller.core.plan import ActionKind, Plan
@@ -98,6 +98,7 @@ class Reconciler:
         # the revision enforced before last_good, until last_good is applied: what tells a change
         # of tenants.yaml from drift (core.flapping)
         self._previous: tuple[Revision, DesiredState] | None = None
+        self._items: ItemCache | None = None  # the last parse's tenant items: a new revision parses only its edits
         # under drift_policy "report" nothing is applied: the revision planned last cycle is the baseline
         self._last_planned: tuple[Revision, DesiredState] | None = None
         # roles, SSO, password policy (issue 16): reads, secrets, writes between tenant updates and deletes
@@ -183,7 +184,9 @@ class Reconciler:
         if self.last_good is not None and self.last_good[0].id == revision.id:
             return self.last_good  # an unchanged revision is not parsed again (most of a 100k cycle)
         try:
-            desired = parse_tenant_files(revision.files, limits=self.limits, attributes=self.attributes)
+            desired, self._items = parse_revision(
+                revision.files, self._items, limits=self.limits, attributes=self.attributes
+            )
         except TenantsFileInvalid as exc:
             fallback = self._last_good(state)
             if fallback is None or fallback[0].id == revision.id:
@@ -226,7 +229,7 @@ class Reconciler:
             return None  # a local file's older content is gone: every difference counts as a change once
         try:
             old = self.source.read_at(applied)
-            parsed = parse_tenant_files(old.files, limits=self.limits, attributes=self.attributes)
+            parsed = parse_revision(old.files, self._items, limits=self.limits, attributes=self.attributes)[0]
         except DescopeGitopsError:
             return None
         self._previous = (old.parsed(), parsed)

@@ -10,6 +10,7 @@ lines); whatever it doubts, and every problem, comes from that load itself.
 from __future__ import annotations
 
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -232,6 +233,37 @@ def test_fast_path_gives_what_the_line_numbered_load_gives(text: str, second: st
     if second is not None:
         files[second] = b"tenants:\n  - id: x9\n    name: Other\n"
     assert outcome(files, fast=True) == outcome(files, fast=False)
+
+
+@st.composite
+def pooled_tenants(draw: st.DrawFn) -> str:
+    """Tenants whose ids and names come from small pools (duplicates, case variants, non-ASCII), keys in any order."""
+    lines = ["tenants:"]
+    for index in range(draw(st.integers(1, 7))):
+        # mostly unique, so that most files are valid; now and then one of a pool that collides
+        pooled = draw(st.integers(0, 3)) == 0
+        tenant_id = draw(st.sampled_from(["a", "b", "ü1", "a\u200b"])) if pooled else f"t{index}"
+        pooled = draw(st.integers(0, 3)) == 0
+        name = draw(st.sampled_from(["Acme", "ACME", "Straße", "STRASSE", "東京"])) if pooled else f"N {index}"
+        entries = [f"id: {tenant_id}", f"name: {name}"]
+        if draw(st.booleans()):
+            entries.append(f"parent: {draw(st.sampled_from(['a', 'b', 'zz']))}")
+        if draw(st.booleans()):
+            entries.append(f"selfProvisioningDomains: [{draw(st.sampled_from(['a.com', 'A.com, a.COM', 'x.io']))}]")
+        if draw(st.booleans()):
+            entries.append(f"customAttributes: {{plan: {draw(st.sampled_from(['pro', 'free', '1', 'on']))}}}")
+        entries = draw(st.permutations(entries))
+        lines += ["  - " + entries[0], *("    " + entry for entry in entries[1:])]
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(documents(), pooled_tenants()), st.integers(1, 3))
+def test_any_slicing_gives_what_the_line_numbered_load_gives(text: str, chunk: int) -> None:
+    """Slices of one to three tenants: several key orders per slice, duplicates within and across slices."""
+    files = {"tenants.yaml": text.encode()}
+    with patch.object(loader_fast, "_CHUNK", chunk):
+        assert outcome(files, fast=True) == outcome(files, fast=False)
 
 
 _TOKEN = st.text(alphabet="0123456789+-._:eExXoObBaAfFyYnNtT~<=#,'\"[]{}!&*|>%@?\\ ", min_size=1, max_size=10)

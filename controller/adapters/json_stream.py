@@ -41,6 +41,9 @@ _SHARED_CHARS: Final = 16
 _SHARED_MAX: Final = 4096
 """Distinct short strings remembered at most."""
 
+_ABSENT: Final = object()
+"""What a map that lacks a key holds for ``_share``: never written back."""
+
 _SAMPLE: Final = 16
 """Records of a batch looked at to tell whether a key's values repeat (an enumeration) or not (ids, names)."""
 
@@ -173,7 +176,7 @@ def _share_columns(maps: list[dict[str, Any]], shared: dict[str, str]) -> None:
         try:
             if len(set(sample)) * 2 > len(sample) and shared.keys().isdisjoint(sample):
                 continue  # values that rarely repeat (ids, names), none met before: sharing would save nothing
-            column: list[Any] = list(map(dict.get, maps, repeat(name)))  # None where a map lacks the key: never written
+            column: list[Any] = list(map(dict.get, maps, repeat(name), repeat(_ABSENT)))
             distinct = set(column)
         except TypeError:  # a list or a mapping in some record: one record at a time
             _share_each(maps, name, shared)
@@ -184,8 +187,11 @@ def _share_columns(maps: list[dict[str, Any]], shared: dict[str, str]) -> None:
                     shared[item] = item
         table: dict[Any, Any] = shared
         kept = list(map(table.get, column, column))  # the table holds strings only: other values map to themselves
-        changed = list(map(is_not, kept, column))
-        deque(map(setitem, compress(maps, changed), repeat(name), compress(kept, changed)), maxlen=0)
+        if _ABSENT in distinct:  # only where the key is: written back, a missing key would be added
+            changed = list(map(is_not, kept, column))
+            deque(map(setitem, compress(maps, changed), repeat(name), compress(kept, changed)), maxlen=0)
+        else:  # every map holds the key: writing back what did not change is a no-op, and cheaper than finding it
+            deque(map(setitem, maps, repeat(name), kept), maxlen=0)
 
 
 def _share_each(maps: list[dict[str, Any]], name: str, shared: dict[str, str]) -> None:

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from operator import itemgetter
 from typing import Any
 
 from controller.core.gc_pause import CycleFreeze, paused_gc
 from controller.engine.cycle import DescopeReader
-
-_ID = itemgetter("id")
 
 
 class LiveList:
@@ -31,15 +28,4 @@ class LiveList:
         with paused_gc():
             live = client.load_all()
             self._freeze.freeze()
-        return live, by_id(live)
-
-
-def by_id(live: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """``{str(t.get("id")): t for t in live}``, at C speed when every record has a string id (Descope's do)."""
-    try:
-        ids = list(map(_ID, live))
-    except (KeyError, TypeError):
-        ids = []
-    if len(ids) != len(live) or not all(map(str.__instancecheck__, ids)):
-        return {str(t.get("id")): t for t in live}
-    return dict(zip(ids, live, strict=True))
+        return live, {str(t.get("id")): t for t in live}

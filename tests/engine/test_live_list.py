@@ -1,4 +1,4 @@
-"""The live list a cycle reads: by id as before, and never left frozen or kept alive once the cycle ends."""
+"""The live list a cycle reads is never left frozen, nor kept alive, once the cycle ends."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from controller.adapters.descope import DescopeClient
 from controller.adapters.source import LocalSource
 from controller.adapters.state_store import StateStore
 from controller.engine.cycle import CycleOptions, CyclePlan
-from controller.engine.live_list import by_id
 from controller.engine.reconciler import Reconciler
 from controller.errors import DescopeGitopsError
 from controller.sandbox import SandboxServer
@@ -69,20 +68,3 @@ def test_a_cycle_stopped_after_the_read_leaves_nothing_frozen(tmp_path: Path, cl
     report = reconciler(tmp_path, client, on_plan=refuse).run_cycle(CycleOptions(apply=True))
     assert report.status == "failed" and seen
     assert gc.get_freeze_count() == 0
-
-
-@pytest.mark.parametrize(
-    "live",
-    [
-        [],
-        [{"id": "a"}, {"id": "b", "name": "B"}],
-        [{"id": "a"}, {"id": "a", "name": "later wins"}],
-        [{"id": "a"}, {"name": "no id"}],
-        [{"id": 7}, {"id": "7"}],
-        [{"id": None}],
-    ],
-)
-def test_by_id_is_the_records_by_their_id_as_text(live: list[dict[str, Any]]) -> None:
-    got = by_id(live)
-    assert got == {str(t.get("id")): t for t in live}
-    assert list(got) == list({str(t.get("id")): t for t in live})

@@ -33,17 +33,29 @@ class CycleFreeze:
     cycle ends; once the collector is on again they are young, so the next collections scan all of them
     (0.05-0.15 s at 100k), and a full one the desired revision's too. ``gc.freeze`` moves everything
     tracked so far aside in O(1) and resets the young generation's count; ``gc.unfreeze`` at the end of
-    the cycle puts back whatever still lives (the list is freed by reference counting by then), so a
-    cycle of garbage made before the freeze is collected later rather than never.
+    the cycle puts back whatever still lives (the list is freed by reference counting by then).
+
+    What is put back goes to the oldest generation, which only a full collection scans, and CPython starts
+    one only when objects reach it through the younger ones: garbage that was young at the freeze (an
+    HTTP client's reference cycles, a few dozen objects a request) or a list some reference cycle still
+    held would otherwise wait there indefinitely. So the count frozen is compared cycle to cycle, and when
+    it has grown by a quarter over the least seen (CPython's own rule for the oldest generation) one full
+    collection runs at the end of that cycle.
     """
 
     def __init__(self) -> None:
         self._frozen = False
+        self._least: int | None = None  # objects frozen at the smallest freeze since the last full collection
+        self._collect = False
 
     def freeze(self) -> None:
         """Everything tracked so far is left out of collections until the enclosing ``cycle()`` ends."""
         gc.freeze()
         self._frozen = True
+        count = gc.get_freeze_count()
+        if self._least is None or count < self._least:
+            self._least = count
+        self._collect = count > self._least + self._least // 4
 
     @contextmanager
     def cycle(self) -> Iterator[None]:
@@ -54,3 +66,6 @@ class CycleFreeze:
             if self._frozen:
                 self._frozen = False
                 gc.unfreeze()
+                if self._collect:
+                    self._collect, self._least = False, None
+                    gc.collect()

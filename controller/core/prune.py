@@ -61,6 +61,16 @@ def next_inventory(
     return inventory - forgotten if forgotten else inventory
 
 
+def _height(
+    tid: str, seen: frozenset[str], height: dict[str, int], deleting: Set[str], live_by_id: Mapping[str, LiveTenant]
+) -> int:
+    """The longest chain of deleted descendants below ``tid`` (memoised in ``height``; ``seen`` stops a loop)."""
+    if tid not in height:
+        kids = [c for c in _successors(tid, live_by_id) if c in deleting and c not in seen]
+        height[tid] = 1 + max((_height(c, seen | {tid}, height, deleting, live_by_id) for c in kids), default=-1)
+    return height[tid]
+
+
 def _successors(tenant_id: str, live_by_id: Mapping[str, LiveTenant]) -> list[str]:
     listed = {str(s) for s in (live_by_id[tenant_id].get("successors") or [])}
     by_parent = {tid for tid, t in live_by_id.items() if t.get("parent") == tenant_id}
@@ -127,12 +137,7 @@ def staged_deletes(deletes: list[Action], live_by_id: Mapping[str, LiveTenant]) 
     """Children before parents: a delete waits for the deletes of all its children."""
     deleting = {a.tenant_id for a in deletes}
     height: dict[str, int] = {}
-
-    def height_of(tid: str, seen: frozenset[str] = frozenset()) -> int:
-        if tid not in height:
-            kids = [c for c in _successors(tid, live_by_id) if c in deleting and c not in seen]
-            height[tid] = 1 + max((height_of(c, seen | {tid}) for c in kids), default=-1)
-        return height[tid]
-
-    staged = [replace(a, stage=height_of(a.tenant_id)) for a in deletes]
+    # a module-level function, not a recursive closure: that closure would be a reference cycle holding
+    # live_by_id, which lives on until the collector runs (engine.live_list keeps it out of collections)
+    staged = [replace(a, stage=_height(a.tenant_id, frozenset(), height, deleting, live_by_id)) for a in deletes]
     return sorted(staged, key=lambda a: a.stage)

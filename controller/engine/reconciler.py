@@ -45,6 +45,7 @@ from controller.engine.config_cycle import ConfigStep
 from controller.engine.cycle import CycleOptions, CyclePlan, CycleReport, DescopeApi
 from controller.engine.flapping import note, released_line, started_line
 from controller.engine.journaling import JournalingHooks
+from controller.engine.live_list import LiveList
 from controller.engine.plan_cache import PlanCache
 from controller.engine.tenant_events import cycle_events, remember_events
 from controller.engine.write_log import WriteLogHooks
@@ -104,6 +105,7 @@ class Reconciler:
         # roles, SSO, password policy (issue 16): reads, secrets, writes between tenant updates and deletes
         self.config = ConfigStep(client, state_store.directory if state_store else None)
         self.plans = PlanCache()  # an unchanged revision is prepared for planning once, not every cycle
+        self.live = LiveList()  # the list a cycle reads is kept out of the collector's scans
 
     def run_cycle(self, options: CycleOptions) -> CycleReport:
         report = CycleReport(cycle_id=uuid.uuid4().hex[:12], status=CycleStatus.FAILED, started=self.clock())
@@ -115,7 +117,8 @@ class Reconciler:
             state = self.state_store.load() if self.state_store else ControllerState()
             if options.records:
                 self._resume(state, report, log)
-            self._run(report, state, options, log)
+            with self.live.cycle():
+                self._run(report, state, options, log)
         except TenantsFileInvalid as exc:
             report.status, report.error = CycleStatus.INVALID, exc
             log.error("revision refused, nothing applied: {}", exc)
@@ -256,8 +259,7 @@ class Reconciler:
         report.desired, report.enforced_revision = desired, revision.id
         report.flapping = dict(state.flapping)
         log = log.bind(revision=(report.revision or revision).id)
-        live = self.client.load_all()
-        live_by_id = {str(t.get("id")): t for t in live}
+        live, live_by_id = self.live.read(self.client)
         live_settings = self._live_settings(desired, live_by_id, state, refresh=options.refresh_settings)
         previous = self._baseline(state, revision, desired, options)
         report.plan = plan = self.plans.plan(desired, live, live_by_id, live_settings, previous, state, options)

@@ -51,7 +51,9 @@ def test_a_list_answer_decodes_as_json_loads_does(
     records: list[dict[str, Any]], extra: dict[str, Any], indent: int | None, cuts: list[int]
 ) -> None:
     body = json.dumps({"tenants": records, **extra}, indent=indent, ensure_ascii=False).encode()
-    assert outcome(body, cuts) == expected(body)
+    got = outcome(body, cuts)
+    assert got == expected(body)
+    assert repr(got) == repr(expected(body))  # equal with equal types: sharing never turns 1 into True or 1.0
 
 
 @settings(max_examples=300)
@@ -106,3 +108,23 @@ def test_a_large_list_is_decoded_in_batches_sharing_keys_and_repeated_values() -
     assert len(keys) <= len(body) // 65536 + 2  # one "id" string per batch, not one per record
     assert len({id(r["customAttributes"]["plan"]) for r in data["tenants"]}) == 2  # a 100k list's 10 MB less
     assert len({id(r["authType"]) for r in data["tenants"]}) == 1
+
+
+def test_repeated_values_are_shared_across_records_of_any_shape() -> None:
+    records: list[dict[str, Any]] = [
+        {"id": f"t{i:06d}", "authType": ["none", "saml", 7, None, ["x"]][i % 5], "customAttributes": {"plan": "pro"}}
+        for i in range(3000)
+    ]
+    records[1] = {"id": "t-odd"}  # keys missing: never added
+    records[2]["customAttributes"] = ["not", "a", "map"]
+    body = json.dumps({"tenants": records}, separators=(",", ":")).encode()
+    data = loads_chunks(body[k : k + 4096] for k in range(0, len(body), 4096))
+    assert repr(data) == repr({"tenants": records})
+    kinds = {
+        r["authType"]: {id(x["authType"]) for x in data["tenants"] if x.get("authType") == r["authType"]}
+        for r in data["tenants"]
+        if isinstance(r.get("authType"), str)
+    }
+    assert {k: len(v) for k, v in kinds.items()} == {"none": 1, "saml": 1}
+    plans = {id(r["customAttributes"]["plan"]) for r in data["tenants"] if isinstance(r.get("customAttributes"), dict)}
+    assert len(plans) == 1

@@ -262,6 +262,13 @@ def test_transport_errors_are_unreachable_naming_host_and_operation(
         ("tenants not list", lambda c: c.load_all(), "GET", ALL, httpx.Response(200, json={"tenants": {}})),
         ("tenant not object", lambda c: c.load_all(), "GET", ALL, httpx.Response(200, json={"tenants": [1]})),
         ("tenant without id", lambda c: c.search(), "POST", SEARCH, httpx.Response(200, json={"tenants": [{}]})),
+        (
+            "a later tenant's id not a string",
+            lambda c: c.load_all(),
+            "GET",
+            ALL,
+            httpx.Response(200, json={"tenants": [{"id": "a"}, {"id": "b"}, {"id": 7}]}),
+        ),
         ("list at root", lambda c: c.load_all(), "GET", ALL, httpx.Response(200, json=[])),
         ("load not object", lambda c: c.load("t1"), "GET", ONE, httpx.Response(200, json=["t1"])),
         ("load empty", lambda c: c.load("t1"), "GET", ONE, httpx.Response(200, content=b"")),

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from controller.cli.exit_codes import ExitCode, exit_codes_help
+from controller.engine.log_options import LOG_FORMATS, LOG_LEVELS
 from controller.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -58,8 +60,6 @@ LOG_FORMAT_HELP = (
 
 def add_config(parser: argparse.ArgumentParser) -> None:
     """Add ``--config FILE`` and ``--log-format {auto,text,json}``: every command that reads settings has both."""
-    from controller.engine.logs import LOG_FORMATS
-
     parser.add_argument(
         "--config",
         metavar="FILE",
@@ -70,14 +70,25 @@ def add_config(parser: argparse.ArgumentParser) -> None:
 
 
 def configure_early_logging(args: argparse.Namespace) -> None:
-    """Logging until a command has read its settings: as ``DESCOPE_GITOPS_LOG__LEVEL`` asks, or WARNING, as text."""
-    from controller.engine.logs import configure_logging
+    """Logging until a command has read its settings: as ``DESCOPE_GITOPS_LOG__LEVEL`` asks, or WARNING, as text.
 
-    configure_logging(
-        os.environ.get("DESCOPE_GITOPS_LOG__LEVEL", "WARNING"),
-        getattr(args, "log_format", None) or "text",
-        daemon=args.command == "run",
-    )
+    The level is read as the settings read it, in any case; one they refuse is WARNING here, and
+    reading the settings then says what is wrong with it.
+    """
+    level = os.environ.get("DESCOPE_GITOPS_LOG__LEVEL", "WARNING").upper()
+    level = level if level in LOG_LEVELS else "WARNING"
+    _configure_logging(args, level, getattr(args, "log_format", None) or "text", daemon=args.command == "run")
+
+
+def _configure_logging(args: argparse.Namespace, level: str, fmt: str, *, daemon: bool) -> None:
+    """Set up logging unless this command has set it up so already: a second set-up costs as much as the first."""
+    from controller.engine.logs import configure_logging, resolve_format
+
+    wanted = (level, resolve_format(fmt, sys.stderr, daemon=daemon), daemon, sys.stderr)
+    if getattr(args, "logging_as", None) == wanted:
+        return
+    configure_logging(level, fmt, daemon=daemon)
+    args.logging_as = wanted
 
 
 def settings_are_defaults(args: argparse.Namespace) -> bool:
@@ -98,14 +109,13 @@ def settings_are_defaults(args: argparse.Namespace) -> bool:
 
 def load_settings(args: argparse.Namespace, *, daemon: bool = False) -> Settings:
     """The settings, and logging set up from them: ``--log-format`` wins over ``[log] format``."""
-    from controller.engine.logs import configure_logging
     from controller.settings import load_settings as read_settings
 
     settings = read_settings(args.config)
     # one-shot commands print a report; their logs stay quiet unless a level is asked for
     explicit = daemon or "DESCOPE_GITOPS_LOG__LEVEL" in os.environ or bool(args.config)
     fmt = getattr(args, "log_format", None) or settings.log.format
-    configure_logging(settings.log.level if explicit else "WARNING", fmt, daemon=daemon)
+    _configure_logging(args, settings.log.level if explicit else "WARNING", fmt, daemon=daemon)
     return settings
 
 

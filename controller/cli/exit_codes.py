@@ -5,6 +5,7 @@ The numbers are an interface (a pull-request check, a Kubernetes Job, a script r
 
 from __future__ import annotations
 
+import functools
 import textwrap
 from enum import IntEnum
 
@@ -60,8 +61,11 @@ def exit_codes_help(*codes: ExitCode) -> str:
     """The ``exit codes:`` block of a ``--help`` epilog: the given codes (default: all), each with its meaning."""
     shown = codes or tuple(ExitCode)
     digits = max(len(str(int(code))) for code in shown)
-    lines = ["exit codes:"]
-    for code in shown:
-        head = f"  {int(code):>{digits}}  "
-        lines.append(textwrap.fill(code.meaning, _WIDTH, initial_indent=head, subsequent_indent=" " * len(head)))
-    return "\n".join(lines) + "\n"
+    return "\n".join(["exit codes:", *(_code_help(code, digits) for code in shown)]) + "\n"
+
+
+@functools.cache
+def _code_help(code: ExitCode, digits: int) -> str:
+    # every command's parser is built at start-up with its epilog: each meaning is wrapped once, not per command
+    head = f"  {int(code):>{digits}}  "
+    return textwrap.fill(code.meaning, _WIDTH, initial_indent=head, subsequent_indent=" " * len(head))

@@ -24,19 +24,18 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import sys
 import traceback
 from datetime import UTC
 from typing import TYPE_CHECKING, Any, Final, Literal, TextIO
 
+from controller.engine.log_options import LOG_FORMATS
 from controller.redaction import MASK as REDACTION_MASK
 from controller.redaction import Redactor
 
 if TYPE_CHECKING:
-    from loguru import Record
-
-LogFormat = Literal["auto", "json", "text"]
-LOG_FORMATS: Final[tuple[LogFormat, ...]] = ("auto", "text", "json")
+    from loguru import Logger, Record
 
 _redactor = Redactor()
 MASK = REDACTION_MASK
@@ -198,8 +197,7 @@ def configure_logging(
     level: str = "INFO", fmt: str = "auto", stream: TextIO | None = None, *, daemon: bool = False
 ) -> None:
     """Send logs at ``level`` and above to ``stream`` (stderr) as ``fmt`` (``resolve_format``)."""
-    from loguru import logger  # here, not at the top: `--help` and `validate` start without it
-
+    logger = _loguru()
     stream = stream or sys.stderr
     as_json = resolve_format(fmt, stream, daemon=daemon) == "json"
     logger.remove()
@@ -209,3 +207,27 @@ def configure_logging(
         logger.add(stream, level=level, format=_json_format, backtrace=False, diagnose=False)
     else:
         logger.add(stream, level=level, format=_text_format, colorize=_isatty(stream), diagnose=False)
+
+
+def _loguru() -> Logger:
+    """loguru's logger; imported here, not at the top, so that `--help` and `validate` start without it.
+
+    Imported first here (the CLI's case), it comes without the stderr sink that loguru adds on import
+    (``LOGURU_AUTOINIT``, its documented switch): ``configure_logging`` would remove that sink at once,
+    and each sink costs about as much to add as the rest of loguru's import (it lists the paths of every
+    install scheme).
+    """
+    if "loguru" in sys.modules:
+        from loguru import logger
+
+        return logger
+    saved = os.environ.get("LOGURU_AUTOINIT")
+    os.environ["LOGURU_AUTOINIT"] = "False"  # read once, when loguru is imported
+    try:
+        from loguru import logger
+    finally:
+        if saved is None:
+            del os.environ["LOGURU_AUTOINIT"]
+        else:
+            os.environ["LOGURU_AUTOINIT"] = saved
+    return logger

@@ -12,13 +12,17 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import get_args
 
 from controller import settings, testing
 from controller.cli.common import DESCOPE_SETTINGS_ENV, SETTINGS_ENV_PREFIX
+from controller.engine.log_options import LOG_FORMATS, LOG_LEVELS
 from controller.testing import clean_env
 
 # what the daemon, the Descope client, Git sources and the settings models bring in
 HEAVY = ("httpx", "waitress", "apscheduler", "pydantic_settings", "pydantic", "git", "loguru", "prometheus_client")
+# the log set-up, which only a command that logs needs (the parser lists the log formats without it)
+LOG_SETUP = ("logging", "controller.engine.logs")
 
 RUN_AND_REPORT = """
 import atexit, json, sys
@@ -58,7 +62,7 @@ def test_validate_of_a_file_imports_no_heavy_library(tmp_path: Path) -> None:
     result, modules = run(["validate", str(path)], tmp_path)
     assert result.returncode == 0, result.stderr
     assert f"{path}: valid, 1 tenant" in result.stdout
-    assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
+    assert not modules & {*HEAVY, *LOG_SETUP}, sorted(modules & {*HEAVY, *LOG_SETUP})
 
 
 def test_an_invalid_file_is_reported_the_same_on_the_fast_start(tmp_path: Path) -> None:
@@ -75,7 +79,7 @@ def test_help_imports_no_heavy_library(tmp_path: Path) -> None:
     result, modules = run(["--help"], tmp_path)
     assert result.returncode == 0
     assert "validate" in result.stdout and "exit codes:" in result.stdout
-    assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
+    assert not modules & {*HEAVY, *LOG_SETUP}, sorted(modules & {*HEAVY, *LOG_SETUP})
 
 
 def test_plan_imports_the_client_and_settings_but_not_the_daemon(tmp_path: Path) -> None:
@@ -126,3 +130,10 @@ def test_the_fast_start_knows_every_variable_the_settings_read() -> None:
     """If settings.py reads a new variable, the check that there are no settings must know it too."""
     assert SETTINGS_ENV_PREFIX == settings.ENV_PREFIX
     assert set(DESCOPE_SETTINGS_ENV) == set(settings.DESCOPE_ENV)
+
+
+def test_the_early_logging_knows_every_level_and_format_the_settings_take() -> None:
+    """The log set-up before the settings are read checks the level and format as the settings do."""
+    log = settings.LogSettings.model_fields
+    assert set(get_args(log["level"].annotation)) == set(LOG_LEVELS)
+    assert set(get_args(log["format"].annotation)) == set(LOG_FORMATS)

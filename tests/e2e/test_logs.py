@@ -119,6 +119,20 @@ def test_log_format_text_wins_over_the_setting(cli: Run, tmp_path: Path) -> None
     assert not any(is_json_object(line) for line in result.stderr.splitlines()), result.stderr
 
 
+def test_the_level_is_read_in_any_case_as_the_settings_read_it(cli: Run, tmp_path: Path) -> None:
+    (tmp_path / "tenants.yaml").write_text(BASE)
+    result = cli("plan", "tenants.yaml", env={"DESCOPE_GITOPS_LOG__LEVEL": "info"})
+    assert result.returncode == ExitCode.CHANGES, result.stderr
+    assert "planned 1 create" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_level_the_settings_refuse_is_one_line_naming_it(cli: Run, tmp_path: Path) -> None:
+    (tmp_path / "tenants.yaml").write_text(BASE)
+    result = cli("plan", "tenants.yaml", env={"DESCOPE_GITOPS_LOG__LEVEL": "verbose"})
+    assert result.returncode == ExitCode.ERROR
+    assert "log.level" in result.stderr and "'verbose'" in result.stderr.lower() and "Traceback" not in result.stderr
+
+
 def test_every_command_that_reads_settings_documents_log_format(cli: Run) -> None:
     for command in (["plan"], ["sync"], ["validate"], ["status"], ["run"], ["backup", "list"], ["restore"]):
         shown = cli(*command, "--help")

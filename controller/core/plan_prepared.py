@@ -21,8 +21,8 @@ __all__ = ["PreparedDesired", "TenantCheck", "prepare", "revise"]
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field
-from itertools import compress
-from operator import attrgetter, is_not, itemgetter, ne
+from itertools import compress, repeat
+from operator import attrgetter, is_, is_not, itemgetter, ne
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
@@ -158,6 +158,8 @@ def prepare(desired: DesiredState) -> PreparedDesired:
 
 _ID: Final = attrgetter("id")
 _FIELDS: Final = attrgetter("fields")
+_WANT: Final = attrgetter("want")
+_FEW_SHAPES: Final = 8
 
 
 def revise(previous: PreparedDesired, desired: DesiredState) -> PreparedDesired:
@@ -186,30 +188,32 @@ def revise(previous: PreparedDesired, desired: DesiredState) -> PreparedDesired:
             if patched is not None:
                 return PreparedDesired(desired, desired.by_id(), tuple(checks), patched, previous.alone, getters)
             return _assembled(desired, tuple(checks), getters)
-        before = dict(zip(map(_ID, old), zip(map(_FIELDS, old), previous.checks, strict=True), strict=True))
-        kept: list[TenantCheck | None] = []
-        for tenant in new:
-            found = before.get(tenant.id)
-            kept.append(found[1] if found is not None and found[0] is tenant.fields else _check(tenant, getters))
-        return _assembled(desired, tuple(kept), getters)
+        # tenants added, deleted or moved: each check found by id, kept when its fields are the same object
+        ids = list(map(_ID, new))
+        was = map(getattr, map(previous.by_id.get, ids), repeat("fields"), repeat(None))
+        checks = list(map(dict(zip(map(_ID, old), previous.checks, strict=True)).get, ids))
+        for position in compress(range(len(new)), map(is_not, was, map(_FIELDS, new))):
+            checks[position] = _check(new[position], getters)
+        return _assembled(desired, tuple(checks), getters)
 
 
 def _assembled(desired: DesiredState, checks: tuple[TenantCheck | None, ...], getters: Getters) -> PreparedDesired:
     """The prepared form around ``checks`` (one per tenant of ``desired``): its lookups and its batches."""
-    batches: dict[Getter, list[int]] = {}
-    alone: list[int] = []
-    for position, check in enumerate(checks):
-        key = _batch_key(check)
-        if key is None:
-            alone.append(position)
-        else:
-            batches.setdefault(key, []).append(position)
+    keys = list(map(_batch_key, checks))
+    seen = dict.fromkeys(keys)  # the shapes, in file order; None: the checks alone
+    grouped: dict[Getter | None, list[int]] = {}
+    if len(seen) <= _FEW_SHAPES:  # the usual file: one pass of C over all tenants per shape
+        grouped = {key: list(compress(range(len(keys)), map(is_, keys, repeat(key)))) for key in seen}
+    else:
+        for position, key in enumerate(keys):
+            grouped.setdefault(key, []).append(position)
+    alone = grouped.pop(None, [])
     shapes = {get: shape for shape, get in getters.items()}
     return PreparedDesired(
         desired,
         desired.by_id(),
         checks,
-        tuple(_batch(shapes[get], positions, desired, checks) for get, positions in batches.items()),
+        tuple(_batch(shapes[get], positions, desired, checks) for get, positions in grouped.items() if get is not None),
         tuple(alone),
         getters,
     )
@@ -264,10 +268,10 @@ def _batch(
     desired: DesiredState,
     checks: tuple[TenantCheck | None, ...],
 ) -> Batch:
-    mine = [c for c in map(checks.__getitem__, positions) if c is not None]
-    columns = tuple(map(list, zip(*(c.want for c in mine), strict=True)))
+    mine = map(checks.__getitem__, positions)  # a batch's checks are never None
+    columns = tuple(map(list, zip(*map(_WANT, mine), strict=True)))
     types = tuple(None if _SAFE.issuperset(map(type, column)) else list(map(type, column)) for column in columns)
-    ids = tuple(desired.tenants[p].id for p in positions)
+    ids = tuple(map(_ID, map(desired.tenants.__getitem__, positions)))
     return Batch(*shape, ids, tuple(positions), columns, types)
 
 

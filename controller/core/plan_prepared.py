@@ -12,6 +12,10 @@ compares both ways table-driven.
 ``PreparedDesired.attention`` goes one step further for the idle cycle: tenants whose check reads the
 same keys are checked together, each step a C-level ``map`` over all of them, and the planner's loop
 visits only the tenants that fail (or that the batch cannot tell about), in file order.
+
+``revise`` prepares a new revision from the previous one's prepared form: only the tenants whose
+fields the loader parsed again get a new check, so the first plan after a commit is as cheap as
+an idle cycle's (at 100k tenants and a one-tenant edit, ~0.05 s instead of ~0.4 s for ``prepare``).
 """
 
 from __future__ import annotations

@@ -183,25 +183,31 @@ def revise(previous: PreparedDesired, desired: DesiredState) -> PreparedDesired:
     getters: Getters = dict(previous.getters)
     old, new = previous.desired.tenants, desired.tenants
     with paused_gc():
-        if len(old) == len(new) and list(map(_ID, old)) == list(map(_ID, new)):
+        ids = list(map(_ID, new))
+        by_id = dict(zip(ids, new, strict=True))
+        if len(ids) == len(previous.by_id) == len(old) and list(previous.by_id) == ids:  # no tenant moved
             edited = list(compress(range(len(new)), map(is_not, map(_FIELDS, old), map(_FIELDS, new))))
             checks = list(previous.checks)
             for position in edited:
                 checks[position] = _check(new[position], getters)
             patched = _patched(previous, edited, checks, getters)
             if patched is not None:
-                return PreparedDesired(desired, desired.by_id(), tuple(checks), patched, previous.alone, getters)
-            return _assembled(desired, tuple(checks), getters)
+                return PreparedDesired(desired, by_id, tuple(checks), patched, previous.alone, getters)
+            return _assembled(desired, tuple(checks), getters, by_id)
         # tenants added, deleted or moved: each check found by id, kept when its fields are the same object
-        ids = list(map(_ID, new))
         was = map(getattr, map(previous.by_id.get, ids), repeat("fields"), repeat(None))
         checks = list(map(dict(zip(map(_ID, old), previous.checks, strict=True)).get, ids))
         for position in compress(range(len(new)), map(is_not, was, map(_FIELDS, new))):
             checks[position] = _check(new[position], getters)
-        return _assembled(desired, tuple(checks), getters)
+        return _assembled(desired, tuple(checks), getters, by_id)
 
 
-def _assembled(desired: DesiredState, checks: tuple[TenantCheck | None, ...], getters: Getters) -> PreparedDesired:
+def _assembled(
+    desired: DesiredState,
+    checks: tuple[TenantCheck | None, ...],
+    getters: Getters,
+    by_id: Mapping[str, DesiredTenant] | None = None,
+) -> PreparedDesired:
     """The prepared form around ``checks`` (one per tenant of ``desired``): its lookups and its batches."""
     keys = list(map(_batch_key, checks))
     seen = dict.fromkeys(keys)  # the shapes, in file order; None: the checks alone
@@ -215,7 +221,7 @@ def _assembled(desired: DesiredState, checks: tuple[TenantCheck | None, ...], ge
     shapes = {get: shape for shape, get in getters.items()}
     return PreparedDesired(
         desired,
-        desired.by_id(),
+        desired.by_id() if by_id is None else by_id,
         checks,
         tuple(_batch(shapes[get], positions, desired, checks) for get, positions in grouped.items() if get is not None),
         tuple(alone),

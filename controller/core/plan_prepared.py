@@ -12,16 +12,21 @@ compares both ways table-driven.
 ``PreparedDesired.attention`` goes one step further for the idle cycle: tenants whose check reads the
 same keys are checked together, each step a C-level ``map`` over all of them, and the planner's loop
 visits only the tenants that fail (or that the batch cannot tell about), in file order.
+
+``revise`` prepares a new revision from the previous one's prepared form: only the tenants whose
+fields the loader parsed again get a new check, so the first plan after a commit is as cheap as
+an idle cycle's (at 100k tenants and a one-tenant edit, ~0.05 s instead of ~0.4 s for ``prepare``).
 """
 
 from __future__ import annotations
 
-__all__ = ["PreparedDesired", "TenantCheck", "prepare"]
+__all__ = ["PreparedDesired", "TenantCheck", "prepare", "revise"]
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Set
-from dataclasses import dataclass
-from itertools import compress
-from operator import is_not, itemgetter, ne
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
+from dataclasses import dataclass, field
+from itertools import compress, repeat
+from operator import attrgetter, is_, is_not, itemgetter, ne
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
@@ -95,6 +100,7 @@ class PreparedDesired:
     checks: tuple[TenantCheck | None, ...]  # one per desired tenant, in order; None: always the full way
     batches: tuple[Batch, ...] = ()
     alone: tuple[int, ...] | None = None  # positions the batches do not cover; None: no batches, visit all
+    getters: Mapping[tuple[tuple[str, ...], tuple[str, ...]], Getter] = field(default_factory=dict)  # by shape
 
     def attention(self, live_by_id: Mapping[str, Mapping[str, Any]], inventory: Set[str]) -> Iterable[int]:
         """Positions (in file order) of the tenants the planner must look at; the others are certainly unchanged.
@@ -151,22 +157,119 @@ def prepare(desired: DesiredState) -> PreparedDesired:
     """The per-revision part of planning ``desired``; pure: it depends on ``desired`` alone."""
     getters: Getters = {}  # one per shape of tenant
     with paused_gc():
-        checks = tuple(_check(t, getters) for t in desired.tenants)
-        batches: dict[Getter, list[int]] = {}
-        alone: list[int] = []
-        for position, check in enumerate(checks):
-            if check is None or check.get is None or check.defaulted or check.settings is not None:
-                alone.append(position)
-            else:
-                batches.setdefault(check.get, []).append(position)
-        shapes = {get: shape for shape, get in getters.items()}
-        return PreparedDesired(
-            desired,
-            desired.by_id(),
-            checks,
-            tuple(_batch(shapes[get], positions, desired, checks) for get, positions in batches.items()),
-            tuple(alone),
-        )
+        return _assembled(desired, tuple(_check(t, getters) for t in desired.tenants), getters)
+
+
+_ID: Final = attrgetter("id")
+_FIELDS: Final = attrgetter("fields")
+_WANT: Final = attrgetter("want")
+_FEW_SHAPES: Final = 8
+
+
+def revise(previous: PreparedDesired, desired: DesiredState) -> PreparedDesired:
+    """``prepare(desired)``, reusing the checks ``previous`` (another revision's) holds for the tenants both share.
+
+    A check depends on its tenant's fields alone, and the loader hands an unchanged tenant's very
+    ``fields`` object to the next revision (``core.loader.parse_revision``): a tenant with the same id
+    and the same fields object keeps its check, and only the edited tenants are prepared. When no
+    tenant moved and each edited one stays in its batch, the batches are patched at those places;
+    otherwise they are regrouped from the checks. Plans the same as ``prepare(desired)``
+    (``tests/core/test_plan_revised.py``).
+    """
+    if previous.desired is desired:
+        return previous
+    if previous.alone is None:  # no checks to reuse (``make_plan``'s form of a single plan)
+        return prepare(desired)
+    getters: Getters = dict(previous.getters)
+    old, new = previous.desired.tenants, desired.tenants
+    with paused_gc():
+        ids = list(map(_ID, new))
+        by_id = dict(zip(ids, new, strict=True))
+        if len(ids) == len(previous.by_id) == len(old) and list(previous.by_id) == ids:  # no tenant moved
+            edited = list(compress(range(len(new)), map(is_not, map(_FIELDS, old), map(_FIELDS, new))))
+            checks = list(previous.checks)
+            for position in edited:
+                checks[position] = _check(new[position], getters)
+            patched = _patched(previous, edited, checks, getters)
+            if patched is not None:
+                return PreparedDesired(desired, by_id, tuple(checks), patched, previous.alone, getters)
+            return _assembled(desired, tuple(checks), getters, by_id)
+        # tenants added, deleted or moved: each check found by id, kept when its fields are the same object
+        was = map(getattr, map(previous.by_id.get, ids), repeat("fields"), repeat(None))
+        checks = list(map(dict(zip(map(_ID, old), previous.checks, strict=True)).get, ids))
+        for position in compress(range(len(new)), map(is_not, was, map(_FIELDS, new))):
+            checks[position] = _check(new[position], getters)
+        return _assembled(desired, tuple(checks), getters, by_id)
+
+
+def _assembled(
+    desired: DesiredState,
+    checks: tuple[TenantCheck | None, ...],
+    getters: Getters,
+    by_id: Mapping[str, DesiredTenant] | None = None,
+) -> PreparedDesired:
+    """The prepared form around ``checks`` (one per tenant of ``desired``): its lookups and its batches."""
+    keys = list(map(_batch_key, checks))
+    seen = dict.fromkeys(keys)  # the shapes, in file order; None: the checks alone
+    grouped: dict[Getter | None, list[int]] = {}
+    if len(seen) <= _FEW_SHAPES:  # the usual file: one pass of C over all tenants per shape
+        grouped = {key: list(compress(range(len(keys)), map(is_, keys, repeat(key)))) for key in seen}
+    else:
+        for position, key in enumerate(keys):
+            grouped.setdefault(key, []).append(position)
+    alone = grouped.pop(None, [])
+    shapes = {get: shape for shape, get in getters.items()}
+    return PreparedDesired(
+        desired,
+        desired.by_id() if by_id is None else by_id,
+        checks,
+        tuple(_batch(shapes[get], positions, desired, checks) for get, positions in grouped.items() if get is not None),
+        tuple(alone),
+        getters,
+    )
+
+
+def _batch_key(check: TenantCheck | None) -> Getter | None:
+    """The batch a check belongs to (the getter of its shape); None: checked alone."""
+    if check is None or check.get is None or check.defaulted or check.settings is not None:
+        return None
+    return check.get
+
+
+def _patched(
+    previous: PreparedDesired, edited: Sequence[int], checks: Sequence[TenantCheck | None], getters: Getters
+) -> tuple[Batch, ...] | None:
+    """``previous.batches`` with the wanted values of the ``edited`` positions replaced by those of ``checks``.
+
+    Valid when the tenants are the same ids in the same order; None when an edited tenant leaves its
+    batch (checked alone now, or of another shape): the batches are then regrouped.
+    """
+    index = {getters[(b.keys, b.attribute_keys)]: i for i, b in enumerate(previous.batches)}
+    changes: dict[int, list[tuple[int, TenantCheck]]] = {}
+    for position in edited:
+        key, new = _batch_key(previous.checks[position]), checks[position]
+        if _batch_key(new) is not key:
+            return None
+        if key is not None and new is not None:
+            batch = previous.batches[index[key]]
+            changes.setdefault(index[key], []).append((bisect_left(batch.positions, position), new))
+    batches = list(previous.batches)
+    for i, edits in changes.items():
+        batch = batches[i]
+        columns = [list(column) for column in batch.columns]
+        types = [None if column is None else list(column) for column in batch.types]
+        for at, check in edits:
+            for column, value in zip(columns, check.want, strict=True):
+                column[at] = value
+        for k, column in enumerate(columns):
+            kinds = types[k]
+            if kinds is not None:
+                for at, check in edits:
+                    kinds[at] = type(check.want[k])
+            elif not _SAFE.issuperset(type(check.want[k]) for _at, check in edits):
+                types[k] = list(map(type, column))
+        batches[i] = Batch(batch.keys, batch.attribute_keys, batch.ids, batch.positions, tuple(columns), tuple(types))
+    return tuple(batches)
 
 
 def _batch(
@@ -175,10 +278,10 @@ def _batch(
     desired: DesiredState,
     checks: tuple[TenantCheck | None, ...],
 ) -> Batch:
-    mine = [c for c in map(checks.__getitem__, positions) if c is not None]
-    columns = tuple(map(list, zip(*(c.want for c in mine), strict=True)))
+    mine = map(checks.__getitem__, positions)  # a batch's checks are never None
+    columns = tuple(map(list, zip(*map(_WANT, mine), strict=True)))
     types = tuple(None if _SAFE.issuperset(map(type, column)) else list(map(type, column)) for column in columns)
-    ids = tuple(desired.tenants[p].id for p in positions)
+    ids = tuple(map(_ID, map(desired.tenants.__getitem__, positions)))
     return Batch(*shape, ids, tuple(positions), columns, types)
 
 

@@ -17,7 +17,9 @@ import pytest
 from controller.adapters.descope import DescopeClient
 from controller.adapters.git_source import GitSource
 from controller.adapters.state_store import StateStore
+from controller.core import plan_prepared
 from controller.core.loader import parse_tenant_files
+from controller.core.model import DesiredTenant
 from controller.core.plan_types import ActionKind
 from controller.engine.cycle import CycleOptions
 from controller.engine.reconciler import Reconciler
@@ -101,3 +103,33 @@ def test_after_a_restart_the_last_applied_revision_is_read_from_the_new_ones_ite
     assert parsed[1] == "tenants:\n" + item(7)
     assert report.plan is not None
     assert [(a.tenant_id, a.patch) for a in report.plan.actions] == [("t007", {"name": "Renamed 007"})]
+
+
+def test_the_first_plan_of_a_one_tenant_commit_prepares_only_that_tenant(
+    tmp_path: Path, client: DescopeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The revision's first plan is checked like an idle cycle's: the other tenants keep their prepared checks."""
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit({"tenants.yaml": tenants()})
+    daemon = reconciler(repo, tmp_path, client)
+    assert daemon.run_cycle(CycleOptions(apply=True)).status == "succeeded"  # creates them all
+    assert daemon.run_cycle(CycleOptions(apply=True)).status == "succeeded"  # idle: the revision is prepared
+
+    checked: list[str] = []
+    real = plan_prepared._check
+
+    def spy(tenant: DesiredTenant, getters: Any) -> Any:
+        checked.append(tenant.id)
+        return real(tenant, getters)
+
+    monkeypatch.setattr(plan_prepared, "_check", spy)
+    for renamed in (42, 7):  # the second revision is prepared from the first, itself prepared from the applied one
+        repo.commit({"tenants.yaml": tenants(renamed=renamed)})
+        checked.clear()
+        report = daemon.run_cycle(CycleOptions(apply=False))
+        assert report.status == "planned"
+        assert report.plan is not None
+        assert [(a.kind, a.tenant_id, a.patch) for a in report.plan.actions] == [
+            (ActionKind.UPDATE, f"t{renamed:03d}", {"name": f"Renamed {renamed:03d}"})
+        ]
+        assert sorted(checked) == sorted({f"t{renamed:03d}", "t042"})  # t042's item was parsed again too

@@ -58,9 +58,6 @@ from controller.core.yaml_events import _INT64
 from controller.core.yaml_tree import _DONE, _Map, _Seq
 from controller.descope_api import AttributeDefinition
 
-_PLAIN_ASCII: Final = b"\n" + bytes(range(0x20, 0x7F))
-"""The ASCII characters that need no second look (line feed and the printable ones)."""
-
 _DOUBTFUL_CHARACTERS: Final = re.compile(
     # what PyYAML refuses or reads as a line break (tab, CR, NEL, LS, PS), and the BOM
     r"[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
@@ -78,6 +75,33 @@ _DOUBTFUL_NODES: Final = (
     re.compile(r"\n(?: {64}| *+(?:- +){4}| *+(?:- +)*+" + _DOUBTFUL_NODE + ")"),
     *(re.compile(re.escape(first) + " *+" + _DOUBTFUL_NODE) for first in ":[{,"),
 )
+
+
+def _byte_classes() -> bytes:
+    """A ``bytes.translate`` table: each byte as the class the guard's first look needs (see ``_guard``)."""
+    table = bytearray(b"a" * 256)  # letters, digits 1-9, and the bytes of non-ASCII characters but three
+    table[:0x20] = b"\0" * 0x20  # control characters (tab, CR...) and DEL: always refused
+    table[0x7F] = 0
+    for byte in b"\xc2\xe2\xef":  # the lead bytes of every non-ASCII character refused (NEL, LS, PS, BOM...)
+        table[byte] = 1
+    for chars, cls in ((b"\"#$'()./;<=\\]^}~", b"."), (b"\n[{,", b","), (b"&*!|>%@`?_", b"!"), (b"-+", b"-")):
+        for byte in chars:
+            table[byte] = cls[0]
+    table[ord(":")] = ord(":")
+    table[ord("0")] = ord("0")
+    return bytes(table)
+
+
+_BYTE_CLASSES: Final = _byte_classes()
+# In the classes with spaces deleted, what each of _DOUBTFUL_NODES (and '\n---', '\n...') needs there:
+# a place (',': a line break or a flow indicator, or ':'), any dashes, then an indicator or ':', or 0
+# and a digit, letter or '_'. Every match of those patterns, in any UTF-8 text, matches here (or has
+# 64 spaces after a line break); most files match nowhere, and then the exact patterns need not run.
+_MAYBE_DOUBTFUL_NODES: Final = (
+    re.compile(rb",(?:-*+(?:[!:]|0[0a!])|---|\.\.\.)"),
+    re.compile(rb":-?(?:[!:]|0[0a!])"),
+)
+_DEEP_INDENTATION: Final = b"\n" + b" " * 64
 
 _TENANTS_HEAD: Final = re.compile(r"(?:[ ]*(?:#[^\n]*)?\n)*tenants:[ ]*(?:#[^\n]*)?\n(?:[ ]*(?:#[^\n]*)?\n)*( *)-[ ]")
 """``tenants:`` as the first key of the file, then its first item: the indentation of the list."""
@@ -178,13 +202,27 @@ def _fast_load(
 
 
 def _guard(text: str, data: bytes) -> None:
-    """``_Doubt`` unless yaml-rs reads ``text`` (``data`` encoded) as YAML 1.1 does, each line on its own."""
-    if "\\" in text or "<<" in text or "\n---" in text or "\n..." in text:
-        raise _Doubt  # escapes differ between YAML 1.1 and 1.2; merge keys; document markers
-    if data.translate(None, _PLAIN_ASCII) if data.isascii() else _DOUBTFUL_CHARACTERS.search(text):
+    """``_Doubt`` unless yaml-rs reads ``text`` (``data`` encoded) as YAML 1.1 does, each line on its own.
+
+    A first look over ``data``'s byte classes (one ``translate``, a few searches) lets nearly every file
+    through; the exact patterns run only where it saw something doubtful."""
+    if b"\\" in data or (b"<" in data and b"<<" in data):
+        raise _Doubt  # escapes differ between YAML 1.1 and 1.2; merge keys
+    classes = data.translate(_BYTE_CLASSES, b" ")
+    if b"\0" in classes or (b"\1" in classes and _DOUBTFUL_CHARACTERS.search(text)):
         raise _Doubt
-    if any(pattern.search(text) is not None for pattern in _DOUBTFUL_NODES):
+    if _maybe_doubtful_nodes(data, classes) and _doubtful_nodes(text):
         raise _Doubt
+
+
+def _maybe_doubtful_nodes(data: bytes, classes: bytes) -> bool:
+    """True wherever ``_doubtful_nodes`` is (``classes``: ``data`` translated by ``_BYTE_CLASSES``, spaces deleted)."""
+    return _DEEP_INDENTATION in data or any(pattern.search(classes) for pattern in _MAYBE_DOUBTFUL_NODES)
+
+
+def _doubtful_nodes(text: str) -> bool:
+    """A document marker, or a node that yaml-rs could read otherwise or would nest too deeply."""
+    return "\n---" in text or "\n..." in text or any(pattern.search(text) for pattern in _DOUBTFUL_NODES)
 
 
 def _fast_file(

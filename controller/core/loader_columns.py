@@ -20,11 +20,12 @@ and whatever either finds wrong raises ``_Doubt``, so every problem still comes 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import deque
 from collections.abc import Callable, Sequence
 from itertools import chain, repeat
 from operator import add, itemgetter
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from controller.core.model import MAX_ID_LENGTH, MAX_NAME_LENGTH, TENANT_FIELDS, DesiredTenant, JSONValue
 from controller.core.schema import _CHECKS, _WHITESPACE, _all_domains, _Validator
@@ -156,8 +157,7 @@ def _attributes(reader: _Reader, column: Sequence[Any]) -> _Column | None:
                 counts.append(before - reader.nodes_left)
                 reader.nodes_left = before
         else:
-            rows = zip(*values, strict=True) if keys else repeat((), len(members))
-            mappings = list(map(dict, map(zip, repeat(keys), rows)))
+            mappings = _dicts(keys, cast(list[list[Any]], values)) if keys else [{} for _ in members]
             counts = [1 + 2 * len(keys)] * len(members)
         _scatter(out, where, mappings)
         _scatter(nodes, where, counts)
@@ -213,6 +213,36 @@ def _shapes(mappings: Sequence[dict[Any, Any]]) -> dict[tuple[Any, ...], Sequenc
     for index, shape in enumerate(shapes):
         groups.setdefault(shape, []).append(index)
     return dict(groups)
+
+
+def _dicts(keys: Sequence[str], columns: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    """``[dict(zip(keys, row)) for row in zip(*columns)]`` (one key per column, columns of one length).
+
+    Made by a function whose body is a dict display of those keys: half the cost of ``dict(zip(...))``
+    (40 -> 19 ms per 100k mappings of three keys), built once per number of keys (``_dict_display``)."""
+    if len(set(map(len, columns))) > 1:
+        raise ValueError("columns of different lengths")
+    if len(keys) > _MAX_DISPLAY:
+        return list(map(dict, map(zip, repeat(keys), zip(*columns, strict=True))))
+    return list(map(_dict_display(len(keys))(*keys), *columns))
+
+
+_MAX_DISPLAY: Final = 24
+"""Mappings with more keys (only custom attributes can have them) are made by ``dict(zip(...))``."""
+
+
+@functools.cache
+def _dict_display(size: int) -> Callable[..., Callable[..., dict[str, Any]]]:
+    """``lambda k0, k1: lambda v0, v1: {k0: v0, k1: v1}`` for ``size`` keys.
+
+    The source names only positions: the keys themselves (from the file) are the outer function's
+    arguments, never part of the source, as ``collections.namedtuple`` builds its methods."""
+    names = [f"k{i}" for i in range(size)]
+    values = [f"v{i}" for i in range(size)]
+    pairs = ", ".join(f"{name}: {value}" for name, value in zip(names, values, strict=True))
+    source = f"lambda {', '.join(names)}: lambda {', '.join(values)}: {{{pairs}}}"
+    maker: Callable[..., Callable[..., dict[str, Any]]] = eval(source, {"__builtins__": {}})  # noqa: S307
+    return maker
 
 
 def _scatter(out: list[Any], where: Sequence[int], values: Sequence[Any]) -> None:
@@ -281,7 +311,7 @@ def _check_shape(
     at = keys.index("id")
     ids = checked.pop(at)
     del keys[at]
-    return ids, list(map(dict, map(zip, repeat(keys), zip(*checked, strict=True)))), nodes
+    return ids, _dicts(keys, checked), nodes
 
 
 def record_all(validator: _Validator, ids: list[str], fields: list[dict[str, JSONValue]], lines: list[int]) -> None:

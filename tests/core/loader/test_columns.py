@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from controller.core.loader_columns import _desired_tenants, _Doubt, record_all
+from controller.core.loader_columns import _MAX_DISPLAY, _desired_tenants, _dicts, _Doubt, record_all
 from controller.core.model import DesiredTenant, JSONValue
 from controller.core.problems import LoadLimits, _Problems
 from controller.core.schema import _all_domains, _is_domain, _Validator
@@ -101,3 +101,17 @@ def test_desired_tenants_are_the_dataclass_built_as_usual() -> None:
     assert all(type(tenant) is DesiredTenant for tenant in built)
     with pytest.raises(AttributeError):
         built[0].id = "c"  # type: ignore[misc]  # still frozen
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 17, _MAX_DISPLAY, _MAX_DISPLAY + 1, 60])
+def test_mappings_made_a_row_at_a_time_are_those_of_dict_zip(size: int) -> None:
+    keys = [f"k{i}" if i % 3 else f"v{i}" for i in range(size)]  # the display's own argument names too
+    columns = [[(row, column) for row in range(5)] for column in range(size)]
+    made = _dicts(keys, columns)
+    assert made == [dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)]
+    assert [list(mapping) for mapping in made] == [keys] * 5  # the keys in their order
+
+
+def test_mappings_need_columns_of_one_length() -> None:
+    with pytest.raises(ValueError, match="lengths"):
+        _dicts(["a", "b"], [[1, 2], [3]])

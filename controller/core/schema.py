@@ -39,12 +39,10 @@ _HOSTNAME_LABEL: Final = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _LABEL: Final = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _MAX_DOMAIN_LENGTH: Final = 253
 _DOMAIN: Final = re.compile(rf"(?:{_LABEL}\.)+{_LABEL}")
-_ATOMIC_LABEL: Final = r"(?=[A-Za-z0-9])[A-Za-z0-9-]{1,63}+(?<=[A-Za-z0-9])"
-"""``_LABEL`` spelt without backtracking (a third fewer instructions over a column of domains)."""
-_NOT_A_DOMAIN_LINE: Final = re.compile(
-    rf"^(?!(?=[^\n]{{1,{_MAX_DOMAIN_LENGTH}}}$)(?:{_ATOMIC_LABEL}\.)++(?![0-9]+$){_ATOMIC_LABEL}$)", re.MULTILINE
-)
-"""A line of ``"\\n".join(items)`` that is not ``_is_domain``: one search vouches for a whole column."""
+_LABEL_BYTES: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-"
+_LETTERS_DIGITS: Final = bytes.maketrans(_LABEL_BYTES, b"a" * 52 + b"0" * 10 + b"-")
+_ONE_LABEL_BYTE: Final = bytes.maketrans(_LABEL_BYTES, b"a" * len(_LABEL_BYTES))
+_LONGEST_LABEL: Final = 63
 _WHITESPACE: Final = re.compile(r"\s")
 
 _Check = Callable[["_Validator", str, Any, int], Any]
@@ -463,11 +461,32 @@ def _is_domain(item: Any) -> bool:
 
 
 def _all_domains(items: list[str]) -> bool:
-    """``all(map(_is_domain, items))`` for a list of strings, in one regex search over them all."""
+    """``all(map(_is_domain, items))`` for a list of strings, by a few passes over them all joined.
+
+    Each rule of ``_DOMAIN`` (and the last label's) as what it forbids in the joined column's bytes:
+    a few C-level translations and searches instead of a regex per domain (or one over the column,
+    which matched character by character: 40M of 790M instructions in a 10k-tenant load)."""
     if not items:
         return True
     joined = "\n".join(items)
-    return joined.count("\n") == len(items) - 1 and _NOT_A_DOMAIN_LINE.search(joined) is None
+    if not joined.isascii() or max(map(len, items)) > _MAX_DOMAIN_LENGTH or joined.count("\n") != len(items) - 1:
+        return False
+    data = joined.encode("ascii")
+    # separators only, each line's labels deleted: only dots, and at least one on every line
+    skeleton = data.translate(None, _LABEL_BYTES)
+    if skeleton.translate(None, b".\n") or not skeleton or b"\n\n" in skeleton:
+        return False
+    if skeleton.startswith(b"\n") or skeleton.endswith(b"\n"):
+        return False
+    # no empty label, none that starts or ends with '-', none longer than 63
+    framed = b"\n" + data + b"\n"
+    if any(bad in framed for bad in (b"..", b".\n", b"\n.", b"-.", b".-", b"-\n", b"\n-")):
+        return False
+    if b"a" * (_LONGEST_LABEL + 1) in data.translate(_ONE_LABEL_BYTE):
+        return False
+    # the last label of a line not all digits: deleting the digits would leave it empty
+    letters = framed.translate(_LETTERS_DIGITS).translate(None, b"0")
+    return b".\n" not in letters
 
 
 def _domain_problem(value: Any) -> str | None:

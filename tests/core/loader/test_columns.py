@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from controller.core.loader_columns import _MAX_DISPLAY, _desired_tenants, _dicts, _Doubt, record_all
 from controller.core.model import DesiredTenant, JSONValue
@@ -29,6 +31,14 @@ _DOMAINS = [
 def test_one_search_over_a_column_agrees_with_is_domain(domain: str) -> None:
     assert _all_domains([domain]) is _is_domain(domain)
     assert _all_domains(["ok.example.com", domain, "other.example.org"]) is _is_domain(domain)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.text(alphabet="aZ09-.\n\u00e9_ ", max_size=12) | st.sampled_from(_DOMAINS), max_size=4))
+@example(["a" * 63 + ".b" + "c" * 63])
+@example(["1.b0", "a.0-"])
+def test_a_column_of_any_strings_is_valid_exactly_when_each_is_a_domain(items: list[str]) -> None:
+    assert _all_domains(items) is all(map(_is_domain, items))
 
 
 def test_a_column_is_valid_only_when_every_domain_is() -> None:

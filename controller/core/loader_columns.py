@@ -28,7 +28,7 @@ from operator import add, itemgetter
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from controller.core.model import MAX_ID_LENGTH, MAX_NAME_LENGTH, TENANT_FIELDS, DesiredTenant, JSONValue
-from controller.core.schema import _CHECKS, _WHITESPACE, _all_domains, _Validator
+from controller.core.schema import _CHECKS, _all_domains, _Validator
 from controller.core.yaml_events import _INT64, _NEEDS_RESOLVING, _ONLY_CONSTANTS, _PLAIN_CONSTANTS, _resolve_plain
 
 if TYPE_CHECKING:
@@ -81,7 +81,8 @@ def _ids(reader: _Reader, column: Sequence[Any]) -> _Column:
     """``_Validator.tenant_id`` passes each: a non-empty string, short enough, printable, no whitespace."""
     _strings(column)
     joined = "".join(column)
-    if max(map(len, column)) > MAX_ID_LENGTH or not joined.isprintable() or _WHITESPACE.search(joined):
+    # of the characters ``_WHITESPACE`` matches, only the space is printable (the test of ``_ids`` shows it)
+    if max(map(len, column)) > MAX_ID_LENGTH or not joined.isprintable() or " " in joined:
         raise _Doubt
     return column, None
 

@@ -40,7 +40,7 @@ _LABEL: Final = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _MAX_DOMAIN_LENGTH: Final = 253
 _DOMAIN: Final = re.compile(rf"(?:{_LABEL}\.)+{_LABEL}")
 _LABEL_BYTES: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-"
-_LETTERS_DIGITS: Final = bytes.maketrans(_LABEL_BYTES, b"a" * 52 + b"0" * 10 + b"-")
+_LABELS: Final = bytes.maketrans(_LABEL_BYTES + b"\n", b"a" * 62 + b"-.")
 _ONE_LABEL_BYTE: Final = bytes.maketrans(_LABEL_BYTES, b"a" * len(_LABEL_BYTES))
 _LONGEST_LABEL: Final = 63
 _WHITESPACE: Final = re.compile(r"\s")
@@ -478,15 +478,14 @@ def _all_domains(items: list[str]) -> bool:
         return False
     if skeleton.startswith(b"\n") or skeleton.endswith(b"\n"):
         return False
-    # no empty label, none that starts or ends with '-', none longer than 63
-    framed = b"\n" + data + b"\n"
-    if any(bad in framed for bad in (b"..", b".\n", b"\n.", b"-.", b".-", b"-\n", b"\n-")):
+    # no empty label, none that starts or ends with '-' (line breaks read as dots), none longer than 63
+    labels = (b"\n" + data + b"\n").translate(_LABELS)
+    if b".." in labels or b"-." in labels or b".-" in labels:
         return False
     if b"a" * (_LONGEST_LABEL + 1) in data.translate(_ONE_LABEL_BYTE):
         return False
     # the last label of a line not all digits: deleting the digits would leave it empty
-    letters = framed.translate(_LETTERS_DIGITS).translate(None, b"0")
-    return b".\n" not in letters
+    return b".\n" not in data.translate(None, b"0123456789") + b"\n"
 
 
 def _domain_problem(value: Any) -> str | None:

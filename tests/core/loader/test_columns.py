@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from controller.core.loader_columns import _MAX_DISPLAY, _desired_tenants, _dicts, _Doubt, record_all
 from controller.core.model import DesiredTenant, JSONValue
 from controller.core.problems import LoadLimits, _Problems
-from controller.core.schema import _all_domains, _is_domain, _Validator
+from controller.core.schema import _WHITESPACE, _all_domains, _is_domain, _Validator
 
 _DOMAINS = [
     *("acme.com", "ACME.COM", "Acme.Example.Co.Uk", "a.b", "a-b.c-d.io", "xn--bcher-kva.example", "1password.com"),
@@ -125,3 +126,9 @@ def test_mappings_made_a_row_at_a_time_are_those_of_dict_zip(size: int) -> None:
 def test_mappings_need_columns_of_one_length() -> None:
     with pytest.raises(ValueError, match="lengths"):
         _dicts(["a", "b"], [[1, 2], [3]])
+
+
+def test_the_only_printable_whitespace_is_the_space() -> None:
+    """``_ids`` checks printable ids for a space only: every other character ``\\s`` matches is not printable."""
+    printable_spaces = [c for c in map(chr, range(sys.maxunicode + 1)) if c.isprintable() and _WHITESPACE.match(c)]
+    assert printable_spaces == [" "]

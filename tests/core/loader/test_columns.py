@@ -9,10 +9,10 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from controller.core.loader_columns import _MAX_DISPLAY, _desired_tenants, _dicts, _Doubt, record_all
+from controller.core.loader_columns import _MAX_DISPLAY, _all_domains, _desired_tenants, _dicts, _Doubt, record_all
 from controller.core.model import DesiredTenant, JSONValue
 from controller.core.problems import LoadLimits, _Problems
-from controller.core.schema import _WHITESPACE, _all_domains, _is_domain, _Validator
+from controller.core.schema import _WHITESPACE, _is_domain, _Validator
 
 _DOMAINS = [
     *("acme.com", "ACME.COM", "Acme.Example.Co.Uk", "a.b", "a-b.c-d.io", "xn--bcher-kva.example", "1password.com"),

@@ -21,7 +21,8 @@ lines and every rule across tenants are computed again over all of them. A one-t
 
 It is only a fast path, never a second source of truth:
 
-- yaml-rs reads YAML 1.2 and keeps no line numbers, so a guard sends every file whose meaning could
+- yaml-rs reads YAML 1.2 and keeps no line numbers, so a guard (``_guard``: a first look at the file's
+  byte classes, the exact patterns only where it saw something) sends every file whose meaning could
   differ, or that it cannot place, to today's loader (``controller.core.loader`` with ``fast=False``):
   control characters, tabs, CR or BOM; backslash escapes; anchors, aliases, tags, merge keys, block
   scalars, directives, document markers, explicit keys; a plain scalar that starts like ``0``+digit or

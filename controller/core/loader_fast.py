@@ -51,7 +51,7 @@ from itertools import accumulate, compress, repeat
 from operator import is_
 from typing import Any, Final
 
-from controller.core.loader_columns import _Doubt, _text, check_slice, record_all
+from controller.core.loader_columns import Recorded, _Doubt, _text, check_slice, record_all
 from controller.core.model import TENANT_FIELDS, DesiredState, JSONValue, Kind
 from controller.core.problems import LoadLimits, _Problems
 from controller.core.schema import _CHECKS, _is_domain, _Validator
@@ -190,11 +190,13 @@ def _fast_load(
     if reuse is not None and (reuse.limits != limits or reuse.attributes != attributes):
         reuse = None
     validator = _Validator(_Strict(limits.max_problems, names), limits, attributes)
+    recorded = Recorded()
     kept: dict[str, tuple[str, dict[str, _Item]]] | None = {} if keep else None
     try:
         for name in names:
             earlier = reuse.files.get(name) if reuse is not None else None
-            _fast_file(yaml_rs, name, files[name], limits, validator, earlier, kept)
+            _fast_file(yaml_rs, name, files[name], limits, (validator, recorded), earlier, kept)
+        recorded.into(validator)
         validator.finish()
     except Exception:  # _Doubt, yaml-rs's errors, anything unforeseen: today's loader decides
         return None
@@ -231,7 +233,7 @@ def _fast_file(
     name: str,
     data: bytes,
     limits: LoadLimits,
-    validator: _Validator,
+    into: tuple[_Validator, Recorded],
     earlier: tuple[str, dict[str, _Item]] | None,
     kept: dict[str, tuple[str, dict[str, _Item]]] | None,
 ) -> None:
@@ -239,6 +241,7 @@ def _fast_file(
 
     ``earlier``: the head and items of this file in an earlier load, to reuse; ``kept``: where to keep
     this file's."""
+    validator, recorded = into
     if len(data) > limits.max_file_bytes:
         raise _Doubt
     text = data.decode("utf-8")
@@ -291,14 +294,14 @@ def _fast_file(
         found = check_slice(reader, validator, plain_tenants)
         del plain_tenants
         if not reused:  # recorded a slice at a time: no list of the whole file's tenants but theirs
-            record_all(validator, found[0], found[1], lines[chunk[0] : chunk[-1] + 1])
+            record_all(validator, recorded, found[0], found[1], lines[chunk[0] : chunk[-1] + 1])
         if reused or kept is not None:
             ids += found[0]
             fields += found[1]
             nodes += found[2]
     if reused:  # the items kept from the earlier load, in their places among the ones just read
         ids, fields, nodes = _merged(reused, todo, (ids, fields, nodes), validator, reader)
-        record_all(validator, ids, fields, lines)
+        record_all(validator, recorded, ids, fields, lines)
     if kept is not None:
         kept[name] = (head_text, dict(zip(texts, zip(ids, fields, nodes, strict=True), strict=True)))
     tenants = _Seq(0, None, 0)

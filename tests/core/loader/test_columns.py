@@ -9,7 +9,15 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from controller.core.loader_columns import _MAX_DISPLAY, _all_domains, _desired_tenants, _dicts, _Doubt, record_all
+from controller.core.loader_columns import (
+    _MAX_DISPLAY,
+    Recorded,
+    _all_domains,
+    _desired_tenants,
+    _dicts,
+    _Doubt,
+    record_all,
+)
 from controller.core.model import DesiredTenant, JSONValue
 from controller.core.problems import LoadLimits, _Problems
 from controller.core.schema import _WHITESPACE, _is_domain, _Validator
@@ -78,9 +86,23 @@ def test_record_all_keeps_what_record_keeps() -> None:
     lines = [2 + 3 * i for i in range(len(_TENANTS))]
     for (tenant_id, fields), line in zip(_TENANTS, lines, strict=True):
         one_by_one.record(tenant_id, fields, line, {"id": 0, "name": 0, "parent": 0}, True)
-    record_all(together, [t for t, _ in _TENANTS], [f for _, f in _TENANTS], lines)
+    recorded = Recorded()
+    record_all(together, recorded, [t for t, _ in _TENANTS[:2]], [f for _, f in _TENANTS[:2]], lines[:2])
+    record_all(together, recorded, [t for t, _ in _TENANTS[2:]], [f for _, f in _TENANTS[2:]], lines[2:])
+    recorded.into(together)
     assert _state(together) == _state(one_by_one)
     assert together.unusual_ids == ["müller"] and len(together.unusual_names) == 3
+
+
+def test_ids_and_names_are_left_unmapped_when_the_lookalike_checks_will_not_read_them() -> None:
+    """All ASCII: ``finish`` reads ``all_ids`` and ``parents`` only, and passes as with the maps filled."""
+    validator, recorded = _validator(), Recorded()
+    record_all(validator, recorded, ["a", "b"], [{"name": "A", "parent": "b"}, {"name": "B"}], [1, 5])
+    recorded.into(validator)
+    assert validator.ids == {} and validator.names == {}
+    assert validator.all_ids == {"a", "b"} and recorded.names == {"a", "b"}
+    validator.finish()
+    assert validator.problems.items == []
 
 
 @pytest.mark.parametrize(
@@ -93,15 +115,15 @@ def test_record_all_keeps_what_record_keeps() -> None:
 )
 def test_record_all_doubts_a_duplicate(ids: list[str], names: list[str]) -> None:
     with pytest.raises(_Doubt):
-        record_all(_validator(), ids, [{"name": n} for n in names], [1, 2, 3])
+        record_all(_validator(), Recorded(), ids, [{"name": n} for n in names], [1, 2, 3])
 
 
 @pytest.mark.parametrize(("tenant_id", "name"), [("b", "C"), ("c", "b")])
 def test_record_all_doubts_a_duplicate_of_an_earlier_slice(tenant_id: str, name: str) -> None:
-    validator = _validator()
-    record_all(validator, ["a", "b"], [{"name": "A"}, {"name": "B"}], [1, 2])
+    validator, recorded = _validator(), Recorded()
+    record_all(validator, recorded, ["a", "b"], [{"name": "A"}, {"name": "B"}], [1, 2])
     with pytest.raises(_Doubt):
-        record_all(validator, ["z", tenant_id], [{"name": "Z"}, {"name": name}], [3, 4])
+        record_all(validator, recorded, ["z", tenant_id], [{"name": "Z"}, {"name": name}], [3, 4])
 
 
 def test_desired_tenants_are_the_dataclass_built_as_usual() -> None:

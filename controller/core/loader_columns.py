@@ -117,7 +117,7 @@ def _ids(reader: _Reader, column: Sequence[Any]) -> _Column:
     """``_Validator.tenant_id`` passes each: a non-empty string, short enough, printable, no whitespace."""
     _strings(column)
     joined = "".join(column)
-    # of the characters ``_WHITESPACE`` matches, only the space is printable (the test of ``_ids`` shows it)
+    # of the characters ``schema._WHITESPACE`` matches, only the space is printable (a test shows it)
     if max(map(len, column)) > MAX_ID_LENGTH or not joined.isprintable() or " " in joined:
         raise _Doubt
     return column, None
@@ -361,9 +361,8 @@ class Recorded:
 
     def __init__(self) -> None:
         self.names: set[str] = set()  # casefolded, as the keys of ``_Validator.names``
-        self.slices: list[
-            tuple[str, list[str], list[int], list[str], list[str]]
-        ] = []  # file, ids, lines, names, folded
+        # each slice recorded: its file, ids, lines, names and casefolded names
+        self.slices: list[tuple[str, list[str], list[int], list[str], list[str]]] = []
 
     def into(self, validator: _Validator) -> None:
         """``_Validator.ids`` and ``names`` as ``record`` would have kept them, if the lookalike checks need them."""

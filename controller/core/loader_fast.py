@@ -21,7 +21,8 @@ lines and every rule across tenants are computed again over all of them. A one-t
 
 It is only a fast path, never a second source of truth:
 
-- yaml-rs reads YAML 1.2 and keeps no line numbers, so a guard sends every file whose meaning could
+- yaml-rs reads YAML 1.2 and keeps no line numbers, so a guard (``_guard``: a first look at the file's
+  byte classes, the exact patterns only where it saw something) sends every file whose meaning could
   differ, or that it cannot place, to today's loader (``controller.core.loader`` with ``fast=False``):
   control characters, tabs, CR or BOM; backslash escapes; anchors, aliases, tags, merge keys, block
   scalars, directives, document markers, explicit keys; a plain scalar that starts like ``0``+digit or
@@ -50,16 +51,13 @@ from itertools import accumulate, compress, repeat
 from operator import is_
 from typing import Any, Final
 
-from controller.core.loader_columns import _Doubt, _text, check_slice, record_all
+from controller.core.loader_columns import Recorded, _Doubt, _text, check_slice, record_all
 from controller.core.model import TENANT_FIELDS, DesiredState, JSONValue, Kind
 from controller.core.problems import LoadLimits, _Problems
 from controller.core.schema import _CHECKS, _is_domain, _Validator
 from controller.core.yaml_events import _INT64
 from controller.core.yaml_tree import _DONE, _Map, _Seq
 from controller.descope_api import AttributeDefinition
-
-_PLAIN_ASCII: Final = b"\n" + bytes(range(0x20, 0x7F))
-"""The ASCII characters that need no second look (line feed and the printable ones)."""
 
 _DOUBTFUL_CHARACTERS: Final = re.compile(
     # what PyYAML refuses or reads as a line break (tab, CR, NEL, LS, PS), and the BOM
@@ -78,6 +76,33 @@ _DOUBTFUL_NODES: Final = (
     re.compile(r"\n(?: {64}| *+(?:- +){4}| *+(?:- +)*+" + _DOUBTFUL_NODE + ")"),
     *(re.compile(re.escape(first) + " *+" + _DOUBTFUL_NODE) for first in ":[{,"),
 )
+
+
+def _byte_classes() -> bytes:
+    """A ``bytes.translate`` table: each byte as the class the guard's first look needs (see ``_guard``)."""
+    table = bytearray(b"a" * 256)  # letters, digits 1-9, and the bytes of non-ASCII characters but three
+    table[:0x20] = b"\0" * 0x20  # control characters (tab, CR...) and DEL: always refused
+    table[0x7F] = 0
+    for byte in b"\xc2\xe2\xef":  # the lead bytes of every non-ASCII character refused (NEL, LS, PS, BOM...)
+        table[byte] = 1
+    for chars, cls in ((b"\"#$'()./;<=\\]^}~", b"."), (b"\n[{,", b","), (b"&*!|>%@`?_", b"!"), (b"-+", b"-")):
+        for byte in chars:
+            table[byte] = cls[0]
+    table[ord(":")] = ord(":")
+    table[ord("0")] = ord("0")
+    return bytes(table)
+
+
+_BYTE_CLASSES: Final = _byte_classes()
+# In the classes with spaces deleted, what each of _DOUBTFUL_NODES (and '\n---', '\n...') needs there:
+# a place (',': a line break or a flow indicator, or ':'), any dashes, then an indicator or ':', or 0
+# and a digit, letter or '_'. Every match of those patterns, in any UTF-8 text, matches here (or has
+# 64 spaces after a line break); most files match nowhere, and then the exact patterns need not run.
+_MAYBE_DOUBTFUL_NODES: Final = (
+    re.compile(rb",(?:-*+(?:[!:]|0[0a!])|---|\.\.\.)"),
+    re.compile(rb":-?(?:[!:]|0[0a!])"),
+)
+_DEEP_INDENTATION: Final = b"\n" + b" " * 64
 
 _TENANTS_HEAD: Final = re.compile(r"(?:[ ]*(?:#[^\n]*)?\n)*tenants:[ ]*(?:#[^\n]*)?\n(?:[ ]*(?:#[^\n]*)?\n)*( *)-[ ]")
 """``tenants:`` as the first key of the file, then its first item: the indentation of the list."""
@@ -165,11 +190,13 @@ def _fast_load(
     if reuse is not None and (reuse.limits != limits or reuse.attributes != attributes):
         reuse = None
     validator = _Validator(_Strict(limits.max_problems, names), limits, attributes)
+    recorded = Recorded()
     kept: dict[str, tuple[str, dict[str, _Item]]] | None = {} if keep else None
     try:
         for name in names:
             earlier = reuse.files.get(name) if reuse is not None else None
-            _fast_file(yaml_rs, name, files[name], limits, validator, earlier, kept)
+            _fast_file(yaml_rs, name, files[name], limits, (validator, recorded), earlier, kept)
+        recorded.into(validator)
         validator.finish()
     except Exception:  # _Doubt, yaml-rs's errors, anything unforeseen: today's loader decides
         return None
@@ -178,13 +205,27 @@ def _fast_load(
 
 
 def _guard(text: str, data: bytes) -> None:
-    """``_Doubt`` unless yaml-rs reads ``text`` (``data`` encoded) as YAML 1.1 does, each line on its own."""
-    if "\\" in text or "<<" in text or "\n---" in text or "\n..." in text:
-        raise _Doubt  # escapes differ between YAML 1.1 and 1.2; merge keys; document markers
-    if data.translate(None, _PLAIN_ASCII) if data.isascii() else _DOUBTFUL_CHARACTERS.search(text):
+    """``_Doubt`` unless yaml-rs reads ``text`` (``data`` encoded) as YAML 1.1 does, each line on its own.
+
+    A first look over ``data``'s byte classes (one ``translate``, a few searches) lets nearly every file
+    through; the exact patterns run only where it saw something doubtful."""
+    if b"\\" in data or (b"<" in data and b"<<" in data):
+        raise _Doubt  # escapes differ between YAML 1.1 and 1.2; merge keys
+    classes = data.translate(_BYTE_CLASSES, b" ")
+    if b"\0" in classes or (b"\1" in classes and _DOUBTFUL_CHARACTERS.search(text)):
         raise _Doubt
-    if any(pattern.search(text) is not None for pattern in _DOUBTFUL_NODES):
+    if _maybe_doubtful_nodes(data, classes) and _doubtful_nodes(text):
         raise _Doubt
+
+
+def _maybe_doubtful_nodes(data: bytes, classes: bytes) -> bool:
+    """True wherever ``_doubtful_nodes`` is (``classes``: ``data`` translated by ``_BYTE_CLASSES``, spaces deleted)."""
+    return _DEEP_INDENTATION in data or any(pattern.search(classes) for pattern in _MAYBE_DOUBTFUL_NODES)
+
+
+def _doubtful_nodes(text: str) -> bool:
+    """A document marker, or a node that yaml-rs could read otherwise or would nest too deeply."""
+    return "\n---" in text or "\n..." in text or any(pattern.search(text) for pattern in _DOUBTFUL_NODES)
 
 
 def _fast_file(
@@ -192,7 +233,7 @@ def _fast_file(
     name: str,
     data: bytes,
     limits: LoadLimits,
-    validator: _Validator,
+    into: tuple[_Validator, Recorded],
     earlier: tuple[str, dict[str, _Item]] | None,
     kept: dict[str, tuple[str, dict[str, _Item]]] | None,
 ) -> None:
@@ -200,6 +241,7 @@ def _fast_file(
 
     ``earlier``: the head and items of this file in an earlier load, to reuse; ``kept``: where to keep
     this file's."""
+    validator, recorded = into
     if len(data) > limits.max_file_bytes:
         raise _Doubt
     text = data.decode("utf-8")
@@ -252,14 +294,14 @@ def _fast_file(
         found = check_slice(reader, validator, plain_tenants)
         del plain_tenants
         if not reused:  # recorded a slice at a time: no list of the whole file's tenants but theirs
-            record_all(validator, found[0], found[1], lines[chunk[0] : chunk[-1] + 1])
+            record_all(validator, recorded, found[0], found[1], lines[chunk[0] : chunk[-1] + 1])
         if reused or kept is not None:
             ids += found[0]
             fields += found[1]
             nodes += found[2]
     if reused:  # the items kept from the earlier load, in their places among the ones just read
         ids, fields, nodes = _merged(reused, todo, (ids, fields, nodes), validator, reader)
-        record_all(validator, ids, fields, lines)
+        record_all(validator, recorded, ids, fields, lines)
     if kept is not None:
         kept[name] = (head_text, dict(zip(texts, zip(ids, fields, nodes, strict=True), strict=True)))
     tenants = _Seq(0, None, 0)

@@ -39,12 +39,6 @@ _HOSTNAME_LABEL: Final = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _LABEL: Final = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _MAX_DOMAIN_LENGTH: Final = 253
 _DOMAIN: Final = re.compile(rf"(?:{_LABEL}\.)+{_LABEL}")
-_ATOMIC_LABEL: Final = r"(?=[A-Za-z0-9])[A-Za-z0-9-]{1,63}+(?<=[A-Za-z0-9])"
-"""``_LABEL`` spelt without backtracking (a third fewer instructions over a column of domains)."""
-_NOT_A_DOMAIN_LINE: Final = re.compile(
-    rf"^(?!(?=[^\n]{{1,{_MAX_DOMAIN_LENGTH}}}$)(?:{_ATOMIC_LABEL}\.)++(?![0-9]+$){_ATOMIC_LABEL}$)", re.MULTILINE
-)
-"""A line of ``"\\n".join(items)`` that is not ``_is_domain``: one search vouches for a whole column."""
 _WHITESPACE: Final = re.compile(r"\s")
 
 _Check = Callable[["_Validator", str, Any, int], Any]
@@ -460,14 +454,6 @@ def _is_domain(item: Any) -> bool:
         and _DOMAIN.fullmatch(item) is not None
         and not item.rpartition(".")[2].isdigit()
     )
-
-
-def _all_domains(items: list[str]) -> bool:
-    """``all(map(_is_domain, items))`` for a list of strings, in one regex search over them all."""
-    if not items:
-        return True
-    joined = "\n".join(items)
-    return joined.count("\n") == len(items) - 1 and _NOT_A_DOMAIN_LINE.search(joined) is None
 
 
 def _domain_problem(value: Any) -> str | None:

@@ -127,13 +127,14 @@ def test_record_all_doubts_a_duplicate_of_an_earlier_slice(tenant_id: str, name:
 
 
 def test_desired_tenants_are_the_dataclass_built_as_usual() -> None:
-    ids, fields, lines = ["a", "b"], [{"name": "A"}, {"name": "B", "disabled": True}], [3, 9]
+    ids, lines = ["a", "b"], [3, 9]
+    fields: list[dict[str, Any]] = [{"name": "A"}, {"name": "B", "disabled": True}]
     built = _desired_tenants(ids, fields, "x.yaml", lines)
     usual = [DesiredTenant(id=i, fields=f, file="x.yaml", line=n) for i, f, n in zip(ids, fields, lines, strict=True)]
     assert built == usual
     assert all(type(tenant) is DesiredTenant for tenant in built)
     with pytest.raises(AttributeError):
-        built[0].id = "c"  # type: ignore[misc]  # still frozen
+        built[0].id = "c"  # still frozen
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 17, _MAX_DISPLAY, _MAX_DISPLAY + 1, 60])

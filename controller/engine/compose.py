@@ -409,6 +409,7 @@ def one_shot_sync(
             hooks=hooks,
             attributes=attribute_catalogue(settings),
             on_plan=on_plan,
+            remember_items=False,
         )
         if on_sub_result is not None:  # each finished role, SSO or password policy write
             reconciler.config.on_result = on_sub_result

@@ -79,6 +79,7 @@ class Reconciler:
         on_backup: Callable[[str, bool], None] = lambda _kind, _ok: None,
         attributes: Mapping[str, AttributeDefinition] | None = None,
         on_plan: Callable[[CyclePlan], None] = lambda _plan: None,
+        remember_items: bool = True,
     ) -> None:
         self.source = source
         self.client = client
@@ -100,6 +101,7 @@ class Reconciler:
         # of tenants.yaml from drift (core.flapping)
         self._previous: tuple[Revision, DesiredState] | None = None
         self._items: ItemCache | None = None  # the last parse's tenant items: a new revision parses only its edits
+        self.remember_items = remember_items  # not by a one-shot command: it parses once
         # under drift_policy "report" nothing is applied: the revision planned last cycle is the baseline
         self._last_planned: tuple[Revision, DesiredState] | None = None
         # roles, SSO, password policy (issue 16): reads, secrets, writes between tenant updates and deletes
@@ -187,9 +189,12 @@ class Reconciler:
         if self.last_good is not None and self.last_good[0].id == revision.id:
             return self.last_good  # an unchanged revision is not parsed again (most of a 100k cycle)
         try:
-            desired, self._items = parse_revision(
-                revision.files, self._items, limits=self.limits, attributes=self.attributes
-            )
+            if self.remember_items:
+                desired, self._items = parse_revision(
+                    revision.files, self._items, limits=self.limits, attributes=self.attributes
+                )
+            else:  # the items' texts would cost a 100k plan 34 MB of peak memory for nothing
+                desired = parse_tenant_files(revision.files, limits=self.limits, attributes=self.attributes)
         except TenantsFileInvalid as exc:
             fallback = self._last_good(state)
             if fallback is None or fallback[0].id == revision.id:

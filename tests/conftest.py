@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -25,3 +27,19 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if in_ci():
         pytest.fail(f"{PROMTOOL_HINT}; CI=true requires it (.ci/run installs it)", pytrace=False)
     pytest.skip(PROMTOOL_HINT)
+
+
+@pytest.fixture
+def yaml_rs_texts(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The texts the loader's fast path gives yaml-rs: which tenant items a load parsed again."""
+    import yaml_rs
+
+    texts: list[str] = []
+    real = yaml_rs.loads
+
+    def spy(text: str, **kwargs: Any) -> Any:
+        texts.append(text)
+        return real(text, **kwargs)
+
+    monkeypatch.setattr(yaml_rs, "loads", spy)
+    yield texts

@@ -36,22 +36,6 @@ def client() -> Iterator[DescopeClient]:
         yield DescopeClient(http, project_id="Preuse", management_key=KEY, base_url=sandbox.url, max_retries=0)
 
 
-@pytest.fixture
-def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The texts the YAML parser is given (the fast path's yaml-rs)."""
-    import yaml_rs
-
-    bodies: list[str] = []
-    real = yaml_rs.loads
-
-    def spy(text: str, **kwargs: Any) -> Any:
-        bodies.append(text)
-        return real(text, **kwargs)
-
-    monkeypatch.setattr(yaml_rs, "loads", spy)
-    return bodies
-
-
 def item(i: int, renamed: int | None = None) -> str:
     name = f"{'Renamed' if i == renamed else 'Tenant'} {i:03d}"
     return f"  - id: t{i:03d}\n    name: {name}\n    selfProvisioningDomains: [t{i:03d}.example.com]\n"
@@ -67,7 +51,7 @@ def reconciler(repo: GitRepo, tmp_path: Path, client: DescopeClient) -> Reconcil
 
 
 def test_a_one_tenant_commit_parses_that_tenant_and_plans_its_update(
-    tmp_path: Path, client: DescopeClient, parsed: list[str]
+    tmp_path: Path, client: DescopeClient, yaml_rs_texts: list[str]
 ) -> None:
     repo = GitRepo(tmp_path / "repo")
     repo.commit({"tenants.yaml": tenants()})
@@ -76,10 +60,10 @@ def test_a_one_tenant_commit_parses_that_tenant_and_plans_its_update(
     assert len(client.load_all()) == COUNT
 
     repo.commit({"tenants.yaml": tenants(renamed=42)})
-    parsed.clear()
+    yaml_rs_texts.clear()
     report = daemon.run_cycle(CycleOptions(apply=True))
     assert report.status == "succeeded"
-    assert parsed == ["tenants:\n" + item(42, renamed=42)]
+    assert yaml_rs_texts == ["tenants:\n" + item(42, renamed=42)]
     assert report.plan is not None
     (action,) = report.plan.actions
     assert (action.kind, action.tenant_id, action.patch) == (ActionKind.UPDATE, "t042", {"name": "Renamed 042"})
@@ -89,18 +73,18 @@ def test_a_one_tenant_commit_parses_that_tenant_and_plans_its_update(
 
 
 def test_after_a_restart_the_last_applied_revision_is_read_from_the_new_ones_items(
-    tmp_path: Path, client: DescopeClient, parsed: list[str]
+    tmp_path: Path, client: DescopeClient, yaml_rs_texts: list[str]
 ) -> None:
     repo = GitRepo(tmp_path / "repo")
     repo.commit({"tenants.yaml": tenants()})
     assert reconciler(repo, tmp_path, client).run_cycle(CycleOptions(apply=True)).status == "succeeded"
     repo.commit({"tenants.yaml": tenants(renamed=7)})
 
-    parsed.clear()
+    yaml_rs_texts.clear()
     report = reconciler(repo, tmp_path, client).run_cycle(CycleOptions(apply=False))  # a new process
     # the new revision whole, then of the applied one only the item that differs
-    assert [body.count("- id:") for body in parsed] == [COUNT, 1]
-    assert parsed[1] == "tenants:\n" + item(7)
+    assert [body.count("- id:") for body in yaml_rs_texts] == [COUNT, 1]
+    assert yaml_rs_texts[1] == "tenants:\n" + item(7)
     assert report.plan is not None
     assert [(a.tenant_id, a.patch) for a in report.plan.actions] == [("t007", {"name": "Renamed 007"})]
 
@@ -132,4 +116,4 @@ def test_the_first_plan_of_a_one_tenant_commit_prepares_only_that_tenant(
         assert [(a.kind, a.tenant_id, a.patch) for a in report.plan.actions] == [
             (ActionKind.UPDATE, f"t{renamed:03d}", {"name": f"Renamed {renamed:03d}"})
         ]
-        assert sorted(checked) == sorted({f"t{renamed:03d}", "t042"})  # t042's item was parsed again too
+        assert sorted(checked) == sorted({f"t{renamed:03d}", "t042"})  # t042's item was yaml_rs_texts again too

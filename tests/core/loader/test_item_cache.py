@@ -6,7 +6,7 @@ again, lines are counted again, and a changed head, limits or attribute catalogu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -68,22 +68,6 @@ def outcome(read: Callable[[], DesiredState]) -> DesiredState | list[Problem]:
         return exc.problems
 
 
-@pytest.fixture
-def parsed_bodies(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """The texts yaml-rs is given."""
-    import yaml_rs
-
-    bodies: list[str] = []
-    real = yaml_rs.loads
-
-    def spy(text: str, **kwargs: Any) -> Any:
-        bodies.append(text)
-        return real(text, **kwargs)
-
-    monkeypatch.setattr(yaml_rs, "loads", spy)
-    yield bodies
-
-
 def tightest_node_limit() -> LoadLimits:
     """The smallest ``max_nodes`` the fast path reads BASE under: a revision one node larger it must doubt."""
     low, high = 1, 1000
@@ -116,23 +100,23 @@ def test_a_revision_read_with_the_previous_ones_items_is_that_revision(
     assert (fast_state_reusing(files, limits, None, cache) is None) is (fresh is None)
 
 
-def test_only_the_edited_item_is_parsed_and_every_line_is_counted_again(parsed_bodies: list[str]) -> None:
+def test_only_the_edited_item_is_parsed_and_every_line_is_counted_again(yaml_rs_texts: list[str]) -> None:
     _, cache = parse_revision({"tenants.yaml": BASE.encode()}, None)
-    parsed_bodies.clear()
+    yaml_rs_texts.clear()
     edited = BASE.replace(item(3), item(3, name="Tenant three")).replace(item(5), "")
     state, _ = parse_revision({"tenants.yaml": edited.encode()}, cache)
-    assert parsed_bodies == ["# tenants\ntenants:\n" + item(3, name="Tenant three")]
+    assert yaml_rs_texts == ["# tenants\ntenants:\n" + item(3, name="Tenant three")]
     assert state == parse_tenant_files({"tenants.yaml": edited.encode()}, fast=False)
     assert [t.line for t in state.tenants] == [3, 6, 9, 12, 15, 18, 21]  # t6 and t7 moved up with t5 gone
 
 
-def test_a_chain_of_revisions_keeps_reusing(parsed_bodies: list[str]) -> None:
+def test_a_chain_of_revisions_keeps_reusing(yaml_rs_texts: list[str]) -> None:
     text, cache = BASE, None
     for step in range(4):
         text = text.replace(f"name: Tenant {step}\n", f"name: Renamed {step}\n")
         state, cache = parse_revision({"tenants.yaml": text.encode()}, cache)
         assert state == parse_tenant_files({"tenants.yaml": text.encode()}, fast=False)
-    assert len(parsed_bodies) == 4 and all(body.count("- id:") == 1 for body in parsed_bodies[1:])
+    assert len(yaml_rs_texts) == 4 and all(body.count("- id:") == 1 for body in yaml_rs_texts[1:])
 
 
 @pytest.mark.parametrize(
@@ -143,13 +127,13 @@ def test_a_chain_of_revisions_keeps_reusing(parsed_bodies: list[str]) -> None:
         pytest.param({"attributes": {"seats": AttributeDefinition("seats", "number")}}, id="a catalogue"),
     ],
 )
-def test_other_limits_or_attributes_read_everything_again(change: dict[str, Any], parsed_bodies: list[str]) -> None:
+def test_other_limits_or_attributes_read_everything_again(change: dict[str, Any], yaml_rs_texts: list[str]) -> None:
     text = BASE.replace(item(1), item(1, extra="    customAttributes: {seats: 3}\n"))
     _, cache = parse_revision({"tenants.yaml": text.encode()}, None)
-    parsed_bodies.clear()
+    yaml_rs_texts.clear()
     state = outcome(lambda: parse_revision({"tenants.yaml": text.encode()}, cache, **change)[0])
     assert state == outcome(lambda: parse_tenant_files({"tenants.yaml": text.encode()}, fast=False, **change))
-    assert all(body.count("- id:") == 8 for body in parsed_bodies)  # nothing reused
+    assert all(body.count("- id:") == 8 for body in yaml_rs_texts)  # nothing reused
 
 
 def test_items_are_reused_per_file_and_a_moved_tenant_is_read_in_its_new_file() -> None:

@@ -9,6 +9,7 @@ lines); whatever it doubts, and every problem, comes from that load itself.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from unittest.mock import patch
 
@@ -104,7 +105,7 @@ _POLICY = {
 
 
 @st.composite
-def flow_or_block(draw: st.DrawFn, entries: list[tuple[str | None, str]], indent: int, is_list: bool) -> str:
+def flow_or_block(draw: st.DrawFn, entries: Sequence[tuple[str | None, str]], indent: int, is_list: bool) -> str:
     """A list (keys None) or mapping as the text after ``key:``: flow, or block lines at ``indent``."""
     if draw(st.booleans()) and all("\n" not in v for _, v in entries):
         inner = ", ".join(v.lstrip() if k is None else f"{k}: {v.lstrip()}" for k, v in entries)

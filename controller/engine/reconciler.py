@@ -189,12 +189,9 @@ class Reconciler:
         if self.last_good is not None and self.last_good[0].id == revision.id:
             return self.last_good  # an unchanged revision is not parsed again (most of a 100k cycle)
         try:
-            if self.remember_items:
-                desired, self._items = parse_revision(
-                    revision.files, self._items, limits=self.limits, attributes=self.attributes
-                )
-            else:  # the items' texts would cost a 100k plan 34 MB of peak memory for nothing
-                desired = parse_tenant_files(revision.files, limits=self.limits, attributes=self.attributes)
+            desired, self._items = parse_revision(
+                revision.files, self._items, keep=self.remember_items, limits=self.limits, attributes=self.attributes
+            )
         except TenantsFileInvalid as exc:
             fallback = self._last_good(state)
             if fallback is None or fallback[0].id == revision.id:

@@ -175,3 +175,12 @@ def test_any_edit_read_with_the_previous_items_gives_what_the_line_numbered_load
         cache = None  # an invalid revision leaves nothing to reuse
     files = {"tenants.yaml": data.draw(edited(text)).encode()}
     assert outcome(lambda: parse_revision(files, cache)[0]) == outcome(lambda: parse_tenant_files(files, fast=False))
+
+
+def test_a_command_that_parses_once_keeps_no_items() -> None:
+    """``keep=False`` (one-shot commands): the same state as a plain load, nothing kept to hold in memory."""
+    files = {"tenants.yaml": BASE.encode()}
+    state, kept = parse_revision(files, None, keep=False)
+    assert kept is None
+    assert state == parse_tenant_files(files)
+    assert parse_revision(files, None)[1] is not None  # the daemon's default keeps them

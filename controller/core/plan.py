@@ -52,7 +52,13 @@ from controller.core.model import (
     WritePath,
 )
 from controller.core.normalize import canonical, canonical_scalar, identical, live_value, wire_value
-from controller.core.plan_prepared import PreparedDesired
+from controller.core.plan_prepared import (
+    FIELD_ROLES,
+    ROLE_ATTRIBUTES,
+    ROLE_SKIP,
+    ROLE_TOP,
+    PreparedDesired,
+)
 from controller.core.plan_types import (
     Action,
     ActionKind,
@@ -202,13 +208,6 @@ def _make_plan(
     )
 
 
-_TOP, _ATTRIBUTES, _SKIP = "top", "attributes", "skip"
-_SAME_ROLES: Final[Mapping[str, str]] = {
-    name: _ATTRIBUTES if name == "customAttributes" else _SKIP if spec.write is WritePath.SUBRESOURCE else _TOP
-    for name, spec in TENANT_FIELDS.items()
-    if spec.write is not WritePath.SETTINGS  # read apart from the record: compared the full way
-}
-"""How ``plainly_unchanged`` reads each field: a top-level value, the managed keys of a map, or not the record's."""
 _SCALARS: Final = frozenset({str, bool, int, float, type(None)})
 _STRINGS: Final = frozenset({str})
 
@@ -223,8 +222,8 @@ def plainly_unchanged(tenant: DesiredTenant, current: LiveTenant) -> bool:
     are compared the full way.
     """
     for name, value in tenant.fields.items():
-        role = _SAME_ROLES.get(name)
-        if role is _TOP:
+        role = FIELD_ROLES.get(name)  # settings are read apart from the record: compared the full way
+        if role is ROLE_TOP:
             have = current.get(name)
             if have is None:  # Descope may leave out a field at its default
                 if value or canonical(name, value) != canonical(name, None):
@@ -236,7 +235,7 @@ def plainly_unchanged(tenant: DesiredTenant, current: LiveTenant) -> bool:
                     return False
             elif type(value) not in _SCALARS:
                 return False
-        elif role is _ATTRIBUTES:
+        elif role is ROLE_ATTRIBUTES:
             have = current.get(name)
             # only the keys written in YAML are compared; values equal, then of the same scalar types
             if type(have) is not dict or type(value) is not dict or not have.items() >= value.items():
@@ -244,7 +243,7 @@ def plainly_unchanged(tenant: DesiredTenant, current: LiveTenant) -> bool:
             types = list(map(type, value.values()))
             if not _SCALARS.issuperset(types) or types != list(map(type, map(have.__getitem__, value))):
                 return False
-        elif role is not _SKIP:
+        elif role is not ROLE_SKIP:
             return False
     return True
 
